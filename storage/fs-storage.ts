@@ -1,0 +1,161 @@
+// Local-folder storage: every write goes to a temp file in the same
+// directory, is fsynced, then renamed into place, so a crash never leaves a
+// half-written file under a published name.
+
+import { createReadStream, createWriteStream } from 'node:fs';
+import { link, mkdir, open, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { randomBytes } from 'node:crypto';
+import { NotFoundError, StorageError } from '../repo-layout/errors.js';
+import { assertKey, type ObjectInfo, type PublishedStorage, type PutOptions } from './storage.js';
+
+export interface FsStorageOptions {
+  /** The folder that holds the published tree. */
+  root: string;
+}
+
+/** A PublishedStorage on a local folder (the embedded default). */
+export class FsStorage implements PublishedStorage {
+  readonly root: string;
+
+  constructor(opts: FsStorageOptions) {
+    this.root = path.resolve(opts.root);
+  }
+
+  private abs(key: string): string {
+    assertKey(key);
+    return path.join(this.root, ...key.split('/'));
+  }
+
+  async put(key: string, body: Readable | Uint8Array | string, opts: PutOptions = {}): Promise<void> {
+    const dest = this.abs(key);
+    const tmp = await this.writeTemp(dest, body, opts.signal);
+    try {
+      await rename(tmp, dest);
+      await fsyncDir(path.dirname(dest));
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw new StorageError(`cannot write ${key}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  async putIfAbsent(key: string, body: Uint8Array | string, opts: PutOptions = {}): Promise<boolean> {
+    const dest = this.abs(key);
+    const tmp = await this.writeTemp(dest, body, opts.signal);
+    try {
+      // link(2) fails with EEXIST when dest exists: an atomic create-if-absent.
+      await link(tmp, dest);
+      await fsyncDir(path.dirname(dest));
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw new StorageError(`cannot create ${key}: ${(err as Error).message}`, { cause: err });
+    } finally {
+      await rm(tmp, { force: true });
+    }
+  }
+
+  async get(key: string): Promise<Readable> {
+    const file = this.abs(key);
+    await this.statOrThrow(key, file);
+    return createReadStream(file);
+  }
+
+  async getBytes(key: string): Promise<Buffer> {
+    try {
+      return await readFile(this.abs(key));
+    } catch (err) {
+      throw this.readError(key, err);
+    }
+  }
+
+  async head(key: string): Promise<ObjectInfo | undefined> {
+    try {
+      const st = await stat(this.abs(key));
+      return st.isFile() ? { key, size: st.size, mtimeMs: st.mtimeMs } : undefined;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw new StorageError(`cannot stat ${key}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    const keys: ObjectInfo[] = [];
+    const walk = async (dir: string, rel: string): Promise<void> => {
+      let names: string[];
+      try {
+        names = await readdir(dir);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return;
+        throw err;
+      }
+      for (const name of names) {
+        if (name.startsWith('.lxl-tmp-')) continue;
+        const abs = path.join(dir, name);
+        const key = rel ? `${rel}/${name}` : name;
+        const st = await stat(abs);
+        if (st.isDirectory()) {
+          if (key.startsWith(prefix) || prefix.startsWith(`${key}/`)) await walk(abs, key);
+        } else if (key.startsWith(prefix)) keys.push({ key, size: st.size, mtimeMs: st.mtimeMs });
+      }
+    };
+    await walk(this.root, '');
+    keys.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    yield* keys;
+  }
+
+  async delete(key: string): Promise<void> {
+    try {
+      await unlink(this.abs(key));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new StorageError(`cannot delete ${key}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  private async writeTemp(dest: string, body: Readable | Uint8Array | string, signal?: AbortSignal): Promise<string> {
+    await mkdir(path.dirname(dest), { recursive: true });
+    const tmp = path.join(path.dirname(dest), `.lxl-tmp-${randomBytes(6).toString('hex')}`);
+    try {
+      const src = typeof body === 'string' || body instanceof Uint8Array ? Readable.from([Buffer.from(body)]) : body;
+      await pipeline(src, createWriteStream(tmp, { mode: 0o644 }), { signal });
+      const fh = await open(tmp, 'r');
+      try {
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      return tmp;
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw new StorageError(`cannot write ${dest}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  private async statOrThrow(key: string, file: string): Promise<void> {
+    try {
+      const st = await stat(file);
+      if (!st.isFile()) throw new NotFoundError(`no object ${key}`);
+    } catch (err) {
+      throw this.readError(key, err);
+    }
+  }
+
+  private readError(key: string, err: unknown): Error {
+    if (err instanceof NotFoundError) return err;
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new NotFoundError(`no object ${key}`, { cause: err });
+    return new StorageError(`cannot read ${key}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+FsStorage satisfies new (opts: FsStorageOptions) => PublishedStorage;

@@ -1,0 +1,47 @@
+// The published-storage seam (after aptly's PublishedStorage): a small,
+// file-shaped interface with one implementation per backend. Keys are
+// relative POSIX paths such as `apt/dists/stable/InRelease`.
+
+import type { Readable } from 'node:stream';
+
+/** How clients and caches may keep a file (DESIGN.md §5). */
+export const CACHE_IMMUTABLE = 'public, max-age=31536000, immutable';
+export const CACHE_INDEX = 'no-cache';
+
+export interface PutOptions {
+  contentType?: string;
+  cacheControl?: string;
+  signal?: AbortSignal;
+}
+
+export interface ObjectInfo {
+  key: string;
+  size: number;
+  /** Last modification, ms since the epoch. */
+  mtimeMs: number;
+}
+
+/** A place published files live: a local folder, an S3 bucket. */
+export interface PublishedStorage {
+  /** Writes `body` at `key` atomically: readers see the old bytes or the new, never a part. */
+  put(key: string, body: Readable | Uint8Array | string, opts?: PutOptions): Promise<void>;
+  /** Writes `body` at `key` only if nothing is there; resolves false (writing nothing) when it exists. */
+  putIfAbsent(key: string, body: Uint8Array | string, opts?: PutOptions): Promise<boolean>;
+  /** Opens `key` for reading; rejects with NotFoundError when it is missing. */
+  get(key: string): Promise<Readable>;
+  /** Reads a small object fully into memory; rejects with NotFoundError when it is missing. */
+  getBytes(key: string): Promise<Buffer>;
+  /** Size and mtime of `key`, or undefined when it is missing. */
+  head(key: string): Promise<ObjectInfo | undefined>;
+  /** Every object whose key starts with `prefix`, in key order. */
+  list(prefix: string): AsyncIterable<ObjectInfo>;
+  /** Removes `key`; removing a missing key is not an error. */
+  delete(key: string): Promise<void>;
+}
+
+/** Throws unless `key` is a clean relative path (no `..`, no leading `/`). */
+export function assertKey(key: string): void {
+  if (key === '' || key.startsWith('/') || key.split('/').some((s) => s === '..' || s === '.' || s === '') || key.includes('\0')) {
+    throw new Error(`invalid storage key ${JSON.stringify(key)}`);
+  }
+}
