@@ -1,0 +1,92 @@
+// Compression streams shared by every writer. gzip uses zlib (its header has
+// mtime 0 and no name, so output is deterministic); xz runs the `xz` binary,
+// always in its multi-threaded block mode (-T >= 2), whose output is the same
+// for any thread count, so packages are byte-identical across machines.
+
+import { spawn } from 'node:child_process';
+import os from 'node:os';
+import { Duplex, PassThrough, Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
+import zlib from 'node:zlib';
+import { FormatError, ToolError } from './errors.js';
+
+export type Compression = 'gzip' | 'xz' | 'none';
+
+export interface CompressOptions {
+  /** gzip 1-9 (default 9), xz 0-9 (default 6). */
+  level?: number;
+  /** xz worker threads (default: the CPU count, at least 2; the output does not depend on it). */
+  threads?: number;
+}
+
+/** File-name suffix of a compression (`.gz`, `.xz`, or empty). */
+export function compressionSuffix(kind: Compression): string {
+  return kind === 'gzip' ? '.gz' : kind === 'xz' ? '.xz' : '';
+}
+
+/** A transform stream that compresses with `kind`. */
+export function compressor(kind: Compression, opts: CompressOptions = {}): Duplex {
+  if (kind === 'none') return new PassThrough();
+  if (kind === 'gzip') return zlib.createGzip({ level: opts.level ?? 9 });
+  const threads = Math.max(2, opts.threads ?? os.availableParallelism());
+  return spawnFilter('xz', ['-z', '-c', `-${opts.level ?? 6}`, `-T${threads}`, '--memlimit-compress=50%']);
+}
+
+/** A transform stream that decompresses `kind`. */
+export function decompressor(kind: Compression): Duplex {
+  if (kind === 'none') return new PassThrough();
+  if (kind === 'gzip') return zlib.createGunzip();
+  return spawnFilter('xz', ['-d', '-c']);
+}
+
+/** Compresses a whole buffer (for small indices such as Packages.gz/.xz). */
+export async function compressBuffer(kind: Compression, data: Uint8Array | string, opts: CompressOptions = {}): Promise<Buffer> {
+  if (kind === 'none') return Buffer.from(data);
+  if (kind === 'gzip') return zlib.gzipSync(Buffer.from(data), { level: opts.level ?? 9 });
+  return buffer(Readable.from([Buffer.from(data)]).pipe(compressor(kind, opts)));
+}
+
+/** Tells gzip, xz or zstd from a file's first bytes; undefined when none matches. */
+export function sniffCompression(head: Uint8Array): Compression | 'zstd' | undefined {
+  if (head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+  if (head[0] === 0xfd && head[1] === 0x37 && head[2] === 0x7a && head[3] === 0x58 && head[4] === 0x5a && head[5] === 0x00) return 'xz';
+  if (head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) return 'zstd';
+  return undefined;
+}
+
+/** Wraps a filter program (stdin → stdout) as a Duplex; a non-zero exit becomes a stream error. */
+function spawnFilter(cmd: string, args: string[]): Duplex {
+  const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  const stderr: Buffer[] = [];
+  child.stderr.on('data', (b: Buffer) => stderr.push(b));
+  const out = new PassThrough();
+  child.stdout.pipe(out, { end: false });
+  let stdoutEnded = false;
+  let exit: number | null | undefined;
+  const finish = (): void => {
+    if (!stdoutEnded || exit === undefined) return;
+    if (exit === 0) out.end();
+    else {
+      const msg = Buffer.concat(stderr).toString().trim();
+      const Err = args.includes('-d') ? FormatError : ToolError;
+      out.destroy(new Err(`cannot ${args.includes('-d') ? 'decompress' : 'compress'} with ${cmd}: ${msg || `exit ${exit}`}`));
+    }
+  };
+  child.stdout.on('end', () => {
+    stdoutEnded = true;
+    finish();
+  });
+  child.on('close', (code) => {
+    exit = code;
+    stdoutEnded = true;
+    finish();
+  });
+  child.on('error', (err) => out.destroy(new ToolError(`cannot run ${cmd}: ${err.message} (install xz-utils)`, { cause: err })));
+  // A reader that stops early (EPIPE on stdin) is reported through the exit code, not as a crash.
+  child.stdin.on('error', () => {});
+  const duplex = Duplex.from({ writable: child.stdin, readable: out });
+  duplex.on('close', () => {
+    if (exit === undefined) child.kill('SIGKILL');
+  });
+  return duplex;
+}

@@ -1,0 +1,129 @@
+// A small, strict deb822 parser and formatter (Debian policy §5.1).
+// We do not use the `debian-control` npm package: it is GPL-3.0-or-later
+// (lxl is MIT) and it trims continuation lines, which loses the exact bytes of
+// multi-line fields such as Description and the Release checksum lists.
+
+import { FormatError } from './errors.js';
+
+/** One deb822 paragraph: fields in their original order, looked up case-insensitively. */
+export class Paragraph {
+  private readonly fields: Array<[string, string]> = [];
+
+  constructor(entries: Iterable<[string, string]> = []) {
+    for (const [k, v] of entries) this.set(k, v);
+  }
+
+  /** The value of `name` (case-insensitive), or undefined. Multi-line values keep their continuation lines. */
+  get(name: string): string | undefined {
+    const lower = name.toLowerCase();
+    return this.fields.find(([k]) => k.toLowerCase() === lower)?.[1];
+  }
+
+  /** Sets `name`, keeping its position if it exists, else appending it. */
+  set(name: string, value: string): this {
+    const lower = name.toLowerCase();
+    const i = this.fields.findIndex(([k]) => k.toLowerCase() === lower);
+    if (i >= 0) this.fields[i] = [this.fields[i][0], value];
+    else this.fields.push([name, value]);
+    return this;
+  }
+
+  /** True when the paragraph has `name`. */
+  has(name: string): boolean {
+    return this.get(name) !== undefined;
+  }
+
+  /** Removes `name` if present. */
+  delete(name: string): this {
+    const lower = name.toLowerCase();
+    const i = this.fields.findIndex(([k]) => k.toLowerCase() === lower);
+    if (i >= 0) this.fields.splice(i, 1);
+    return this;
+  }
+
+  /** Fields in order as [name, value] pairs. */
+  entries(): Array<[string, string]> {
+    return this.fields.map(([k, v]) => [k, v]);
+  }
+
+  /** Field names in order. */
+  keys(): string[] {
+    return this.fields.map(([k]) => k);
+  }
+}
+
+export interface ParseOptions {
+  /** Allow `#` comment lines (control files in source packages); Packages/Release files have none. */
+  comments?: boolean;
+}
+
+const FIELD_RE = /^([!-9;-~][!-9;-~]*):(.*)$/;
+
+/** Parses deb822 text into paragraphs; throws FormatError naming the line for anything malformed. */
+export function parseDeb822(text: string, opts: ParseOptions = {}): Paragraph[] {
+  const out: Paragraph[] = [];
+  let current: Paragraph | undefined;
+  let lastField: string | undefined;
+  const lines = text.split('\n');
+  if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
+  lines.forEach((raw, i) => {
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    const where = `line ${i + 1}`;
+    if (/^[ \t]*$/.test(line)) {
+      if (current) out.push(current);
+      current = undefined;
+      lastField = undefined;
+      return;
+    }
+    if (opts.comments && line.startsWith('#')) return;
+    if (line.startsWith(' ') || line.startsWith('\t')) {
+      if (!current || lastField === undefined) throw new FormatError(`cannot parse deb822: ${where}: continuation line outside a field`);
+      current.set(lastField, `${current.get(lastField)}\n${line.trimEnd()}`);
+      return;
+    }
+    const m = FIELD_RE.exec(line);
+    if (!m || m[1].startsWith('-') || m[1].startsWith('#')) throw new FormatError(`cannot parse deb822: ${where}: expected "Field: value", got ${JSON.stringify(line.slice(0, 60))}`);
+    current ??= new Paragraph();
+    if (current.has(m[1])) throw new FormatError(`cannot parse deb822: ${where}: duplicate field ${m[1]}`);
+    current.set(m[1], m[2].trim());
+    lastField = m[1];
+  });
+  if (current) out.push(current);
+  return out;
+}
+
+/** Parses text that must hold exactly one paragraph (a DEBIAN/control file, a Release file). */
+export function parseSingleParagraph(text: string, what: string): Paragraph {
+  const ps = parseDeb822(text);
+  if (ps.length !== 1) throw new FormatError(`cannot parse ${what}: expected one paragraph, found ${ps.length}`);
+  return ps[0];
+}
+
+/** Formats one paragraph: `Name: value` lines, ending with a newline. Values with newlines must already carry their continuation indentation. */
+export function formatParagraph(p: Paragraph | Iterable<[string, string]>): string {
+  const entries = p instanceof Paragraph ? p.entries() : [...p];
+  let out = '';
+  for (const [k, v] of entries) {
+    if (v.split('\n').some((l, i) => i > 0 && !/^[ \t]/.test(l))) {
+      throw new FormatError(`cannot format field ${k}: a continuation line does not start with a space`);
+    }
+    // A field whose value starts on the next line (checksum lists) is written "Name:" with no trailing space.
+    out += v.startsWith('\n') || v === '' ? `${k}:${v}\n` : `${k}: ${v}\n`;
+  }
+  return out;
+}
+
+/** Formats paragraphs separated by blank lines (a Packages file). */
+export function formatDeb822(ps: Array<Paragraph | Iterable<[string, string]>>): string {
+  return ps.map((p) => formatParagraph(p)).join('\n');
+}
+
+/** Builds a Description value: the synopsis, then the long text with each line indented and blank lines as " .". */
+export function formatDescription(summary: string, long: string): string {
+  const body = long
+    .replace(/\s+$/, '')
+    .split('\n')
+    .filter((_, i, a) => a.length > 1 || a[0] !== '')
+    .map((l) => (l.trim() === '' ? ' .' : ` ${l}`));
+  return [summary.trim(), ...body].join('\n');
+}
