@@ -13,6 +13,10 @@ const program = new Command()
 // Command groups: each module exports register(program).
 const groups: Array<() => Promise<{ register(p: Command): void }>> = [
   // (command modules are added here, one line each)
+  async () => import('./keys.js'),
+  async () => import('./apt.js'),
+  async () => import('./pack.js'),
+  async () => import('./yum.js'),
 ];
 
 /** Prints one clear line for a failure (the stack only with LXL_DEBUG=1) and sets a non-zero exit code. */

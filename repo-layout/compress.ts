@@ -39,6 +39,11 @@ export function decompressor(kind: Compression): Duplex {
   return spawnFilter('xz', ['-d', '-c']);
 }
 
+/** A transform stream that decompresses zstd with the `zstd` binary (for reading Debian's own .debs). */
+export function zstdDecompressor(): Duplex {
+  return spawnFilter('zstd', ['-d', '-c', '-q']);
+}
+
 /** Compresses a whole buffer (for small indices such as Packages.gz/.xz). */
 export async function compressBuffer(kind: Compression, data: Uint8Array | string, opts: CompressOptions = {}): Promise<Buffer> {
   if (kind === 'none') return Buffer.from(data);

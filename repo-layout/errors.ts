@@ -13,7 +13,8 @@ export type ErrorCode =
   | 'E_STORAGE'
   | 'E_TOOL'
   | 'E_CONFIG'
-  | 'E_IO';
+  | 'E_IO'
+  | 'E_BUILD';
 
 /** Base class: every lxl error carries a stable code and optionally the error that caused it. */
 export class LxlError extends Error {

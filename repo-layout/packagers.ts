@@ -5,9 +5,9 @@ import { ConfigError } from './errors.js';
 import type { PackageFormat, Packager } from './packager.js';
 
 const PACKAGERS: Partial<Record<PackageFormat, () => Promise<Packager>>> = {
-  // deb: async () => (await import('./deb/deb-writer.js')).debPackager,
-  // tar: async () => (await import('./tarball/tarball-writer.js')).tarPackager,
-  // rpm: async () => (await import('./rpm/rpm-writer.js')).rpmPackager,
+  deb: async () => (await import('./deb/deb-writer.js')).debPackager,
+  tar: async () => (await import('./tarball/tarball-writer.js')).tarPackager,
+  rpm: async () => (await import('./rpm/rpm-writer.js')).rpmPackager,
 };
 
 /** The formats that have a writer. */

@@ -40,7 +40,7 @@ export async function chrootTarball(suite: Suite, opts: ChrootOptions = {}): Pro
   const tarball = path.join(dir, `${suite}-${variant}${opts.arch ? `-${opts.arch}` : ''}-${id}.tar`);
   await mkdir(dir, { recursive: true });
   if (existsSync(tarball)) return tarball;
-  const args = [`--variant=${variant}`, '--quiet'];
+  const args = [`--variant=${variant}`, '--quiet', '--format=tar'];
   if (include.length) args.push(`--include=${include.join(',')}`);
   if (opts.arch) args.push(`--architectures=${opts.arch}`);
   // flock serialises concurrent builders of the same tarball; the second one finds it made.

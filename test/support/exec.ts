@@ -33,6 +33,10 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
         reject(new Error(`${cmd} ${args.join(' ')} exited ${r.code}${sig ? ` (${sig})` : ''}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`));
       } else resolve(r);
     });
+    // A tool that exits without reading stdin (gpgv, sqv) makes the write fail with EPIPE: not a test failure.
+    child.stdin.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') reject(e);
+    });
     child.stdin.end(opts.input ?? '');
   });
 }

@@ -1,0 +1,190 @@
+// `lxl apt add|remove|publish`: manage a local APT repo folder.
+// `<repo>/public/` is the published tree (apt/dists, apt/pool, keys/), written
+// only through PublishedStorage; `<repo>/state/` holds the catalogue, the
+// saved publish settings and the lock, and is never served.
+
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Command, Option } from 'commander';
+import { FsStorage } from '../storage/fs-storage.js';
+import type { PublishedStorage } from '../storage/storage.js';
+import { ConfigError } from '../repo-layout/errors.js';
+import { JsonAptCatalog, lockRepoState, writeStateFile } from '../repo-layout/apt/apt-catalog.js';
+import { addDebs, parseRemoveSpec, removePackages } from '../repo-layout/apt/apt-changes.js';
+import { publishApt } from '../repo-layout/apt/apt-publish.js';
+import { loadSigner } from '../repo-layout/signing/openpgp-signer.js';
+
+/** Publish settings saved in `<repo>/state/apt/settings.json`; flags override and update them. */
+interface AptSettings {
+  origin: string;
+  label: string;
+  name: string;
+  validDays: number;
+  retention: number;
+  graceHours: number;
+  baseUrl?: string;
+  defaultSuite?: string;
+}
+
+const DEFAULTS: AptSettings = { origin: 'linux-xen-legacy', label: 'linux-xen-legacy', name: 'linux-xen-legacy', validDays: 0, retention: 0, graceHours: 24 };
+
+interface PublishFlags {
+  key?: string;
+  passphraseEnv?: string;
+  passphraseFile?: string;
+  origin?: string;
+  label?: string;
+  name?: string;
+  suites?: string;
+  validDays?: number;
+  retention?: number;
+  graceHours?: number;
+  baseUrl?: string;
+  defaultSuite?: string;
+}
+
+function repoPaths(repo: string): { publicDir: string; stateDir: string } {
+  const root = path.resolve(repo);
+  return { publicDir: path.join(root, 'public'), stateDir: path.join(root, 'state') };
+}
+
+function intArg(what: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < 0) throw new ConfigError(`cannot use ${what} ${JSON.stringify(v)}: expected a number ≥ 0`);
+    return n;
+  };
+}
+
+/** Adds the signing and Release options shared by publish (and by add/remove with --key). */
+function publishOptions(cmd: Command, keyRequired: boolean): Command {
+  const key = new Option('--key <secret.asc>', keyRequired ? 'armored secret signing key' : 'armored secret signing key: publish right after the change');
+  if (keyRequired) key.makeOptionMandatory();
+  return cmd
+    .addOption(key)
+    .option('--passphrase-env <VAR>', 'environment variable that holds the key passphrase')
+    .option('--passphrase-file <file>', 'file that holds the key passphrase')
+    .option('--origin <text>', `Release Origin (saved; default ${DEFAULTS.origin})`)
+    .option('--label <text>', `Release Label (saved; default ${DEFAULTS.label})`)
+    .option('--name <name>', `repo name for keys/<name>.asc|.gpg and apt/<name>.sources|.list (saved; default ${DEFAULTS.name})`)
+    .option('--suites <list>', 'publish only these comma-separated suites (default: all)')
+    .option('--valid-days <n>', 'add Valid-Until = Date + n days (saved; 0 = none)', intArg('--valid-days'))
+    .option('--retention <n>', 'keep the n newest versions of each package name (saved; 0 = keep all)', intArg('--retention'))
+    .option('--grace-hours <h>', `delete unreferenced by-hash and pool files after h hours (saved; default ${DEFAULTS.graceHours})`, intArg('--grace-hours'))
+    .option('--base-url <url>', 'URL that serves <repo>/public, for the .sources/.list files (saved)')
+    .option('--default-suite <suite>', 'suite named in the .sources/.list files (saved; default stable)');
+}
+
+async function loadSettings(stateDir: string): Promise<AptSettings> {
+  try {
+    return { ...DEFAULTS, ...(JSON.parse(await readFile(path.join(stateDir, 'apt', 'settings.json'), 'utf8')) as Partial<AptSettings>) };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { ...DEFAULTS };
+    throw new ConfigError(`cannot read ${path.join(stateDir, 'apt', 'settings.json')}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** Signs and publishes every suite (or --suites) with the merged settings, and saves them. */
+async function runPublish(repo: string, flags: PublishFlags, catalog: JsonAptCatalog, storage: PublishedStorage): Promise<void> {
+  const { stateDir } = repoPaths(repo);
+  if (!flags.key) throw new ConfigError('cannot publish: --key <secret.asc> is required');
+  const saved = await loadSettings(stateDir);
+  const s: AptSettings = {
+    origin: flags.origin ?? saved.origin,
+    label: flags.label ?? saved.label,
+    name: flags.name ?? saved.name,
+    validDays: flags.validDays ?? saved.validDays,
+    retention: flags.retention ?? saved.retention,
+    graceHours: flags.graceHours ?? saved.graceHours,
+    baseUrl: flags.baseUrl ?? saved.baseUrl,
+    defaultSuite: flags.defaultSuite ?? saved.defaultSuite,
+  };
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(s.name)) throw new ConfigError(`cannot use --name ${JSON.stringify(s.name)}: use letters, digits, '.', '_' and '-'`);
+  const signer = await loadSigner({ keyFile: flags.key, passphraseEnv: flags.passphraseEnv, passphraseFile: flags.passphraseFile });
+  const epoch = process.env.SOURCE_DATE_EPOCH;
+  const report = await publishApt({
+    storage,
+    catalog,
+    signer,
+    suites: flags.suites ? flags.suites.split(',').map((x) => x.trim()).filter(Boolean) : undefined,
+    origin: s.origin,
+    label: s.label,
+    name: s.name,
+    date: epoch && /^[0-9]+$/.test(epoch) ? new Date(Number(epoch) * 1000) : undefined,
+    validDays: s.validDays,
+    retention: s.retention,
+    graceMs: s.graceHours * 3_600_000,
+    baseUrl: s.baseUrl,
+    defaultSuite: s.defaultSuite,
+  });
+  await writeStateFile(path.join(stateDir, 'apt', 'settings.json'), `${JSON.stringify(s, null, 2)}\n`);
+  for (const p of report.pruned) process.stdout.write(`pruned ${p.record.name} ${p.record.version} ${p.record.arch} from ${p.suite} (retention ${s.retention})\n`);
+  for (const k of report.deleted) process.stdout.write(`deleted ${k} (unreferenced for ${s.graceHours} h)\n`);
+  for (const x of report.suites) process.stdout.write(`published ${x.suite}: ${x.packages} package(s)\n`);
+}
+
+/** Registers `lxl apt`. */
+export function register(program: Command): void {
+  const apt = program.command('apt').description('manage a signed APT repository in a local folder (<repo>/public is what HTTP serves)');
+
+  publishOptions(
+    apt
+      .command('add')
+      .description('add .deb files to a suite (re-adding an identical file is a no-op; another file with the same name, version and arch is refused)')
+      .argument('<repo>', 'repo folder')
+      .argument('<debs...>', '.deb files')
+      .option('--suite <suite>', 'suite to add to', 'stable'),
+    false,
+  ).action(async (repo: string, debs: string[], o: PublishFlags & { suite: string }) => {
+    const { publicDir, stateDir } = repoPaths(repo);
+    const unlock = await lockRepoState(stateDir);
+    try {
+      const storage = new FsStorage({ root: publicDir });
+      const catalog = new JsonAptCatalog({ stateDir });
+      const results = await addDebs({ storage, catalog, suite: o.suite, files: debs });
+      for (const { record: r, outcome } of results) process.stdout.write(`${outcome} ${r.name} ${r.version} ${r.arch} in ${o.suite}\n`);
+      if (o.key) await runPublish(repo, o, catalog, storage);
+    } finally {
+      await unlock();
+    }
+  });
+
+  publishOptions(
+    apt
+      .command('remove')
+      .description('remove a package (all versions, or name=version) from a suite; its pool file is deleted after the grace period')
+      .argument('<repo>', 'repo folder')
+      .argument('<packages...>', 'name or name=version')
+      .option('--suite <suite>', 'suite to remove from', 'stable')
+      .option('--arch <arch>', 'only this architecture (amd64, i386, all)'),
+    false,
+  ).action(async (repo: string, pkgs: string[], o: PublishFlags & { suite: string; arch?: string }) => {
+    const { publicDir, stateDir } = repoPaths(repo);
+    const unlock = await lockRepoState(stateDir);
+    try {
+      const storage = new FsStorage({ root: publicDir });
+      const catalog = new JsonAptCatalog({ stateDir });
+      const removed = await removePackages(catalog, o.suite, pkgs.map((p) => parseRemoveSpec(p, o.arch)));
+      for (const r of removed) process.stdout.write(`removed ${r.name} ${r.version} ${r.arch} from ${o.suite}\n`);
+      if (o.key) await runPublish(repo, o, catalog, storage);
+    } finally {
+      await unlock();
+    }
+  });
+
+  publishOptions(
+    apt
+      .command('publish')
+      .description('write Packages, Release, InRelease and Release.gpg for every suite, by-hash copies, keys and sources files; settings given here are saved for next time')
+      .argument('<repo>', 'repo folder'),
+    true,
+  ).action(async (repo: string, o: PublishFlags) => {
+    const { publicDir, stateDir } = repoPaths(repo);
+    const unlock = await lockRepoState(stateDir);
+    try {
+      await runPublish(repo, o, new JsonAptCatalog({ stateDir }), new FsStorage({ root: publicDir }));
+    } finally {
+      await unlock();
+    }
+  });
+}

@@ -1,0 +1,84 @@
+// `lxl yum add|remove|publish`: manage a YUM repo inside a local repo folder.
+// `<repo>/public/yum/<name>/` is the published tree (Packages/, repodata/),
+// written only through PublishedStorage; `<repo>/state/yum/<name>/` holds the
+// catalogue, the saved settings and the lock, and is never served.
+
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Command, Option } from 'commander';
+import { ConfigError } from '../repo-layout/errors.js';
+import { loadSigner } from '../repo-layout/signing/openpgp-signer.js';
+import { JsonYumCatalogue } from '../repo-layout/yum/yum-catalogue.js';
+import { addRpms, publishYum, removePackages, type YumRepoContext } from '../repo-layout/yum/yum-repo.js';
+import { FsStorage } from '../storage/fs-storage.js';
+
+const DEFAULT_NAME = 'stable';
+
+function context(repo: string, name: string): YumRepoContext {
+  const root = path.resolve(repo);
+  return {
+    storage: new FsStorage({ root: path.join(root, 'public') }),
+    catalogue: new JsonYumCatalogue({ dir: path.join(root, 'state', 'yum', name) }),
+    name,
+  };
+}
+
+function intArg(what: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) throw new ConfigError(`cannot use ${what} ${JSON.stringify(v)}: expected a whole number ≥ 0`);
+    return n;
+  };
+}
+
+const nameOption = (): Option => new Option('--name <name>', 'YUM repo name: files go to public/yum/<name>/').default(DEFAULT_NAME);
+
+/** Registers `lxl yum`. */
+export function register(program: Command): void {
+  const yum = program.command('yum').description('manage a signed YUM repository in a local repo folder (<repo>/public/yum/<name>/)');
+
+  yum
+    .command('add')
+    .description('validate rpms and add them to the repo (publish to make them visible)')
+    .argument('<repo>', 'repo folder')
+    .argument('<rpms...>', 'rpm files')
+    .addOption(nameOption())
+    .action(async (repo: string, rpms: string[], o: { name: string }) => {
+      for (const r of await addRpms(context(repo, o.name), rpms)) process.stdout.write(`${r.status} ${r.href}\n`);
+    });
+
+  yum
+    .command('remove')
+    .description('remove packages by name, name-version or name-version-release (files are deleted after the grace period)')
+    .argument('<repo>', 'repo folder')
+    .argument('<package>', 'name[-version[-release]]')
+    .addOption(nameOption())
+    .action(async (repo: string, what: string, o: { name: string }) => {
+      for (const p of await removePackages(context(repo, o.name), what)) process.stdout.write(`removed ${p.href}\n`);
+    });
+
+  yum
+    .command('publish')
+    .description('write signed repodata (repomd.xml + .asc + .key) and the .repo file')
+    .argument('<repo>', 'repo folder')
+    .addOption(new Option('--key <secret.asc>', 'armored secret signing key').makeOptionMandatory())
+    .option('--passphrase-env <VAR>', 'environment variable that holds the key passphrase')
+    .option('--passphrase-file <file>', 'file that holds the key passphrase')
+    .addOption(new Option('--profile <profile>', 'modern (sha256 repodata) or el5 (sha1 repodata, EL5 rpms only) (saved; default modern)').choices(['modern', 'el5']))
+    .option('--retention <n>', 'keep the n newest versions per package name and arch (saved; 0 = all; default 3)', intArg('--retention'))
+    .option('--grace-hours <h>', 'delete unreferenced files after h hours (saved; default 24)', intArg('--grace-hours'))
+    .option('--base-url <url>', 'URL that serves <repo>/public, for the .repo file (saved; default file://<repo>/public)')
+    .addOption(nameOption())
+    .action(async (repo: string, o: { key: string; passphraseEnv?: string; passphraseFile?: string; profile?: 'modern' | 'el5'; retention?: number; graceHours?: number; baseUrl?: string; name: string }) => {
+      const signer = await loadSigner({ keyFile: o.key, passphraseEnv: o.passphraseEnv, passphraseFile: o.passphraseFile });
+      const ctx = context(repo, o.name);
+      const r = await publishYum(ctx, {
+        signer,
+        settings: { profile: o.profile, retention: o.retention, graceHours: o.graceHours, baseUrl: o.baseUrl },
+        defaultBaseUrl: pathToFileURL(path.join(path.resolve(repo), 'public')).href,
+      });
+      for (const h of r.retired) process.stdout.write(`retired ${h}\n`);
+      for (const k of r.deleted) process.stdout.write(`deleted ${k}\n`);
+      process.stdout.write(`published yum/${o.name}: ${r.packages} package(s)\n`);
+    });
+}

@@ -1,0 +1,197 @@
+// The APT catalogue: what each suite holds (control text + pool path +
+// digests of every .deb), so adding or removing one package never re-reads
+// the others. `AptCatalog` is the seam; `JsonAptCatalog` keeps it in one JSON
+// file under `<repo>/state/apt/` (the server implements it on SQLite).
+
+import { open, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { ConflictError, LockedError, StorageError } from '../errors.js';
+import type { IndexedPackage } from './apt-packages.js';
+
+/** One package in one suite. `filename` is its pool path. */
+export interface AptRecord extends IndexedPackage {
+  /** Source package name (the pool folder). */
+  source: string;
+}
+
+/** Which packages to remove: a name, optionally narrowed to one version and/or architecture. */
+export interface RemoveMatch {
+  name: string;
+  version?: string;
+  arch?: string;
+}
+
+/** Result of adding one record. */
+export type AddOutcome = 'added' | 'unchanged';
+
+/** The package metadata store behind `lxl apt`. Implementations must make each call atomic. */
+export interface AptCatalog {
+  /** Names of every suite that has been used, sorted. */
+  suites(): Promise<string[]>;
+  /** The records of one suite (empty for an unknown suite). */
+  list(suite: string): Promise<AptRecord[]>;
+  /** Adds records to a suite in one transaction; identical ones are no-ops, a different file for the same name+version+arch (in any suite) is a ConflictError and nothing is added. */
+  add(suite: string, records: AptRecord[]): Promise<AddOutcome[]>;
+  /** Removes matching records from a suite and returns them. */
+  remove(suite: string, matches: RemoveMatch[]): Promise<AptRecord[]>;
+  /** Published keys that are no longer referenced, with when they were first seen unreferenced (ms). */
+  unreferenced(): Promise<Record<string, number>>;
+  /** Replaces the unreferenced-keys map (after a publish's garbage pass). */
+  setUnreferenced(map: Record<string, number>): Promise<void>;
+}
+
+interface CatalogFile {
+  format: 1;
+  suites: Record<string, AptRecord[]>;
+  unreferenced: Record<string, number>;
+}
+
+/** Identity of a package file across the whole repository. */
+function identity(r: { name: string; version: string; arch: string }): string {
+  return `${r.name} ${r.version} ${r.arch}`;
+}
+
+/** Same bytes: the strongest digest and the size agree. */
+function sameFile(a: AptRecord, b: AptRecord): boolean {
+  return a.sha256 === b.sha256 && a.sha512 === b.sha512 && a.size === b.size;
+}
+
+/** Throws ConflictError when `rec` differs from a package already known under the same name, version and arch. */
+export function checkImmutable(existing: AptRecord | undefined, rec: AptRecord): void {
+  if (existing && !sameFile(existing, rec)) {
+    throw new ConflictError(
+      `cannot add ${rec.name} ${rec.version} (${rec.arch}): a different file with the same name, version and architecture is already in the repository ` +
+        `(sha256 ${existing.sha256}, new ${rec.sha256}); published packages are immutable, so give the new build a new version`,
+    );
+  }
+}
+
+export interface JsonAptCatalogOptions {
+  /** The repo's state folder (`<repo>/state`); the catalogue is `apt/catalog.json` in it. */
+  stateDir: string;
+}
+
+/** An AptCatalog in one JSON file, written atomically (temp file, fsync, rename). */
+export class JsonAptCatalog implements AptCatalog {
+  readonly file: string;
+  private cache: CatalogFile | undefined;
+
+  constructor(opts: JsonAptCatalogOptions) {
+    this.file = path.join(opts.stateDir, 'apt', 'catalog.json');
+  }
+
+  private async load(): Promise<CatalogFile> {
+    if (this.cache) return this.cache;
+    try {
+      const data = JSON.parse(await readFile(this.file, 'utf8')) as CatalogFile;
+      if (data.format !== 1) throw new Error(`unknown catalogue format ${String(data.format)}`);
+      this.cache = data;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+        throw new StorageError(`cannot read the APT catalogue ${this.file}: ${(err as Error).message}`, { cause: err });
+      }
+      this.cache = { format: 1, suites: {}, unreferenced: {} };
+    }
+    return this.cache;
+  }
+
+  private async save(data: CatalogFile): Promise<void> {
+    await mkdir(path.dirname(this.file), { recursive: true });
+    const tmp = `${this.file}.${randomBytes(6).toString('hex')}.tmp`;
+    try {
+      const fh = await open(tmp, 'wx');
+      try {
+        await fh.writeFile(JSON.stringify(data));
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await rename(tmp, this.file);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw new StorageError(`cannot write the APT catalogue ${this.file}: ${(err as Error).message}`, { cause: err });
+    }
+    this.cache = data;
+  }
+
+  async suites(): Promise<string[]> {
+    return Object.keys((await this.load()).suites).sort();
+  }
+
+  async list(suite: string): Promise<AptRecord[]> {
+    return [...((await this.load()).suites[suite] ?? [])];
+  }
+
+  async add(suite: string, records: AptRecord[]): Promise<AddOutcome[]> {
+    const data = await this.load();
+    const known = new Map<string, AptRecord>();
+    for (const recs of Object.values(data.suites)) for (const r of recs) known.set(identity(r), r);
+    const inSuite = new Set((data.suites[suite] ?? []).map(identity));
+    const added: AptRecord[] = [];
+    const outcomes = records.map((rec): AddOutcome => {
+      checkImmutable(known.get(identity(rec)), rec);
+      if (inSuite.has(identity(rec))) return 'unchanged';
+      known.set(identity(rec), rec);
+      inSuite.add(identity(rec));
+      added.push(rec);
+      return 'added';
+    });
+    if (added.length > 0 || !data.suites[suite]) {
+      await this.save({ ...data, suites: { ...data.suites, [suite]: [...(data.suites[suite] ?? []), ...added] } });
+    }
+    return outcomes;
+  }
+
+  async remove(suite: string, matches: RemoveMatch[]): Promise<AptRecord[]> {
+    const data = await this.load();
+    const hit = (r: AptRecord): boolean =>
+      matches.some((m) => m.name === r.name && (m.version === undefined || m.version === r.version) && (m.arch === undefined || m.arch === r.arch));
+    const recs = data.suites[suite] ?? [];
+    const removed = recs.filter(hit);
+    if (removed.length > 0) await this.save({ ...data, suites: { ...data.suites, [suite]: recs.filter((r) => !hit(r)) } });
+    return removed;
+  }
+
+  async unreferenced(): Promise<Record<string, number>> {
+    return { ...(await this.load()).unreferenced };
+  }
+
+  async setUnreferenced(map: Record<string, number>): Promise<void> {
+    const data = await this.load();
+    await this.save({ ...data, unreferenced: { ...map } });
+  }
+}
+
+/** An exclusive lock on a repo's state (one `lxl apt` writer at a time); a lock older than `staleMs` is taken over. */
+export async function lockRepoState(stateDir: string, opts: { staleMs?: number } = {}): Promise<() => Promise<void>> {
+  const file = path.join(stateDir, 'apt', 'lock');
+  await mkdir(path.dirname(file), { recursive: true });
+  const staleMs = opts.staleMs ?? 30 * 60_000;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fh = await open(file, 'wx');
+      await fh.writeFile(`${process.pid}\n`);
+      await fh.close();
+      return () => rm(file, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new StorageError(`cannot lock ${file}: ${(err as Error).message}`, { cause: err });
+      const st = await stat(file).catch(() => undefined);
+      if (st && Date.now() - st.mtimeMs > staleMs) {
+        await rm(file, { force: true });
+        continue;
+      }
+      const holder = (await readFile(file, 'utf8').catch(() => '?')).trim();
+      throw new LockedError(`cannot change the APT repo: another lxl process (pid ${holder}) holds ${file}; wait for it, or delete the file if that process is gone`);
+    }
+  }
+  throw new LockedError(`cannot lock ${file}: it keeps reappearing`);
+}
+
+/** Writes a small state file atomically (used for repo settings). */
+export async function writeStateFile(file: string, text: string): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+  await writeFile(tmp, text);
+  await rename(tmp, file);
+}

@@ -1,0 +1,86 @@
+// Changes to an APT repo's content: add .deb files (store in the pool, record
+// in the catalogue) and remove packages. Publishing is separate (apt-publish).
+
+import { createReadStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import { CACHE_IMMUTABLE, type PublishedStorage } from '../../storage/storage.js';
+import { DigestStream } from '../digests.js';
+import { ConflictError, NotFoundError } from '../errors.js';
+import { checkImmutable, type AddOutcome, type AptCatalog, type AptRecord, type RemoveMatch } from './apt-catalog.js';
+import { readDebRecord } from './apt-ingest.js';
+
+/** Where and what to add. */
+export interface AddDebsOptions {
+  storage: PublishedStorage;
+  catalog: AptCatalog;
+  suite: string;
+  /** .deb files on disk. */
+  files: string[];
+  /** Storage prefix of the APT tree (default `apt`). */
+  prefix?: string;
+}
+
+/** Reads each .deb (only its control member and digests), refuses conflicts before storing anything, stores new pool files, records them in the suite. */
+export async function addDebs(opts: AddDebsOptions): Promise<Array<{ record: AptRecord; outcome: AddOutcome }>> {
+  const prefix = opts.prefix ?? 'apt';
+  const recs = await mapLimit(opts.files, 8, (f) => readDebRecord(f));
+  // Immutability against the whole catalogue (and within this batch) before any byte is stored.
+  const known = new Map<string, AptRecord>();
+  for (const s of await opts.catalog.suites()) for (const r of await opts.catalog.list(s)) known.set(identity(r), r);
+  for (const r of recs) {
+    checkImmutable(known.get(identity(r)), r);
+    known.set(identity(r), r);
+  }
+  await mapLimit(recs, 8, (r, i) => putPoolFile(opts.storage, `${prefix}/${r.filename}`, opts.files[i], r));
+  const outcomes = await opts.catalog.add(opts.suite, recs);
+  return recs.map((record, i) => ({ record, outcome: outcomes[i] }));
+}
+
+/** Removes packages from a suite; NotFoundError when nothing matched. Pool files go after the publish grace period. */
+export async function removePackages(catalog: AptCatalog, suite: string, matches: RemoveMatch[]): Promise<AptRecord[]> {
+  const removed = await catalog.remove(suite, matches);
+  if (removed.length === 0) {
+    const what = matches.map((m) => `${m.name}${m.version ? `=${m.version}` : ''}${m.arch ? ` (${m.arch})` : ''}`).join(', ');
+    throw new NotFoundError(`cannot remove ${what}: no such package in suite ${suite}`);
+  }
+  return removed;
+}
+
+/** Parses `name` or `name=version` as the CLI takes them. */
+export function parseRemoveSpec(text: string, arch?: string): RemoveMatch {
+  const eq = text.indexOf('=');
+  return { name: eq >= 0 ? text.slice(0, eq) : text, version: eq >= 0 ? text.slice(eq + 1) : undefined, arch };
+}
+
+function identity(r: { name: string; version: string; arch: string }): string {
+  return `${r.name} ${r.version} ${r.arch}`;
+}
+
+/** Stores a .deb at its pool key; a file already there must have the same bytes. */
+async function putPoolFile(storage: PublishedStorage, key: string, file: string, rec: AptRecord): Promise<void> {
+  if (await storage.head(key)) {
+    const d = new DigestStream(['sha256'] as const);
+    await pipeline(await storage.get(key), d, async function* (src) {
+      for await (const _ of src);
+    });
+    const got = d.result().sha256;
+    if (got !== rec.sha256) throw new ConflictError(`cannot add ${file}: ${key} is already published with other bytes (sha256 ${got}); published packages are immutable`);
+    return;
+  }
+  await storage.put(key, createReadStream(file), { contentType: 'application/vnd.debian.binary-package', cacheControl: CACHE_IMMUTABLE });
+}
+
+/** Maps `fn` over items with at most `limit` in flight, keeping order. */
+async function mapLimit<T, R>(items: T[], limit: number, fn: (x: T, i: number) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        out[i] = await fn(items[i], i);
+      }
+    }),
+  );
+  return out;
+}

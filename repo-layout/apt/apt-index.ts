@@ -1,0 +1,90 @@
+// Builds every index file of one suite from its packages: per architecture
+// Packages, Packages.gz, Packages.xz and Release, then the suite's Release
+// listing them all. Pure apart from compression: same packages and options in,
+// same bytes out (full rebuild and incremental publish agree byte for byte).
+
+import { compressBuffer } from '../compress.js';
+import { hashBytes, type Digests } from '../digests.js';
+import { packagesStanza, comparePackages, type IndexedPackage } from './apt-packages.js';
+import { archReleaseFile, releaseFile, type ReleaseEntry } from './apt-release.js';
+import { BINARY_ARCHES } from './apt-pool.js';
+
+const ALGOS = ['md5', 'sha1', 'sha256', 'sha512'] as const;
+
+/** Suite-level fields of a publish. */
+export interface SuiteOptions {
+  origin: string;
+  label: string;
+  suite: string;
+  /** Defaults to the suite name. */
+  codename?: string;
+  date: Date;
+  validUntil?: Date;
+  description?: string;
+  /** Binary architectures (default amd64 and i386). */
+  architectures?: readonly string[];
+  /** The one component (default main). */
+  component?: string;
+  /** xz preset for Packages.xz (default 6). */
+  xzLevel?: number;
+}
+
+/** One index file under `dists/<suite>/`. */
+export interface IndexFile {
+  /** Path relative to `dists/<suite>/`, e.g. `main/binary-amd64/Packages.gz`. */
+  path: string;
+  bytes: Buffer;
+  digests: Digests<(typeof ALGOS)[number]>;
+  /** True for Packages files (published under by-hash too). */
+  byHash: boolean;
+}
+
+/** Everything a suite publishes, minus signatures. */
+export interface SuiteIndex {
+  suite: string;
+  files: IndexFile[];
+  /** The top Release text (to be signed into InRelease and Release.gpg). */
+  release: string;
+}
+
+function indexFile(path: string, bytes: Buffer, byHash: boolean): IndexFile {
+  return { path, bytes, digests: hashBytes(bytes, ALGOS), byHash };
+}
+
+/** Builds the index files and Release of one suite. `Architecture: all` packages appear in every binary-<arch>. */
+export async function buildSuiteIndex(pkgs: readonly IndexedPackage[], opts: SuiteOptions): Promise<SuiteIndex> {
+  const component = opts.component ?? 'main';
+  const arches = [...(opts.architectures ?? BINARY_ARCHES)];
+  const codename = opts.codename ?? opts.suite;
+  const sorted = [...pkgs].sort(comparePackages);
+  const stanzas = new Map(sorted.map((p) => [p, packagesStanza(p)]));
+  const perArch = await Promise.all(
+    arches.map(async (arch) => {
+      const text = Buffer.from(sorted.filter((p) => p.arch === arch || p.arch === 'all').map((p) => stanzas.get(p)).join('\n'));
+      const [gz, xz] = await Promise.all([compressBuffer('gzip', text, { level: 9 }), compressBuffer('xz', text, { level: opts.xzLevel ?? 6 })]);
+      const dir = `${component}/binary-${arch}`;
+      const rel = archReleaseFile({ origin: opts.origin, label: opts.label, suite: opts.suite, codename, component, architecture: arch });
+      return [
+        indexFile(`${dir}/Packages`, text, true),
+        indexFile(`${dir}/Packages.gz`, gz, true),
+        indexFile(`${dir}/Packages.xz`, xz, true),
+        indexFile(`${dir}/Release`, Buffer.from(rel), false),
+      ];
+    }),
+  );
+  const files = perArch.flat().sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const entries: ReleaseEntry[] = files.map((f) => ({ path: f.path, ...f.digests }));
+  const release = releaseFile({
+    origin: opts.origin,
+    label: opts.label,
+    suite: opts.suite,
+    codename,
+    date: opts.date,
+    validUntil: opts.validUntil,
+    architectures: arches,
+    components: [component],
+    description: opts.description,
+    files: entries,
+  });
+  return { suite: opts.suite, files, release };
+}

@@ -1,0 +1,132 @@
+// Reads what the APT index needs from a .deb: its control file and its
+// digests. Only the ar header and the control.tar member are parsed (never
+// data.tar), so adding a 60 MB kernel package costs one hashing pass.
+
+import { open, readFile, stat } from 'node:fs/promises';
+import { gunzipSync } from 'node:zlib';
+import { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
+import tar from 'tar-stream';
+import { decompressor } from '../compress.js';
+import { parseSingleParagraph } from '../deb822.js';
+import { hashBytes, hashFile } from '../digests.js';
+import { FormatError } from '../errors.js';
+import type { AptRecord } from './apt-catalog.js';
+import { parseDebianVersion } from './debian-version.js';
+import { poolPath, sourceName } from './apt-pool.js';
+
+const ALGOS = ['md5', 'sha1', 'sha256', 'sha512'] as const;
+/** Files up to this size are read into memory once (hash + parse); bigger ones are streamed. */
+const IN_MEMORY_LIMIT = 8 * 1024 * 1024;
+
+/** Reads a .deb into a catalogue record placed in `component`'s pool. Throws FormatError for anything that is not a valid binary package. */
+export async function readDebRecord(file: string, opts: { component?: string } = {}): Promise<AptRecord> {
+  const size = (await stat(file)).size;
+  let head: Buffer;
+  let digests;
+  let member: (offset: number, len: number) => Promise<Buffer>;
+  if (size <= IN_MEMORY_LIMIT) {
+    const all = await readFile(file);
+    head = all;
+    digests = hashBytes(all, ALGOS);
+    member = async (o, l) => all.subarray(o, o + l);
+  } else {
+    digests = await hashFile(file, ALGOS);
+    const fh = await open(file, 'r');
+    try {
+      head = Buffer.alloc(Math.min(size, 64 * 1024));
+      await fh.read(head, 0, head.length, 0);
+    } finally {
+      await fh.close();
+    }
+    member = async (o, l) => {
+      const h = await open(file, 'r');
+      try {
+        const b = Buffer.alloc(l);
+        await h.read(b, 0, l, o);
+        return b;
+      } finally {
+        await h.close();
+      }
+    };
+  }
+  const controlText = await controlFromDeb(file, head, size, member);
+  const control = parseSingleParagraph(controlText, `the control file of ${file}`);
+  const name = control.get('Package');
+  const version = control.get('Version');
+  const arch = control.get('Architecture');
+  if (!name || !version || !arch) throw new FormatError(`cannot read ${file}: its control file lacks Package, Version or Architecture`);
+  parseDebianVersion(version);
+  if (!['amd64', 'i386', 'all'].includes(arch)) {
+    throw new FormatError(`cannot add ${file}: architecture ${arch} is not one this repo publishes (amd64, i386, all)`);
+  }
+  const source = sourceName(control, name);
+  return {
+    name,
+    version,
+    arch,
+    source,
+    control: controlText.endsWith('\n') ? controlText : `${controlText}\n`,
+    filename: poolPath({ component: opts.component ?? 'main', source, name, version, arch }),
+    size: digests.size,
+    md5: digests.md5,
+    sha1: digests.sha1,
+    sha256: digests.sha256,
+    sha512: digests.sha512,
+  };
+}
+
+/** Walks the ar members (deb(5): debian-binary, control.tar.*, data.tar.*) and returns the text of ./control. */
+async function controlFromDeb(file: string, head: Buffer, size: number, member: (o: number, l: number) => Promise<Buffer>): Promise<string> {
+  if (head.subarray(0, 8).toString('latin1') !== '!<arch>\n') throw new FormatError(`cannot read ${file}: not a .deb (no ar magic); is it really a Debian package?`);
+  let off = 8;
+  while (off + 60 <= size) {
+    const hdr = off + 60 <= head.length ? head.subarray(off, off + 60) : await member(off, 60);
+    const name = hdr.subarray(0, 16).toString('latin1').trim().replace(/\/$/, '');
+    const len = Number(hdr.subarray(48, 58).toString('latin1').trim());
+    if (!Number.isInteger(len) || len < 0 || hdr.subarray(58, 60).toString('latin1') !== '`\n') throw new FormatError(`cannot read ${file}: bad ar member header at byte ${off}`);
+    const start = off + 60;
+    if (name === 'debian-binary') {
+      const v = (await member(start, len)).toString('latin1');
+      if (!v.startsWith('2.')) throw new FormatError(`cannot read ${file}: unsupported .deb format ${JSON.stringify(v.trim())}`);
+    } else if (name.startsWith('control.tar')) {
+      const raw = await member(start, len);
+      const plain = await decompressMember(file, name, raw);
+      return extractControl(file, plain);
+    }
+    off = start + len + (len % 2);
+  }
+  throw new FormatError(`cannot read ${file}: no control.tar member`);
+}
+
+async function decompressMember(file: string, name: string, raw: Buffer): Promise<Buffer> {
+  try {
+    if (name === 'control.tar') return raw;
+    if (name === 'control.tar.gz') return gunzipSync(raw);
+    if (name === 'control.tar.xz') return await buffer(Readable.from([raw]).pipe(decompressor('xz')));
+  } catch (err) {
+    throw new FormatError(`cannot read ${file}: ${name} does not decompress: ${(err as Error).message}`, { cause: err });
+  }
+  throw new FormatError(`cannot read ${file}: unsupported member ${name} (lxl reads gzip, xz or plain control archives)`);
+}
+
+function extractControl(file: string, tarBytes: Buffer): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const ex = tar.extract();
+    let found: string | undefined;
+    ex.on('entry', (h, stream, next) => {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: unknown) => {
+        if (h.name === './control' || h.name === 'control') chunks.push(c as Buffer);
+      });
+      stream.on('end', () => {
+        if (h.name === './control' || h.name === 'control') found = Buffer.concat(chunks).toString('utf8');
+        next();
+      });
+      stream.resume();
+    });
+    ex.on('finish', () => (found === undefined ? reject(new FormatError(`cannot read ${file}: control.tar has no ./control`)) : resolve(found)));
+    ex.on('error', (err) => reject(new FormatError(`cannot read ${file}: bad control.tar: ${err.message}`, { cause: err })));
+    ex.end(tarBytes);
+  });
+}

@@ -1,0 +1,206 @@
+// Publishes the catalogue as an APT repository through PublishedStorage, in
+// the safe order of DESIGN.md §5: pool files, by-hash copies, plain indices,
+// Release + Release.gpg, InRelease last. Files no longer referenced (old
+// by-hash copies, pool files of removed packages) are deleted only after a
+// grace period, so clients in the middle of an update still find them.
+
+import { CACHE_IMMUTABLE, CACHE_INDEX, type PublishedStorage } from '../../storage/storage.js';
+import { NotFoundError } from '../errors.js';
+import type { Signer } from '../signing/signer.js';
+import type { AptCatalog, AptRecord } from './apt-catalog.js';
+import { buildSuiteIndex, type SuiteIndex } from './apt-index.js';
+import { RELEASE_HASHES } from './apt-release.js';
+import { BINARY_ARCHES } from './apt-pool.js';
+import { applyRetention } from './apt-retention.js';
+import { debSourcesFile, oneLineSourcesEntry } from './apt-sources.js';
+
+/** How to publish. */
+export interface AptPublishOptions {
+  storage: PublishedStorage;
+  catalog: AptCatalog;
+  signer: Signer;
+  /** Storage key prefix of the APT tree (default `apt`): `<prefix>/dists`, `<prefix>/pool`. */
+  prefix?: string;
+  /** Publish only these suites (default: every suite in the catalogue). The pool is garbage-collected only when all are published. */
+  suites?: string[];
+  origin: string;
+  label: string;
+  /** Release Date (default: now minus `dateSkewMs`, whole seconds). */
+  date?: Date;
+  /** How far in the past Date is set, for clients whose clock lags (default 60 s). */
+  dateSkewMs?: number;
+  /** Valid-Until = Date + this many days (omitted when unset or 0). */
+  validDays?: number;
+  /** Keep this many newest versions of each package name per suite (0 or unset: keep all). */
+  retention?: number;
+  /** Unreferenced files are deleted once they have been unreferenced this long (default 24 h). */
+  graceMs?: number;
+  /** Repo name for `keys/<name>.asc|.gpg` and `<prefix>/<name>.sources|.list` (default linux-xen-legacy). */
+  name?: string;
+  /** URL of the published tree's root (what serves `keys/` and `<prefix>/`); the .sources/.list files are written only when set. */
+  baseUrl?: string;
+  /** The suite the .sources/.list files point at (default `stable` if published, else the first suite). */
+  defaultSuite?: string;
+  /** xz preset for Packages.xz. */
+  xzLevel?: number;
+  /** Clock for the grace period (ms since the epoch; default Date.now()). */
+  now?: number;
+}
+
+/** What a publish did. */
+export interface AptPublishReport {
+  suites: Array<{ suite: string; packages: number }>;
+  /** Records dropped by retention. */
+  pruned: Array<{ suite: string; record: AptRecord }>;
+  /** Keys deleted after their grace period. */
+  deleted: string[];
+  /** Keys newly found unreferenced (deleted by a later publish after the grace period). */
+  pending: number;
+}
+
+/** Publishes the catalogue's suites, signed with `signer`. */
+export async function publishApt(opts: AptPublishOptions): Promise<AptPublishReport> {
+  const prefix = opts.prefix ?? 'apt';
+  const now = opts.now ?? Date.now();
+  const date = opts.date ?? new Date(Math.floor((now - (opts.dateSkewMs ?? 60_000)) / 1000) * 1000);
+  const validUntil = opts.validDays ? new Date(date.getTime() + opts.validDays * 86_400_000) : undefined;
+  const allSuites = await opts.catalog.suites();
+  const suites = opts.suites ?? allSuites;
+  const name = opts.name ?? 'linux-xen-legacy';
+  const { storage } = opts;
+
+  // Retention first: it changes what the indices list.
+  const pruned: AptPublishReport['pruned'] = [];
+  const bySuite = new Map<string, AptRecord[]>();
+  for (const suite of suites) {
+    let recs = await opts.catalog.list(suite);
+    if (opts.retention && opts.retention > 0) {
+      const { keep, drop } = applyRetention(recs, opts.retention);
+      if (drop.length > 0) {
+        await opts.catalog.remove(suite, drop.map((r) => ({ name: r.name, version: r.version, arch: r.arch })));
+        pruned.push(...drop.map((record) => ({ suite, record })));
+      }
+      recs = keep;
+    }
+    bySuite.set(suite, recs);
+  }
+
+  // 1. Pool: `lxl apt add` stored each .deb already; a publish must never list a file that is not there.
+  const poolKeys = new Set<string>();
+  for (const recs of bySuite.values()) for (const r of recs) poolKeys.add(`${prefix}/${r.filename}`);
+  await forEach([...poolKeys], 16, async (key) => {
+    if (!(await storage.head(key))) throw new NotFoundError(`cannot publish: the pool file ${key} is missing from storage; add the .deb again`);
+  });
+
+  const indices: SuiteIndex[] = [];
+  for (const suite of suites) {
+    indices.push(
+      await buildSuiteIndex(bySuite.get(suite) ?? [], {
+        origin: opts.origin,
+        label: opts.label,
+        suite,
+        date,
+        validUntil,
+        architectures: BINARY_ARCHES,
+        xzLevel: opts.xzLevel,
+      }),
+    );
+  }
+
+  // Keys and ready-made sources entries; they are not listed in any Release.
+  await storage.put(`keys/${name}.asc`, opts.signer.publicKeyArmored(), { contentType: 'application/pgp-keys', cacheControl: CACHE_INDEX });
+  await storage.put(`keys/${name}.gpg`, opts.signer.publicKeyBinary(), { contentType: 'application/octet-stream', cacheControl: CACHE_INDEX });
+  if (opts.baseUrl) {
+    const suite = opts.defaultSuite ?? (suites.includes('stable') ? 'stable' : suites[0]);
+    if (suite) {
+      const src = { baseUrl: opts.baseUrl, prefix, suite, name };
+      await storage.put(`${prefix}/${name}.sources`, debSourcesFile(src), { contentType: 'text/plain', cacheControl: CACHE_INDEX });
+      await storage.put(`${prefix}/${name}.list`, oneLineSourcesEntry(src), { contentType: 'text/plain', cacheControl: CACHE_INDEX });
+    }
+  }
+
+  // 2. by-hash copies (immutable: a hash names exactly one content).
+  const referenced = new Set<string>();
+  for (const idx of indices) {
+    const base = `${prefix}/dists/${idx.suite}`;
+    await forEach(
+      idx.files.filter((f) => f.byHash),
+      4,
+      async (f) => {
+        const dir = f.path.slice(0, f.path.lastIndexOf('/'));
+        for (const h of RELEASE_HASHES) {
+          const key = `${base}/${dir}/by-hash/${h.dir}/${f.digests[h.key]}`;
+          referenced.add(key);
+          await storage.putIfAbsent(key, f.bytes, { cacheControl: CACHE_IMMUTABLE });
+        }
+      },
+    );
+  }
+  // 3. Plain indices.
+  for (const idx of indices) {
+    await forEach(idx.files, 4, (f) => storage.put(`${prefix}/dists/${idx.suite}/${f.path}`, f.bytes, { cacheControl: CACHE_INDEX }));
+  }
+  // 4. Release + Release.gpg, then 5. InRelease last.
+  const signed = await Promise.all(
+    indices.map(async (idx) => ({
+      idx,
+      detached: await opts.signer.detachArmored(idx.release, { hash: 'sha512' }),
+      inline: await opts.signer.clearsign(idx.release),
+    })),
+  );
+  for (const { idx, detached } of signed) {
+    const base = `${prefix}/dists/${idx.suite}`;
+    await storage.put(`${base}/Release`, idx.release, { cacheControl: CACHE_INDEX });
+    await storage.put(`${base}/Release.gpg`, detached, { cacheControl: CACHE_INDEX });
+  }
+  for (const { idx, inline } of signed) {
+    await storage.put(`${prefix}/dists/${idx.suite}/InRelease`, inline, { cacheControl: CACHE_INDEX });
+  }
+
+  // Garbage: by-hash files of the published suites, and pool files when every suite was published.
+  const candidates: string[] = [];
+  for (const idx of indices) {
+    for await (const o of storage.list(`${prefix}/dists/${idx.suite}/`)) if (o.key.includes('/by-hash/')) candidates.push(o.key);
+  }
+  const wholeRepo = allSuites.every((s) => suites.includes(s));
+  if (wholeRepo) {
+    const live = new Set<string>();
+    for (const s of allSuites) for (const r of bySuite.get(s) ?? (await opts.catalog.list(s))) live.add(`${prefix}/${r.filename}`);
+    for await (const o of storage.list(`${prefix}/pool/`)) if (!live.has(o.key)) candidates.push(o.key);
+    for (const k of live) referenced.add(k);
+  }
+  const graceMs = opts.graceMs ?? 24 * 3_600_000;
+  const previous = await opts.catalog.unreferenced();
+  const next: Record<string, number> = {};
+  const deleted: string[] = [];
+  // Keep entries for keys this publish did not look at (other suites), drop those referenced again.
+  for (const [k, since] of Object.entries(previous)) if (!referenced.has(k)) next[k] = since;
+  let pending = 0;
+  for (const key of candidates) {
+    if (referenced.has(key)) continue;
+    const since = previous[key] ?? now;
+    if (now - since >= graceMs) {
+      await storage.delete(key);
+      deleted.push(key);
+      delete next[key];
+    } else {
+      if (previous[key] === undefined) pending++;
+      next[key] = since;
+    }
+  }
+  // Forget keys that are gone from storage.
+  const seen = new Set(candidates);
+  for (const k of Object.keys(next)) if (!seen.has(k) && (k.includes('/by-hash/') ? indices.some((i) => k.startsWith(`${prefix}/dists/${i.suite}/`)) : wholeRepo)) delete next[k];
+  await opts.catalog.setUnreferenced(next);
+
+  return { suites: indices.map((i) => ({ suite: i.suite, packages: bySuite.get(i.suite)?.length ?? 0 })), pruned, deleted, pending };
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight; rejects with the first failure. */
+async function forEach<T>(items: T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await fn(items[next++]);
+  });
+  await Promise.all(workers);
+}

@@ -1,0 +1,137 @@
+// The YUM catalogue: what a repo holds (package records, settings, files
+// waiting for deletion) behind a small interface. JsonYumCatalogue keeps it in
+// `<repo>/state/yum/<name>/catalogue.json`; the server implements the same
+// interface on its metadata store.
+
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { LockedError, StorageError } from '../errors.js';
+import type { YumPackage } from './yum-package.js';
+
+export type YumProfile = 'modern' | 'el5';
+
+/** Per-repo settings, remembered between publishes. */
+export interface YumSettings {
+  profile: YumProfile;
+  /** Versions kept per package name and arch (0 = all). */
+  retention: number;
+  /** Hours an unreferenced file stays before it is deleted. */
+  graceHours: number;
+  /** Public URL of the published tree root (the folder holding `yum/`). */
+  baseUrl?: string;
+}
+
+export const DEFAULT_SETTINGS: YumSettings = { profile: 'modern', retention: 3, graceHours: 24 };
+
+/** A published file no longer referenced, deleted once `since + grace` has passed. */
+export interface PendingDelete {
+  key: string;
+  /** ms since the epoch when it became unreferenced. */
+  since: number;
+}
+
+/** Everything a catalogue stores for one YUM repo. */
+export interface YumState {
+  settings: YumSettings;
+  packages: YumPackage[];
+  pending: PendingDelete[];
+}
+
+/** Storage of one YUM repo's catalogue. Callers hold the lock around read-modify-write. */
+export interface YumCatalogue {
+  /** Reads the whole state (an empty repo when there is none yet). */
+  read(): Promise<YumState>;
+  /** Replaces the whole state atomically. */
+  write(state: YumState): Promise<void>;
+  /** Takes the repo's exclusive lock; rejects with LockedError when someone else holds it. Returns the release function. */
+  lock(): Promise<() => Promise<void>>;
+}
+
+export interface JsonYumCatalogueOptions {
+  /** Directory for catalogue.json and the lock, e.g. `<repo>/state/yum/<name>`. */
+  dir: string;
+  /** A lock older than this is considered abandoned (default 1 hour). */
+  staleLockMs?: number;
+}
+
+/** A YumCatalogue in one JSON file, written with temp + rename. */
+export class JsonYumCatalogue implements YumCatalogue {
+  private readonly file: string;
+  private readonly lockFile: string;
+  private readonly staleLockMs: number;
+
+  constructor(private readonly opts: JsonYumCatalogueOptions) {
+    this.file = path.join(opts.dir, 'catalogue.json');
+    this.lockFile = path.join(opts.dir, 'lock');
+    this.staleLockMs = opts.staleLockMs ?? 3_600_000;
+  }
+
+  async read(): Promise<YumState> {
+    let text: string;
+    try {
+      text = await readFile(this.file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { settings: { ...DEFAULT_SETTINGS }, packages: [], pending: [] };
+      throw new StorageError(`cannot read yum catalogue ${this.file}: ${(err as Error).message}`, { cause: err });
+    }
+    try {
+      const s = JSON.parse(text) as YumState;
+      return { settings: { ...DEFAULT_SETTINGS, ...s.settings }, packages: s.packages ?? [], pending: s.pending ?? [] };
+    } catch (err) {
+      throw new StorageError(`cannot read yum catalogue ${this.file}: not valid JSON (${(err as Error).message})`, { cause: err });
+    }
+  }
+
+  async write(state: YumState): Promise<void> {
+    await mkdir(this.opts.dir, { recursive: true });
+    const tmp = `${this.file}.tmp-${randomBytes(4).toString('hex')}`;
+    try {
+      const fh = await open(tmp, 'w', 0o644);
+      try {
+        await fh.writeFile(JSON.stringify(state));
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await rename(tmp, this.file);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw new StorageError(`cannot write yum catalogue ${this.file}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  async lock(): Promise<() => Promise<void>> {
+    await mkdir(this.opts.dir, { recursive: true });
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        await writeFile(this.lockFile, `${process.pid} ${new Date().toISOString()}\n`, { flag: 'wx' });
+        return async () => {
+          await rm(this.lockFile, { force: true });
+        };
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new StorageError(`cannot lock ${this.opts.dir}: ${(err as Error).message}`, { cause: err });
+        const holder = await readFile(this.lockFile, 'utf8').catch(() => '');
+        const pid = Number(holder.split(' ')[0]);
+        const age = Date.now() - (await stat(this.lockFile).catch(() => ({ mtimeMs: Date.now() }))).mtimeMs;
+        if (attempt === 0 && (age > this.staleLockMs || (pid > 0 && !alive(pid)))) {
+          await rm(this.lockFile, { force: true });
+          continue;
+        }
+        throw new LockedError(`cannot lock yum repo ${this.opts.dir}: another publish holds the lock (${holder.trim() || 'unknown holder'}); retry when it finishes`);
+      }
+    }
+    throw new LockedError(`cannot lock yum repo ${this.opts.dir}: lock is contended`);
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+JsonYumCatalogue satisfies new (opts: JsonYumCatalogueOptions) => YumCatalogue;

@@ -1,0 +1,116 @@
+// primary.xml, filelists.xml and other.xml as pure string encoders, in the
+// element order and indentation createrepo_c writes (and yum 3.2/dnf/zypper read).
+
+import { isPrimaryFile, type YumDep, type YumFile, type YumPackage } from './yum-package.js';
+
+export type ChecksumType = 'sha256' | 'sha1';
+
+/** Escapes text for XML element content or attribute values; drops characters XML 1.0 forbids. */
+export function xmlEscape(s: string): string {
+  return s
+    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g, '')
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;');
+}
+
+const HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n';
+
+const pkgChecksum = (p: YumPackage, type: ChecksumType): string => (type === 'sha1' ? p.sha1 : p.sha256);
+
+function versionEl(p: YumPackage): string {
+  return `<version epoch="${p.epoch}" ver="${xmlEscape(p.version)}" rel="${xmlEscape(p.release)}"/>`;
+}
+
+function depEl(d: YumDep): string {
+  let s = `<rpm:entry name="${xmlEscape(d.name)}"`;
+  if (d.flags) {
+    s += ` flags="${d.flags}" epoch="${xmlEscape(d.epoch ?? '0')}"`;
+    if (d.ver !== undefined) s += ` ver="${xmlEscape(d.ver)}"`;
+    if (d.rel !== undefined) s += ` rel="${xmlEscape(d.rel)}"`;
+  }
+  if (d.pre) s += ' pre="1"';
+  return `${s}/>`;
+}
+
+function depsBlock(tag: string, deps: YumDep[]): string {
+  if (deps.length === 0) return '';
+  return `    <rpm:${tag}>\n${deps.map((d) => `      ${depEl(d)}\n`).join('')}    </rpm:${tag}>\n`;
+}
+
+function fileEl(f: YumFile, indent: string): string {
+  return `${indent}<file${f.type ? ` type="${f.type}"` : ''}>${xmlEscape(f.path)}</file>\n`;
+}
+
+/** One <package> of primary.xml. */
+export function primaryPackage(p: YumPackage, type: ChecksumType): string {
+  return (
+    '<package type="rpm">\n' +
+    `  <name>${xmlEscape(p.name)}</name>\n` +
+    `  <arch>${xmlEscape(p.arch)}</arch>\n` +
+    `  ${versionEl(p)}\n` +
+    `  <checksum type="${type}" pkgid="YES">${pkgChecksum(p, type)}</checksum>\n` +
+    `  <summary>${xmlEscape(p.summary)}</summary>\n` +
+    `  <description>${xmlEscape(p.description)}</description>\n` +
+    `  <packager>${xmlEscape(p.packager)}</packager>\n` +
+    `  <url>${xmlEscape(p.url)}</url>\n` +
+    `  <time file="${p.fileTime}" build="${p.buildTime}"/>\n` +
+    `  <size package="${p.packageSize}" installed="${p.installedSize}" archive="${p.archiveSize}"/>\n` +
+    `  <location href="${xmlEscape(p.href)}"/>\n` +
+    '  <format>\n' +
+    `    <rpm:license>${xmlEscape(p.license)}</rpm:license>\n` +
+    `    <rpm:vendor>${xmlEscape(p.vendor)}</rpm:vendor>\n` +
+    `    <rpm:group>${xmlEscape(p.group)}</rpm:group>\n` +
+    `    <rpm:buildhost>${xmlEscape(p.buildhost)}</rpm:buildhost>\n` +
+    `    <rpm:sourcerpm>${xmlEscape(p.sourcerpm)}</rpm:sourcerpm>\n` +
+    `    <rpm:header-range start="${p.headerStart}" end="${p.headerEnd}"/>\n` +
+    depsBlock('provides', p.provides) +
+    depsBlock('requires', p.requires) +
+    depsBlock('conflicts', p.conflicts) +
+    depsBlock('obsoletes', p.obsoletes) +
+    p.files
+      .filter((f) => isPrimaryFile(f.path))
+      .map((f) => fileEl(f, '    '))
+      .join('') +
+    '  </format>\n' +
+    '</package>\n'
+  );
+}
+
+/** The whole primary.xml for `pkgs` (already in publish order). */
+export function primaryXml(pkgs: YumPackage[], type: ChecksumType): string {
+  return (
+    `${HEAD}<metadata xmlns="http://linux.duke.edu/metadata/common" xmlns:rpm="http://linux.duke.edu/metadata/rpm" packages="${pkgs.length}">\n` +
+    pkgs.map((p) => primaryPackage(p, type)).join('') +
+    '</metadata>\n'
+  );
+}
+
+/** The whole filelists.xml. */
+export function filelistsXml(pkgs: YumPackage[], type: ChecksumType): string {
+  const body = pkgs
+    .map(
+      (p) =>
+        `<package pkgid="${pkgChecksum(p, type)}" name="${xmlEscape(p.name)}" arch="${xmlEscape(p.arch)}">\n` +
+        `  ${versionEl(p)}\n` +
+        p.files.map((f) => fileEl(f, '  ')).join('') +
+        '</package>\n',
+    )
+    .join('');
+  return `${HEAD}<filelists xmlns="http://linux.duke.edu/metadata/filelists" packages="${pkgs.length}">\n${body}</filelists>\n`;
+}
+
+/** The whole other.xml (changelogs). */
+export function otherXml(pkgs: YumPackage[], type: ChecksumType): string {
+  const body = pkgs
+    .map(
+      (p) =>
+        `<package pkgid="${pkgChecksum(p, type)}" name="${xmlEscape(p.name)}" arch="${xmlEscape(p.arch)}">\n` +
+        `  ${versionEl(p)}\n` +
+        p.changelog.map((c) => `  <changelog author="${xmlEscape(c.author)}" date="${c.date}">${xmlEscape(c.text)}</changelog>\n`).join('') +
+        '</package>\n',
+    )
+    .join('');
+  return `${HEAD}<otherdata xmlns="http://linux.duke.edu/metadata/other" packages="${pkgs.length}">\n${body}</otherdata>\n`;
+}

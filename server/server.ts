@@ -1,0 +1,114 @@
+// Assembles and runs one server: opens the metadata store (migrating it),
+// recovers from an unclean stop (temp uploads swept, interrupted publishes
+// failed and unlocked), ensures configured repos, listens, sweeps expired
+// job leases, and shuts down gracefully: stop accepting, let uploads and
+// publishes finish within the grace period, then abort them and release locks.
+
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { pino, type Logger } from 'pino';
+import { createApp } from './app.js';
+import { FsArtifactStore } from './artifact-store.js';
+import { parseListen, serverPaths, type ServerConfig } from './config.js';
+import type { ServerContext } from './context.js';
+import { newId } from './ids.js';
+import { defaultRepoSettings, type MetadataStore } from './metadata-store.js';
+import { createMetrics } from './metrics.js';
+import { PublishRunner, UnconfiguredPublisher, type Publisher } from './publisher.js';
+import { SqliteStore } from './sqlite-store.js';
+
+export interface StartOptions {
+  /** How to publish (the APT/YUM publisher); default: publishes fail with "no publisher configured". */
+  publisher?: Publisher | ((ctx: { store: MetadataStore; artifacts: FsArtifactStore; publicDir: string; log: Logger }) => Publisher);
+  /** Logger; default pino to stderr at config.logLevel. */
+  log?: Logger;
+  /** Metadata store; default SQLite at the configured file. */
+  store?: MetadataStore;
+}
+
+/** A running server. */
+export interface RunningServer {
+  /** Base URL, e.g. http://127.0.0.1:8080 */
+  url: string;
+  port: number;
+  ctx: ServerContext;
+  /** Graceful stop; resolves when every connection, publish and the store are closed. */
+  close(): Promise<void>;
+}
+
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return '0.0.0';
+  }
+}
+
+/** Starts a server for `config`; resolves once it listens. */
+export async function startServer(config: ServerConfig, opts: StartOptions = {}): Promise<RunningServer> {
+  const log = opts.log ?? pino({ level: config.logLevel, redact: ['req.headers.authorization', '*.token', 'token'] }, pino.destination(2));
+  const paths = serverPaths(config);
+  const owner = `${hostname()}:${process.pid}:${newId('inst')}`;
+
+  const store = opts.store ?? new SqliteStore({ file: paths.dbFile });
+  const version = await store.migrate();
+  const artifacts = new FsArtifactStore({ root: paths.artifacts });
+  await artifacts.init();
+  const swept = await artifacts.sweepTemp();
+  // SQLite is one process's store: any publish still marked running was interrupted by our own crash.
+  const abandoned = await store.abandonPublishes(store instanceof SqliteStore ? { all: true } : { owner });
+  await store.expireLeases();
+  for (const r of config.repos) {
+    if (!(await store.getRepo(r.name))) await store.createRepo(r.name, defaultRepoSettings(r.settings), 'config');
+  }
+  log.info({ schema: version, sweptTempFiles: swept, abandonedPublishes: abandoned }, 'metadata store ready');
+
+  const publisher = typeof opts.publisher === 'function' ? opts.publisher({ store, artifacts, publicDir: paths.publicDir, log }) : (opts.publisher ?? new UnconfiguredPublisher());
+  const metrics = createMetrics(store);
+  let draining = false;
+  const publishes = new PublishRunner({ store, publisher, owner, lockTtlMs: config.publish.lockTtlSeconds * 1000, log, onFinish: (s) => metrics.publishes.inc({ result: s }) });
+  const ctx: ServerContext = { config, store, artifacts, publishes, metrics, log, draining: () => draining };
+  const app = createApp(ctx, { artifactsDir: paths.artifacts, publicDir: config.serveStatic ? paths.publicDir : undefined, version: packageVersion() });
+
+  const server: Server = createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 5_000 }, app);
+  const { host, port } = parseListen(config.listen);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = server.address() as AddressInfo;
+  const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+  log.info({ url, var: config.var, serveStatic: config.serveStatic }, 'lxl server listening');
+
+  const sweeper = setInterval(() => {
+    store.expireLeases().catch((err: unknown) => log.warn({ err }, 'cannot expire job leases'));
+  }, config.jobs.sweepSeconds * 1000);
+  sweeper.unref();
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      draining = true;
+      clearInterval(sweeper);
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const grace = config.shutdownGraceSeconds * 1000;
+      const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), grace).unref());
+      const finished = await Promise.race([Promise.all([closed, publishes.idle()]).then(() => 'done' as const), timer]);
+      if (finished === 'timeout') log.warn('shutdown grace period over: aborting uploads and publishes');
+      // Aborted publishes record their failure and release their locks before the store closes.
+      await publishes.abortAll('the server is shutting down');
+      server.closeAllConnections();
+      await closed;
+      await store.close();
+      log.info('lxl server stopped');
+    })();
+    return closing;
+  };
+  return { url, port: addr.port, ctx, close };
+}

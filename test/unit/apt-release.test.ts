@@ -1,0 +1,68 @@
+// Golden tests for the pure APT encoders (Release, per-arch Release, sources
+// entries, one Packages stanza). UPDATE_GOLDEN=1 rewrites test/golden/apt/.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { archReleaseFile, formatReleaseDate, releaseFile } from '../../repo-layout/apt/apt-release.js';
+import { debSourcesFile, oneLineSourcesEntry } from '../../repo-layout/apt/apt-sources.js';
+import { packagesStanza } from '../../repo-layout/apt/apt-packages.js';
+import { poolPath, poolPrefix } from '../../repo-layout/apt/apt-pool.js';
+import { parseSingleParagraph } from '../../repo-layout/deb822.js';
+import { hashBytes } from '../../repo-layout/digests.js';
+
+const GOLDEN = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'golden', 'apt');
+
+async function golden(name: string, actual: string): Promise<void> {
+  const file = path.join(GOLDEN, name);
+  if (process.env.UPDATE_GOLDEN === '1') {
+    await mkdir(GOLDEN, { recursive: true });
+    await writeFile(file, actual);
+  }
+  assert.equal(actual, await readFile(file, 'utf8'), `${name} differs from its golden file (UPDATE_GOLDEN=1 to rewrite)`);
+}
+
+const entry = (p: string, body: string) => ({ path: p, ...hashBytes(body, ['md5', 'sha1', 'sha256', 'sha512']) });
+
+test('Release: fields, RFC 2822 UTC date, Valid-Until, by-hash flag and four checksum sections', async () => {
+  const text = releaseFile({
+    origin: 'linux-xen-legacy',
+    label: 'linux-xen-legacy',
+    suite: 'stable',
+    codename: 'stable',
+    date: new Date('2026-01-02T03:04:05Z'),
+    validUntil: new Date('2026-01-09T03:04:05Z'),
+    architectures: ['amd64', 'i386'],
+    components: ['main'],
+    files: [entry('main/binary-amd64/Packages', 'Package: a\n'), entry('main/binary-amd64/Packages.gz', 'x'.repeat(1234)), entry('main/binary-i386/Packages', '')],
+  });
+  await golden('Release', text);
+  const p = parseSingleParagraph(text, 'Release');
+  assert.equal(p.get('Date'), 'Fri, 02 Jan 2026 03:04:05 UTC');
+  assert.equal(p.get('Acquire-By-Hash'), 'yes');
+  for (const h of ['MD5Sum', 'SHA1', 'SHA256', 'SHA512']) assert.equal(p.get(h)?.trim().split('\n').length, 3, h);
+});
+
+test('per-arch Release and client sources files', async () => {
+  await golden('binary-amd64.Release', archReleaseFile({ origin: 'o', label: 'l', suite: 'stable', codename: 'stable', component: 'main', architecture: 'amd64' }));
+  const info = { baseUrl: 'https://example.invalid/lxl/', prefix: 'apt', suite: 'stable', name: 'linux-xen-legacy' };
+  await golden('linux-xen-legacy.sources', debSourcesFile(info));
+  await golden('linux-xen-legacy.list', oneLineSourcesEntry(info));
+});
+
+test('Packages stanza: apt-ftparchive field order, unknown fields last, index fields refused in control', async () => {
+  const control = 'Package: k\nVersion: 1:6.1.192+1~legacy1\nX-Custom: kept\nArchitecture: amd64\nMaintainer: M <m@example.invalid>\nInstalled-Size: 7\nDepends: kmod\nSection: kernel\nPriority: optional\nHomepage: https://example.invalid\nDescription: d\n long\n';
+  const base = { name: 'k', version: '1:6.1.192+1~legacy1', arch: 'amd64', filename: 'pool/main/k/k/k_6.1.192+1~legacy1_amd64.deb', size: 10, md5: 'a', sha1: 'b', sha256: 'c', sha512: 'd' };
+  await golden('stanza.txt', packagesStanza({ ...base, control }));
+  assert.throws(() => packagesStanza({ ...base, control: `${control}SHA256: x\n` }), { code: 'E_FORMAT' });
+});
+
+test('pool paths: lib prefix, epoch dropped from the file name, bad names refused', () => {
+  assert.equal(poolPrefix('linux'), 'l');
+  assert.equal(poolPrefix('libxen'), 'libx');
+  assert.equal(poolPath({ component: 'main', source: 'linux-signed', name: 'linux-image-x', version: '1:6.1+1~x', arch: 'amd64' }), 'pool/main/l/linux-signed/linux-image-x_6.1+1~x_amd64.deb');
+  assert.throws(() => poolPath({ component: 'main', source: '../etc', name: 'x', version: '1', arch: 'amd64' }), { code: 'E_FORMAT' });
+  assert.throws(() => formatReleaseDate(new Date('nope')), { code: 'E_FORMAT' });
+});

@@ -1,0 +1,234 @@
+// The APT repo logic without clients: Packages stanzas against the real
+// apt-ftparchive, incremental == full rebuild, immutability, retention,
+// by-hash grace/GC, and the DESIGN.md §5 write order with cache headers.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { FsStorage } from '../../storage/fs-storage.js';
+import { CACHE_IMMUTABLE, CACHE_INDEX, type PublishedStorage, type PutOptions } from '../../storage/storage.js';
+import { JsonAptCatalog } from '../../repo-layout/apt/apt-catalog.js';
+import { addDebs, removePackages } from '../../repo-layout/apt/apt-changes.js';
+import { readDebRecord } from '../../repo-layout/apt/apt-ingest.js';
+import { publishApt, type AptPublishOptions } from '../../repo-layout/apt/apt-publish.js';
+import { parseDeb822 } from '../../repo-layout/deb822.js';
+import { inspectDeb } from '../../repo-layout/deb/deb-reader.js';
+import { makeDeb, type FixtureDeb } from '../support/apt-debs.js';
+import { missingTools, run } from '../support/exec.js';
+import { testKey } from '../support/test-key.js';
+import { tempDir } from '../support/tmp.js';
+
+const DATE = new Date('2026-01-02T03:04:05Z');
+const work = await tempDir('lxl-apt-unit-');
+const debDir = path.join(work, 'debs');
+await mkdir(debDir);
+const { signer } = await testKey({});
+
+const FIXTURES: FixtureDeb[] = [
+  { name: 'linux-image-6.1.192-xen-legacy', version: '6.1.192+1~legacy1', arch: 'x86_64' },
+  { name: 'linux-image-6.1.192-xen-legacy', version: '6.1.192+1~legacy1', arch: 'i386' },
+  { name: 'linux-xen-legacy', version: '6.1.192+1~legacy1', arch: 'all', depends: ['linux-image-6.1.192-xen-legacy (= 6.1.192+1~legacy1)'] },
+  { name: 'libxen-legacy-test', version: '1:2.0-1', arch: 'x86_64' },
+  { name: 'linux-xen-legacy', version: '6.1.192+1', arch: 'all' },
+  { name: 'linux-xen-legacy', version: '6.1.190', arch: 'all' },
+];
+const debs = await Promise.all(FIXTURES.map((f) => makeDeb(debDir, f)));
+
+/** A storage that records every write (key, kind, cache header) in order. */
+class RecordingStorage implements PublishedStorage {
+  readonly writes: Array<{ key: string; cacheControl?: string; op: 'put' | 'putIfAbsent' | 'delete' }> = [];
+  constructor(private readonly inner: FsStorage) {}
+  put(key: string, body: Readable | Uint8Array | string, opts?: PutOptions) {
+    this.writes.push({ key, cacheControl: opts?.cacheControl, op: 'put' });
+    return this.inner.put(key, body, opts);
+  }
+  putIfAbsent(key: string, body: Uint8Array | string, opts?: PutOptions) {
+    this.writes.push({ key, cacheControl: opts?.cacheControl, op: 'putIfAbsent' });
+    return this.inner.putIfAbsent(key, body, opts);
+  }
+  get(key: string) {
+    return this.inner.get(key);
+  }
+  getBytes(key: string) {
+    return this.inner.getBytes(key);
+  }
+  head(key: string) {
+    return this.inner.head(key);
+  }
+  list(prefix: string) {
+    return this.inner.list(prefix);
+  }
+  delete(key: string) {
+    this.writes.push({ key, op: 'delete' });
+    return this.inner.delete(key);
+  }
+}
+
+async function newRepo(name: string) {
+  const root = path.join(work, name);
+  const fs = new FsStorage({ root: path.join(root, 'public') });
+  const storage = new RecordingStorage(fs);
+  const catalog = new JsonAptCatalog({ stateDir: path.join(root, 'state') });
+  const publish = (extra: Partial<AptPublishOptions> = {}) =>
+    publishApt({ storage, catalog, signer, origin: 'lxl-test', label: 'lxl test', date: DATE, graceMs: 3_600_000, ...extra });
+  return { root, public: path.join(root, 'public'), storage, catalog, publish };
+}
+
+async function listFiles(dir: string, rel = ''): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(path.join(dir, rel), { withFileTypes: true })) {
+    const p = rel ? `${rel}/${e.name}` : e.name;
+    if (e.isDirectory()) out.push(...(await listFiles(dir, p)));
+    else out.push(p);
+  }
+  return out.sort();
+}
+
+test('readDebRecord reads the same control text as inspectDeb and dpkg-deb', { skip: missingTools('dpkg-deb') }, async () => {
+  for (const f of debs) {
+    const rec = await readDebRecord(f);
+    const info = await inspectDeb(f);
+    assert.equal(rec.control.trimEnd(), info.controlText.trimEnd());
+    const dpkg = await run('dpkg-deb', ['-f', f, 'Package', 'Version', 'Architecture']);
+    assert.equal(dpkg.stdout, `Package: ${rec.name}\nVersion: ${rec.version}\nArchitecture: ${rec.arch}\n`);
+  }
+});
+
+test('Packages files equal what apt-ftparchive writes for the same pool', { skip: missingTools('apt-ftparchive') }, async () => {
+  const r = await newRepo('ftparchive');
+  await addDebs({ storage: r.storage, catalog: r.catalog, suite: 'stable', files: debs });
+  await r.publish();
+  for (const arch of ['amd64', 'i386']) {
+    const ours = await readFile(path.join(r.public, `apt/dists/stable/main/binary-${arch}/Packages`), 'utf8');
+    const theirs = (await run('apt-ftparchive', ['--arch', arch, 'packages', 'pool'], { cwd: path.join(r.public, 'apt') })).stdout;
+    // apt-ftparchive lists in directory-walk order; compare stanza by stanza after sorting.
+    const split = (t: string) => t.split(/\n\n/).map((s) => s.trim()).filter(Boolean).sort();
+    assert.deepEqual(split(ours), split(theirs), `binary-${arch}/Packages differs from apt-ftparchive`);
+    const expectCount = FIXTURES.filter((f) => f.arch === 'all' || (arch === 'amd64' ? f.arch === 'x86_64' : f.arch === 'i386')).length;
+    assert.equal(parseDeb822(ours).length, expectCount);
+  }
+});
+
+test('adding one package at a time (and removing) gives byte-identical indices to a full rebuild; publish never reads pool files', async () => {
+  const inc = await newRepo('incremental');
+  for (const f of debs) {
+    await addDebs({ storage: inc.storage, catalog: inc.catalog, suite: 'stable', files: [f] });
+    await inc.publish();
+    // Corrupt the stored copy: later publishes must not read it (the catalogue keeps its metadata).
+    const rec = await readDebRecord(f);
+    await writeFile(path.join(inc.public, 'apt', rec.filename), 'not read again');
+  }
+  await removePackages(inc.catalog, 'stable', [{ name: 'linux-xen-legacy', version: '6.1.190' }]);
+  await inc.publish();
+
+  const full = await newRepo('full');
+  await addDebs({ storage: full.storage, catalog: full.catalog, suite: 'stable', files: debs.filter((_, i) => FIXTURES[i].version !== '6.1.190') });
+  await full.publish();
+
+  const plain = (files: string[]) => files.filter((f) => f.startsWith('apt/dists/') && !f.includes('/by-hash/') && !/InRelease$|Release\.gpg$/.test(f));
+  const incFiles = plain(await listFiles(inc.public));
+  assert.deepEqual(incFiles, plain(await listFiles(full.public)));
+  assert.ok(incFiles.includes('apt/dists/stable/Release'));
+  for (const f of incFiles) assert.deepEqual(await readFile(path.join(inc.public, f)), await readFile(path.join(full.public, f)), f);
+  // The current by-hash files of the full rebuild are all in the incremental tree too.
+  const fullByHash = (await listFiles(full.public)).filter((f) => f.includes('/by-hash/'));
+  const incByHash = new Set((await listFiles(inc.public)).filter((f) => f.includes('/by-hash/')));
+  assert.ok(fullByHash.length > 0);
+  for (const f of fullByHash) assert.ok(incByHash.has(f), `missing ${f}`);
+});
+
+test('re-adding an identical .deb is a no-op; another file with the same name, version and arch is refused', async () => {
+  const r = await newRepo('immutable');
+  const first = await addDebs({ storage: r.storage, catalog: r.catalog, suite: 'stable', files: [debs[0]] });
+  assert.equal(first[0].outcome, 'added');
+  const catalogBefore = await readFile(r.catalog.file);
+  r.storage.writes.length = 0;
+  const again = await addDebs({ storage: r.storage, catalog: r.catalog, suite: 'stable', files: [debs[0]] });
+  assert.equal(again[0].outcome, 'unchanged');
+  assert.deepEqual(r.storage.writes, [], 'an identical re-add must write nothing');
+  assert.deepEqual(await readFile(r.catalog.file), catalogBefore);
+
+  const otherDir = path.join(work, 'other-build');
+  await mkdir(otherDir, { recursive: true });
+  const rebuilt = await makeDeb(otherDir, { ...FIXTURES[0], salt: 'different-bytes' });
+  await assert.rejects(addDebs({ storage: r.storage, catalog: r.catalog, suite: 'testing', files: [rebuilt] }), (err: Error & { code?: string }) => {
+    assert.equal(err.code, 'E_CONFLICT');
+    assert.match(err.message, /same name, version and architecture/);
+    assert.match(err.message, /6\.1\.192\+1~legacy1/);
+    return true;
+  });
+  assert.deepEqual(r.storage.writes, [], 'a refused add must store nothing');
+  assert.deepEqual(await r.catalog.suites(), ['stable']);
+});
+
+test('retention keeps the N newest versions per package name', async () => {
+  const r = await newRepo('retention');
+  await addDebs({ storage: r.storage, catalog: r.catalog, suite: 'stable', files: debs });
+  const report = await r.publish({ retention: 1 });
+  assert.deepEqual(report.pruned.map((p) => `${p.record.name} ${p.record.version}`).sort(), ['linux-xen-legacy 6.1.190', 'linux-xen-legacy 6.1.192+1~legacy1']);
+  const pkgs = parseDeb822(await readFile(path.join(r.public, 'apt/dists/stable/main/binary-amd64/Packages'), 'utf8'));
+  assert.deepEqual(pkgs.filter((p) => p.get('Package') === 'linux-xen-legacy').map((p) => p.get('Version')), ['6.1.192+1']);
+});
+
+test('old by-hash and pool files stay for the grace period, then are deleted', async () => {
+  const r = await newRepo('grace');
+  const t0 = Date.parse('2026-01-02T04:00:00Z');
+  await addDebs({ storage: r.storage, catalog: r.catalog, suite: 'stable', files: [debs[0], debs[4]] });
+  await r.publish({ now: t0 });
+  const byHash1 = (await listFiles(r.public)).filter((f) => f.includes('/by-hash/'));
+  await removePackages(r.catalog, 'stable', [{ name: 'linux-xen-legacy' }]);
+  const rep2 = await r.publish({ now: t0 + 60_000 });
+  assert.deepEqual(rep2.deleted, []);
+  const files2 = await listFiles(r.public);
+  for (const f of byHash1) assert.ok(files2.includes(f), `${f} deleted inside the grace period`);
+  const gonePool = 'apt/pool/main/l/linux-xen-legacy/linux-xen-legacy_6.1.192+1_all.deb';
+  assert.ok(files2.includes(gonePool));
+  // A publish after the grace period (1 h) deletes what has been unreferenced that long.
+  const rep3 = await r.publish({ now: t0 + 2 * 3_600_000 });
+  const files3 = await listFiles(r.public);
+  assert.ok(!files3.includes(gonePool), 'the removed package is still in the pool');
+  assert.ok(rep3.deleted.includes(gonePool));
+  const release = await readFile(path.join(r.public, 'apt/dists/stable/Release'), 'utf8');
+  for (const f of files3.filter((x) => x.includes('/by-hash/'))) {
+    // Every by-hash file left is named after a digest the current Release lists.
+    assert.ok(release.includes(path.basename(f)), `${f} is left but not referenced`);
+  }
+  assert.ok(byHash1.some((f) => rep3.deleted.includes(f)), 'the first publish\'s by-hash files were not collected');
+  assert.ok(files3.filter((x) => x.includes('/by-hash/')).length < files2.filter((x) => x.includes('/by-hash/')).length);
+});
+
+test('publish writes in the safe order (pool, by-hash, indices, Release+Release.gpg, InRelease) with the right cache headers', async () => {
+  const r = await newRepo('order');
+  await addDebs({ storage: r.storage, catalog: r.catalog, suite: 'stable', files: debs.slice(0, 3) });
+  await addDebs({ storage: r.storage, catalog: r.catalog, suite: 'testing', files: debs.slice(3) });
+  await r.publish({ baseUrl: 'http://repo.example.invalid/lxl' });
+  const w = r.storage.writes.filter((x) => x.op !== 'delete');
+  const kind = (k: string): number => {
+    if (k.startsWith('apt/pool/')) return 1;
+    if (k.includes('/by-hash/')) return 2;
+    if (/\/(InRelease)$/.test(k)) return 5;
+    if (/\/dists\/[^/]+\/(Release|Release\.gpg)$/.test(k)) return 4;
+    if (k.startsWith('apt/dists/')) return 3;
+    return 0; // keys and sources files: not part of any Release
+  };
+  const ranks = w.map((x) => kind(x.key)).filter((k) => k > 0);
+  assert.deepEqual(ranks, [...ranks].sort((a, b) => a - b), `writes out of order:\n${w.map((x) => x.key).join('\n')}`);
+  assert.ok(ranks.includes(1) && ranks.includes(2) && ranks.includes(3) && ranks.includes(4) && ranks.includes(5));
+  for (const x of w) {
+    const want = kind(x.key) === 1 || kind(x.key) === 2 ? CACHE_IMMUTABLE : CACHE_INDEX;
+    assert.equal(x.cacheControl, want, x.key);
+  }
+  const files = await listFiles(r.public);
+  for (const f of ['keys/linux-xen-legacy.asc', 'keys/linux-xen-legacy.gpg', 'apt/linux-xen-legacy.sources', 'apt/linux-xen-legacy.list']) assert.ok(files.includes(f), f);
+  assert.equal(
+    await readFile(path.join(r.public, 'apt/linux-xen-legacy.list'), 'utf8'),
+    'deb [signed-by=/etc/apt/keyrings/linux-xen-legacy.gpg] http://repo.example.invalid/lxl/apt stable main\n',
+  );
+  // Architecture: all is in both binary-amd64 and binary-i386.
+  for (const arch of ['amd64', 'i386']) {
+    const p = parseDeb822(await readFile(path.join(r.public, `apt/dists/stable/main/binary-${arch}/Packages`), 'utf8'));
+    assert.ok(p.some((s) => s.get('Package') === 'linux-xen-legacy' && s.get('Architecture') === 'all'), arch);
+  }
+});

@@ -1,0 +1,123 @@
+// YUM repo operations on a local folder: incremental add (no re-parse),
+// immutability, retention, grace-period GC, locking, removal, el5 profile.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { ConflictError, FormatError, LockedError, NotFoundError } from '../../repo-layout/errors.js';
+import { JsonYumCatalogue } from '../../repo-layout/yum/yum-catalogue.js';
+import { addRpms, publishYum, removePackages, type YumRepoContext } from '../../repo-layout/yum/yum-repo.js';
+import { FsStorage } from '../../storage/fs-storage.js';
+import { missingTools, run } from '../support/exec.js';
+import { tempDir } from '../support/tmp.js';
+import { testKey } from '../support/test-key.js';
+import { fixtureSpec, packRpm } from '../e2e/rpm-fixture.js';
+
+const skip = missingTools('xz');
+
+async function ctxFor(dir: string, clock?: { t: number }): Promise<YumRepoContext> {
+  return {
+    storage: new FsStorage({ root: path.join(dir, 'public') }),
+    catalogue: new JsonYumCatalogue({ dir: path.join(dir, 'state/yum/stable') }),
+    name: 'stable',
+    now: clock ? () => new Date(clock.t) : undefined,
+  };
+}
+
+async function kernel(dir: string, version: string, opts: { profile?: 'modern' | 'el5'; name?: string } = {}): Promise<string> {
+  const spec = await fixtureSpec(path.join(dir, `src-${opts.name ?? 'k'}-${version}-${opts.profile ?? 'modern'}`), { version, name: opts.name, krel: version, extras: false });
+  return packRpm(spec, path.join(dir, 'rpms', opts.profile ?? 'modern'), { profile: opts.profile });
+}
+
+async function primary(dir: string): Promise<string> {
+  const repomd = await readFile(path.join(dir, 'public/yum/stable/repodata/repomd.xml'), 'utf8');
+  const href = /<data type="primary">[\s\S]*?<location href="([^"]+)"/.exec(repomd)![1];
+  return gunzipSync(await readFile(path.join(dir, 'public/yum/stable', href))).toString('utf8');
+}
+
+test('adding one rpm does not re-read the others; re-adding is a no-op; other bytes conflict', { skip }, async () => {
+  const dir = await tempDir();
+  const ctx = await ctxFor(dir);
+  const { signer } = await testKey();
+  const a = await kernel(dir, '6.1.1-1');
+  assert.deepEqual(await addRpms(ctx, [a]), [{ href: 'Packages/k/kernel-xen-legacy-6.1.1-1.x86_64.rpm', status: 'added' }]);
+  await publishYum(ctx, { signer });
+  const before = await primary(dir);
+  // Damage the published copy of A: if publishing re-parsed it, this would fail or change A's entry.
+  await writeFile(path.join(dir, 'public/yum/stable/Packages/k/kernel-xen-legacy-6.1.1-1.x86_64.rpm'), 'garbage');
+  await addRpms(ctx, [await kernel(dir, '6.1.2-1')]);
+  await publishYum(ctx, { signer });
+  const after = await primary(dir);
+  const pkgA = (xml: string) => /<package type="rpm">(?:(?!<\/package>)[\s\S])*?ver="6\.1\.1"[\s\S]*?<\/package>/.exec(xml)?.[0];
+  assert.ok(pkgA(before));
+  assert.equal(pkgA(after), pkgA(before));
+  assert.match(after, /packages="2"/);
+
+  assert.deepEqual(await addRpms(ctx, [await kernel(dir, '6.1.2-1')]), [{ href: 'Packages/k/kernel-xen-legacy-6.1.2-1.x86_64.rpm', status: 'unchanged' }]);
+  // Same name-version-release, different content.
+  const other = await packRpm(await fixtureSpec(path.join(dir, 'other'), { version: '6.1.2-1', krel: 'different' }), path.join(dir, 'other-out'));
+  await assert.rejects(addRpms(ctx, [other]), ConflictError);
+  await assert.rejects(addRpms(ctx, [path.join(dir, 'src-k-6.1.1-1-modern/root/boot/System.map-6.1.1')]), FormatError);
+});
+
+test('retention keeps N versions; unreferenced files go only after the grace period', { skip }, async () => {
+  const dir = await tempDir();
+  const clock = { t: Date.UTC(2025, 0, 1) };
+  const ctx = await ctxFor(dir, clock);
+  const { signer } = await testKey();
+  for (const v of ['6.1.9-1', '6.1.10-1', '6.1.11-1']) await addRpms(ctx, [await kernel(dir, v)]);
+  await addRpms(ctx, [await kernel(dir, '1.0-1', { name: 'lxl-tools' })]);
+  const r1 = await publishYum(ctx, { signer, settings: { retention: 2, graceHours: 1 } });
+  // rpm ordering: 6.1.9 < 6.1.10 < 6.1.11, so 6.1.9 is retired (a string sort would retire 6.1.10).
+  assert.deepEqual(r1.retired, ['Packages/k/kernel-xen-legacy-6.1.9-1.x86_64.rpm']);
+  assert.equal(r1.packages, 3);
+  assert.deepEqual(r1.deleted, []);
+  const oldRpm = path.join(dir, 'public/yum/stable/Packages/k/kernel-xen-legacy-6.1.9-1.x86_64.rpm');
+  assert.ok(await readFile(oldRpm), 'retired rpm still there during the grace period');
+  const firstRepodata = /<location href="([^"]+primary[^"]+)"/.exec(r1.repomd)![1];
+
+  await removePackages(ctx, 'lxl-tools-1.0');
+  await assert.rejects(removePackages(ctx, 'nope'), NotFoundError);
+  clock.t += 30 * 60_000;
+  const r2 = await publishYum(ctx, { signer });
+  assert.equal(r2.packages, 2);
+  assert.deepEqual(r2.deleted, []);
+  assert.ok(await readFile(path.join(dir, 'public/yum/stable', firstRepodata)), 'old repodata kept during grace');
+  clock.t += 31 * 60_000;
+  const r3 = await publishYum(ctx, { signer });
+  assert.ok(r3.deleted.includes('yum/stable/Packages/k/kernel-xen-legacy-6.1.9-1.x86_64.rpm'), r3.deleted.join(' '));
+  assert.ok(r3.deleted.includes(`yum/stable/${firstRepodata}`));
+  assert.ok(!r3.deleted.some((k) => k.includes('6.1.11') || k.endsWith('repomd.xml')));
+  clock.t += 2 * 3_600_000;
+  const r4 = await publishYum(ctx, { signer });
+  assert.ok(r4.deleted.includes('yum/stable/Packages/l/lxl-tools-1.0-1.x86_64.rpm'), r4.deleted.join(' '));
+  const state = await ctx.catalogue.read();
+  assert.deepEqual(state.settings.retention, 2, 'settings are remembered');
+});
+
+test('a second publisher gets LockedError while the lock is held', async () => {
+  const dir = await tempDir();
+  const ctx = await ctxFor(dir);
+  const release = await ctx.catalogue.lock();
+  const { signer } = await testKey();
+  await assert.rejects(publishYum(ctx, { signer }), LockedError);
+  await release();
+  await publishYum(ctx, { signer });
+});
+
+test('el5 profile: sha1 repodata, modern rpms refused; repomd.xml.asc verifies with gpgv', { skip: skip ?? missingTools('gpgv') }, async () => {
+  const dir = await tempDir();
+  const ctx = await ctxFor(dir);
+  const { signer, dir: keyDir } = await testKey();
+  await addRpms(ctx, [await kernel(dir, '6.1.1-1', { profile: 'el5' })]);
+  const r = await publishYum(ctx, { signer, settings: { profile: 'el5' } });
+  assert.match(r.repomd, /<checksum type="sha1">[0-9a-f]{40}<\/checksum>/);
+  assert.match(await primary(dir), /<checksum type="sha1" pkgid="YES">[0-9a-f]{40}<\/checksum>/);
+  const repodata = path.join(dir, 'public/yum/stable/repodata');
+  await run('gpgv', ['--keyring', path.join(keyDir, 'lxl-test-rsa4096.gpg'), path.join(repodata, 'repomd.xml.asc'), path.join(repodata, 'repomd.xml')]);
+  assert.equal(await readFile(path.join(repodata, 'repomd.xml.key'), 'utf8'), signer.publicKeyArmored());
+  await addRpms(ctx, [await kernel(dir, '6.1.2-1')]);
+  await assert.rejects(publishYum(ctx, { signer }), /SHA-256 file digests/);
+});
