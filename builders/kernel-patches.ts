@@ -1,6 +1,8 @@
 // Applies a quilt-style patch series to a kernel tree. Each patch is first
-// tried with `patch --dry-run`; a reject stops the build and names the patch,
-// the file and the hunk (with its text), so nothing is ever half applied.
+// tried with `patch --dry-run --fuzz=0` (a hunk that fits only with fuzz may
+// land in the wrong place, so it counts as a reject). A reject stops the build
+// and names the patch, the file and the hunk (with its text); nothing is ever
+// half applied.
 
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -94,7 +96,7 @@ export async function applySeries(seriesFile: string, tree: string, opts: ApplyS
     const diff = await readFile(file, 'utf8').catch((err) => {
       throw new KernelBuildError('patch', `cannot read ${file} listed in ${seriesFile}: ${(err as Error).message}`, { cause: err });
     });
-    const args = [`-p${e.strip}`, '--forward', '--batch', '--no-backup-if-mismatch', '-i', file];
+    const args = [`-p${e.strip}`, '--fuzz=0', '--forward', '--batch', '--no-backup-if-mismatch', '-i', file];
     const dry = await runTool('patch', 'patch', ['--dry-run', ...args], { cwd: tree, signal: opts.signal, allowFail: true });
     if (dry.code !== 0) throw new PatchRejectError(e.patch, rejectedHunks(dry.output, diff, e.strip), dry.output);
     opts.onLine?.(`applying ${e.patch}`);

@@ -24,9 +24,10 @@ interface AptSettings {
   graceHours: number;
   baseUrl?: string;
   defaultSuite?: string;
+  xzLevel: number;
 }
 
-const DEFAULTS: AptSettings = { origin: 'linux-xen-legacy', label: 'linux-xen-legacy', name: 'linux-xen-legacy', validDays: 0, retention: 0, graceHours: 24 };
+const DEFAULTS: AptSettings = { origin: 'linux-xen-legacy', label: 'linux-xen-legacy', name: 'linux-xen-legacy', validDays: 0, retention: 0, graceHours: 24, xzLevel: 6 };
 
 interface PublishFlags {
   key?: string;
@@ -41,6 +42,7 @@ interface PublishFlags {
   graceHours?: number;
   baseUrl?: string;
   defaultSuite?: string;
+  xzLevel?: number;
 }
 
 function repoPaths(repo: string): { publicDir: string; stateDir: string } {
@@ -72,7 +74,8 @@ function publishOptions(cmd: Command, keyRequired: boolean): Command {
     .option('--retention <n>', 'keep the n newest versions of each package name (saved; 0 = keep all)', intArg('--retention'))
     .option('--grace-hours <h>', `delete unreferenced by-hash and pool files after h hours (saved; default ${DEFAULTS.graceHours})`, intArg('--grace-hours'))
     .option('--base-url <url>', 'URL that serves <repo>/public, for the .sources/.list files (saved)')
-    .option('--default-suite <suite>', 'suite named in the .sources/.list files (saved; default stable)');
+    .option('--default-suite <suite>', 'suite named in the .sources/.list files (saved; default stable)')
+    .option('--xz-level <0-9>', `xz preset for Packages.xz (saved; default ${DEFAULTS.xzLevel}; 1 publishes large suites several times faster)`, intArg('--xz-level'));
 }
 
 async function loadSettings(stateDir: string): Promise<AptSettings> {
@@ -98,7 +101,9 @@ async function runPublish(repo: string, flags: PublishFlags, catalog: JsonAptCat
     graceHours: flags.graceHours ?? saved.graceHours,
     baseUrl: flags.baseUrl ?? saved.baseUrl,
     defaultSuite: flags.defaultSuite ?? saved.defaultSuite,
+    xzLevel: flags.xzLevel ?? saved.xzLevel,
   };
+  if (!Number.isInteger(s.xzLevel) || s.xzLevel > 9) throw new ConfigError(`cannot use --xz-level ${s.xzLevel}: expected 0-9`);
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(s.name)) throw new ConfigError(`cannot use --name ${JSON.stringify(s.name)}: use letters, digits, '.', '_' and '-'`);
   const signer = await loadSigner({ keyFile: flags.key, passphraseEnv: flags.passphraseEnv, passphraseFile: flags.passphraseFile });
   const epoch = process.env.SOURCE_DATE_EPOCH;
@@ -116,6 +121,7 @@ async function runPublish(repo: string, flags: PublishFlags, catalog: JsonAptCat
     graceMs: s.graceHours * 3_600_000,
     baseUrl: s.baseUrl,
     defaultSuite: s.defaultSuite,
+    xzLevel: s.xzLevel,
   });
   await writeStateFile(path.join(stateDir, 'apt', 'settings.json'), `${JSON.stringify(s, null, 2)}\n`);
   for (const p of report.pruned) process.stdout.write(`pruned ${p.record.name} ${p.record.version} ${p.record.arch} from ${p.suite} (retention ${s.retention})\n`);

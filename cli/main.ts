@@ -17,6 +17,8 @@ const groups: Array<() => Promise<{ register(p: Command): void }>> = [
   async () => import('./apt.js'),
   async () => import('./pack.js'),
   async () => import('./yum.js'),
+  async () => import('./server.js'),
+  async () => import('./tokens.js'),
 ];
 
 /** Prints one clear line for a failure (the stack only with LXL_DEBUG=1) and sets a non-zero exit code. */

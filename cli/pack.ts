@@ -70,6 +70,7 @@ async function pack(format: string, flags: PackFlags): Promise<string> {
     opts.signal = abort.signal;
     opts.tmpDir = outDir;
     const out = createWriteStream(tmp, { flags: 'wx', mode: 0o644 });
+    out.on('error', () => {}); // the writer rejects with the error
     const closed = new Promise<void>((resolve) => out.once('close', () => resolve()));
     try {
       await packager.write(spec, out, opts);

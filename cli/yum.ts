@@ -33,52 +33,80 @@ function intArg(what: string) {
 
 const nameOption = (): Option => new Option('--name <name>', 'YUM repo name: files go to public/yum/<name>/').default(DEFAULT_NAME);
 
-/** Registers `lxl yum`. */
-export function register(program: Command): void {
-  const yum = program.command('yum').description('manage a signed YUM repository in a local repo folder (<repo>/public/yum/<name>/)');
+interface PublishFlags {
+  key?: string;
+  passphraseEnv?: string;
+  passphraseFile?: string;
+  profile?: 'modern' | 'el5';
+  retention?: number;
+  graceHours?: number;
+  baseUrl?: string;
+  name: string;
+}
 
-  yum
-    .command('add')
-    .description('validate rpms and add them to the repo (publish to make them visible)')
-    .argument('<repo>', 'repo folder')
-    .argument('<rpms...>', 'rpm files')
-    .addOption(nameOption())
-    .action(async (repo: string, rpms: string[], o: { name: string }) => {
-      for (const r of await addRpms(context(repo, o.name), rpms)) process.stdout.write(`${r.status} ${r.href}\n`);
-    });
-
-  yum
-    .command('remove')
-    .description('remove packages by name, name-version or name-version-release (files are deleted after the grace period)')
-    .argument('<repo>', 'repo folder')
-    .argument('<package>', 'name[-version[-release]]')
-    .addOption(nameOption())
-    .action(async (repo: string, what: string, o: { name: string }) => {
-      for (const p of await removePackages(context(repo, o.name), what)) process.stdout.write(`removed ${p.href}\n`);
-    });
-
-  yum
-    .command('publish')
-    .description('write signed repodata (repomd.xml + .asc + .key) and the .repo file')
-    .argument('<repo>', 'repo folder')
-    .addOption(new Option('--key <secret.asc>', 'armored secret signing key').makeOptionMandatory())
+/** Adds the signing and repo-setting options; with `keyRequired` false, giving --key publishes right after add/remove. */
+function publishOptions(cmd: Command, keyRequired: boolean): Command {
+  const key = new Option('--key <secret.asc>', keyRequired ? 'armored secret signing key' : 'armored secret signing key: publish right after the change');
+  if (keyRequired) key.makeOptionMandatory();
+  return cmd
+    .addOption(key)
     .option('--passphrase-env <VAR>', 'environment variable that holds the key passphrase')
     .option('--passphrase-file <file>', 'file that holds the key passphrase')
     .addOption(new Option('--profile <profile>', 'modern (sha256 repodata) or el5 (sha1 repodata, EL5 rpms only) (saved; default modern)').choices(['modern', 'el5']))
     .option('--retention <n>', 'keep the n newest versions per package name and arch (saved; 0 = all; default 3)', intArg('--retention'))
     .option('--grace-hours <h>', 'delete unreferenced files after h hours (saved; default 24)', intArg('--grace-hours'))
-    .option('--base-url <url>', 'URL that serves <repo>/public, for the .repo file (saved; default file://<repo>/public)')
-    .addOption(nameOption())
-    .action(async (repo: string, o: { key: string; passphraseEnv?: string; passphraseFile?: string; profile?: 'modern' | 'el5'; retention?: number; graceHours?: number; baseUrl?: string; name: string }) => {
-      const signer = await loadSigner({ keyFile: o.key, passphraseEnv: o.passphraseEnv, passphraseFile: o.passphraseFile });
-      const ctx = context(repo, o.name);
-      const r = await publishYum(ctx, {
-        signer,
-        settings: { profile: o.profile, retention: o.retention, graceHours: o.graceHours, baseUrl: o.baseUrl },
-        defaultBaseUrl: pathToFileURL(path.join(path.resolve(repo), 'public')).href,
-      });
-      for (const h of r.retired) process.stdout.write(`retired ${h}\n`);
-      for (const k of r.deleted) process.stdout.write(`deleted ${k}\n`);
-      process.stdout.write(`published yum/${o.name}: ${r.packages} package(s)\n`);
-    });
+    .option('--base-url <url>', 'URL that serves <repo>/public, for the .repo file (saved; default file://<repo>/public)');
+}
+
+async function runPublish(repo: string, o: PublishFlags): Promise<void> {
+  if (!o.key) return;
+  const signer = await loadSigner({ keyFile: o.key, passphraseEnv: o.passphraseEnv, passphraseFile: o.passphraseFile });
+  const r = await publishYum(context(repo, o.name), {
+    signer,
+    settings: { profile: o.profile, retention: o.retention, graceHours: o.graceHours, baseUrl: o.baseUrl },
+    defaultBaseUrl: pathToFileURL(path.join(path.resolve(repo), 'public')).href,
+  });
+  for (const h of r.retired) process.stdout.write(`retired ${h}\n`);
+  for (const k of r.deleted) process.stdout.write(`deleted ${k}\n`);
+  process.stdout.write(`published yum/${o.name}: ${r.packages} package(s)\n`);
+}
+
+/** Registers `lxl yum`. */
+export function register(program: Command): void {
+  const yum = program.command('yum').description('manage a signed YUM repository in a local repo folder (<repo>/public/yum/<name>/)');
+
+  publishOptions(
+    yum
+      .command('add')
+      .description('validate rpms and add them to the repo (publish, or give --key, to make them visible)')
+      .argument('<repo>', 'repo folder')
+      .argument('<rpms...>', 'rpm files')
+      .addOption(nameOption()),
+    false,
+  ).action(async (repo: string, rpms: string[], o: PublishFlags) => {
+    for (const r of await addRpms(context(repo, o.name), rpms)) process.stdout.write(`${r.status} ${r.href}\n`);
+    await runPublish(repo, o);
+  });
+
+  publishOptions(
+    yum
+      .command('remove')
+      .description('remove packages by name, name-version or name-version-release (files are deleted after the grace period)')
+      .argument('<repo>', 'repo folder')
+      .argument('<package>', 'name[-version[-release]]')
+      .addOption(nameOption()),
+    false,
+  ).action(async (repo: string, what: string, o: PublishFlags) => {
+    for (const p of await removePackages(context(repo, o.name), what)) process.stdout.write(`removed ${p.href}\n`);
+    await runPublish(repo, o);
+  });
+
+  publishOptions(
+    yum
+      .command('publish')
+      .description('write signed repodata (repomd.xml + .asc + .key) and the .repo file')
+      .argument('<repo>', 'repo folder')
+      .addOption(nameOption()),
+    true,
+  ).action(async (repo: string, o: PublishFlags) => runPublish(repo, o));
 }

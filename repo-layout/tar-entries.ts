@@ -74,8 +74,9 @@ async function addEntry(pack: Pack, e: FileEntry, mtime: Date, opts: TarStreamOp
 function entryWith(pack: Pack, header: TarHeader, body?: Buffer): Promise<void> {
   return new Promise((resolve, reject) => {
     const done = (err?: Error | null): void => (err ? reject(err) : resolve());
-    if (body) pack.entry(header, body, done);
-    else pack.entry(header, done);
+    // Errors reach us through `done`; the sink's own 'error' event must not crash the process.
+    const sink = body ? pack.entry(header, body, done) : pack.entry(header, done);
+    sink.on('error', () => {});
   });
 }
 
@@ -95,6 +96,7 @@ async function streamFile(pack: Pack, header: TarHeader, e: Extract<FileEntry, {
     });
   });
   const entry = await sink;
+  entry.on('error', () => {}); // reported through `finished`
   finished.catch(() => {}); // awaited below; a destroyed pack rejects it early
   let written = 0;
   try {

@@ -30,7 +30,7 @@ export function requireScope(store: MetadataStore, scope: TokenScope): RequestHa
   return async (req, _res, next) => {
     try {
       const header = req.get('authorization');
-      if (!header) throw new ApiError(401, 'E_UNAUTHORIZED', 'authentication required: no Authorization header', { hint: `send "Authorization: Bearer <token>" with a ${scope} token (lxl tokens create --scope ${scope})` });
+      if (!header) throw new ApiError(401, 'E_UNAUTHORIZED', 'authentication required: no Authorization header', { hint: `send "Authorization: Bearer <token>" with a token of scope ${scope} (lxl tokens create --scope ${scope})` });
       const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
       if (!m) throw new ApiError(401, 'E_UNAUTHORIZED', 'authentication required: the Authorization header is not "Bearer <token>"', { hint: 'send "Authorization: Bearer <token>"' });
       const v = await verifyToken(store, m[1]);

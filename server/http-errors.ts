@@ -16,6 +16,7 @@ export type ApiErrorCode =
   | 'E_TOO_LARGE'
   | 'E_DIGEST_MISMATCH'
   | 'E_SIZE_MISMATCH'
+  | 'E_PACKAGE_REFUSED'
   | 'E_UNSUPPORTED_MEDIA'
   | 'E_ROUTE_NOT_FOUND'
   | 'E_UNAVAILABLE'
@@ -109,7 +110,8 @@ export function errorHandler(log: (err: unknown, msg: string) => void): ErrorReq
 
 /** Final route: unknown paths get a 404 JSON error, not Express's HTML page. */
 export function notFoundHandler(): RequestHandler {
-  return (req, _res, next) => {
+  return (req, res, next) => {
+    res.locals.unmatched = true;
     next(new ApiError(404, 'E_ROUTE_NOT_FOUND', `no such endpoint: ${req.method} ${req.path.slice(0, 200)}`, { hint: 'see /api/v1/openapi.json for the API' }));
   };
 }

@@ -42,12 +42,24 @@ export function createMetrics(store: MetadataStore): ServerMetrics {
   return m;
 }
 
+/** A low-cardinality label for a request path: ids and repo names become :id and :repo, served files become `static`. */
+export function routeLabel(pathname: string, unmatched: boolean): string {
+  if (unmatched) return 'unmatched';
+  if (!pathname.startsWith('/api/')) return ['/healthz', '/readyz', '/metrics'].includes(pathname) ? pathname : 'static';
+  const segs = pathname.split('/');
+  return segs
+    .map((s, i) => (i === 4 && segs[3] === 'repos' ? ':repo' : /^[a-z]+_[0-9a-f]{24}$/.test(s) ? ':id' : s))
+    .join('/')
+    .replace(/\/$/, '');
+}
+
 /** Middleware counting requests by route pattern (not raw path, which would explode label cardinality). */
 export function requestMetrics(m: ServerMetrics): RequestHandler {
   return (req, res, next) => {
     const end = m.httpDuration.startTimer();
+    const pathname = req.path;
     res.on('finish', () => {
-      const route = req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : res.statusCode === 404 ? 'unmatched' : req.baseUrl || 'static';
+      const route = routeLabel(pathname, res.locals.unmatched === true);
       m.httpRequests.inc({ method: req.method, route, status: String(res.statusCode) });
       end({ method: req.method, route });
     });

@@ -10,9 +10,10 @@ import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import { decompressor, sniffCompression } from '../repo-layout/compress.js';
 import { FormatError, LxlError } from '../repo-layout/errors.js';
-import { readDebRecord } from '../repo-layout/apt/apt-ingest.js';
+import { inspectDeb } from '../repo-layout/deb/deb-reader.js';
 import { readRpmFile } from '../repo-layout/rpm/rpm-reader.js';
 import { checkRelativePath } from '../repo-layout/model.js';
+import { ApiError } from './http-errors.js';
 import { ARCHES, lineMismatch, TARBALL_NAME_RE } from './kernel-names.js';
 import type { PackageKind } from './metadata-store.js';
 
@@ -46,47 +47,34 @@ export async function inspectPackage(file: string, filename: string): Promise<In
     if (kind === 'rpm') return await inspectRpmFile(file);
     return await inspectTarball(file, filename);
   } catch (err) {
-    if (err instanceof LxlError) throw err;
-    throw new FormatError(`cannot read ${filename} as a ${kind}: ${(err as Error).message}`, { cause: err });
+    // Readers name the file they read: show the upload's name, not the server's temp path.
+    const msg = ((err as Error)?.message ?? String(err)).split(file).join(filename);
+    if (err instanceof LxlError && err.code !== 'E_FORMAT') throw err;
+    throw new FormatError(err instanceof LxlError ? msg : `cannot read ${filename} as a ${kind}: ${msg}`, { cause: err });
   }
 }
 
-/** Checks an inspected package against the arch table and the kernel line; FormatError naming the first problem. */
+/** Checks an inspected package against the arch table and the kernel line; a 422 ApiError naming the first problem. */
 export function checkPackageRules(pkg: InspectedPackage, line: string): void {
   if (!ARCHES[pkg.kind].includes(pkg.arch)) {
-    throw new FormatError(`cannot accept ${pkg.name}: unknown arch ${JSON.stringify(pkg.arch)} for a ${pkg.kind} (lxl publishes ${ARCHES[pkg.kind].join(', ')})`);
+    throw new ApiError(422, 'E_PACKAGE_REFUSED', `cannot accept ${pkg.name}: unknown arch ${JSON.stringify(pkg.arch)} for a ${pkg.kind} (lxl publishes ${ARCHES[pkg.kind].join(', ')})`, {
+      hint: 'build the package for one of the listed arches',
+    });
   }
   const bad = lineMismatch(pkg.kind, pkg.kind === 'tarball' ? String(pkg.meta.filename) : pkg.name, pkg.version, line);
-  if (bad) throw new FormatError(`cannot accept the upload: ${bad}`);
+  if (bad) throw new ApiError(422, 'E_PACKAGE_REFUSED', `cannot accept the upload: ${bad}`, { hint: 'upload it for its own kernel line, or fix the package name' });
 }
 
 async function inspectDebFile(file: string): Promise<InspectedPackage> {
-  const rec = await readDebRecord(file);
-  await checkArMembersComplete(file);
-  return { kind: 'deb', name: rec.name, version: rec.version, arch: rec.arch, meta: { control: rec.control } };
-}
-
-/** A truncated .deb still has a readable control.tar; the ar member sizes show the cut. */
-async function checkArMembersComplete(file: string): Promise<void> {
-  const fh = await open(file, 'r');
-  try {
-    const { size } = await fh.stat();
-    let off = 8;
-    const hdr = Buffer.alloc(60);
-    const names: string[] = [];
-    while (off < size) {
-      if (off + 60 > size) throw new FormatError(`cannot read the .deb: it ends inside an ar member header at byte ${off} (truncated upload?)`);
-      await fh.read(hdr, 0, 60, off);
-      const len = Number(hdr.subarray(48, 58).toString('latin1').trim());
-      names.push(hdr.subarray(0, 16).toString('latin1').trim().replace(/\/$/, ''));
-      if (!Number.isInteger(len) || len < 0) throw new FormatError(`cannot read the .deb: bad ar member header at byte ${off}`);
-      if (off + 60 + len > size) throw new FormatError(`cannot read the .deb: member ${names.at(-1)} needs ${len} bytes but the file ends ${off + 60 + len - size} bytes early (truncated upload?)`);
-      off += 60 + len + (len % 2);
-    }
-    if (!names.some((n) => n.startsWith('data.tar'))) throw new FormatError('cannot read the .deb: it has no data.tar member (truncated upload?)');
-  } finally {
-    await fh.close();
-  }
+  // inspectDeb reads data.tar through (so truncation shows) and refuses absolute or `..` paths in either tar.
+  const info = await inspectDeb(file);
+  const get = (f: string): string => {
+    const v = info.control.get(f);
+    if (!v) throw new FormatError(`cannot accept the .deb: its control file has no ${f} field`);
+    return v;
+  };
+  const controlText = info.controlText.endsWith('\n') ? info.controlText : `${info.controlText}\n`;
+  return { kind: 'deb', name: get('Package'), version: get('Version'), arch: get('Architecture'), meta: { control: controlText, compression: info.compression } };
 }
 
 async function inspectRpmFile(file: string): Promise<InspectedPackage> {
@@ -124,6 +112,8 @@ async function inspectTarball(file: string, filename: string): Promise<Inspected
   const symlinks = new Set<string>();
   const ex = tar.extract();
   ex.on('entry', (h, stream, next) => {
+    // Destroying the extractor also destroys this entry's stream with the error; it must not go unheard.
+    stream.on('error', () => {});
     const fail = (why: string): void => {
       ex.destroy(new FormatError(`cannot accept ${filename}: entry ${JSON.stringify(h.name.slice(0, 200))} ${why}`));
     };

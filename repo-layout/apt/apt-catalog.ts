@@ -35,16 +35,24 @@ export interface AptCatalog {
   add(suite: string, records: AptRecord[]): Promise<AddOutcome[]>;
   /** Removes matching records from a suite and returns them. */
   remove(suite: string, matches: RemoveMatch[]): Promise<AptRecord[]>;
-  /** Published keys that are no longer referenced, with when they were first seen unreferenced (ms). */
-  unreferenced(): Promise<Record<string, number>>;
-  /** Replaces the unreferenced-keys map (after a publish's garbage pass). */
-  setUnreferenced(map: Record<string, number>): Promise<void>;
+  /** What the last publish left behind: the keys it referenced and those waiting out the grace period. */
+  publishState(): Promise<PublishState>;
+  /** Replaces the publish state (at the end of a publish). */
+  setPublishState(state: PublishState): Promise<void>;
+}
+
+/** Bookkeeping between publishes, so a publish never has to list the whole pool. */
+export interface PublishState {
+  /** Storage keys (pool files, by-hash copies) the last publish referenced. */
+  referenced: string[];
+  /** Keys no longer referenced, with when they were first found so (ms since the epoch). */
+  unreferenced: Record<string, number>;
 }
 
 interface CatalogFile {
   format: 1;
   suites: Record<string, AptRecord[]>;
-  unreferenced: Record<string, number>;
+  publish: PublishState;
 }
 
 /** Identity of a package file across the whole repository. */
@@ -91,7 +99,7 @@ export class JsonAptCatalog implements AptCatalog {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
         throw new StorageError(`cannot read the APT catalogue ${this.file}: ${(err as Error).message}`, { cause: err });
       }
-      this.cache = { format: 1, suites: {}, unreferenced: {} };
+      this.cache = { format: 1, suites: {}, publish: { referenced: [], unreferenced: {} } };
     }
     return this.cache;
   }
@@ -153,13 +161,14 @@ export class JsonAptCatalog implements AptCatalog {
     return removed;
   }
 
-  async unreferenced(): Promise<Record<string, number>> {
-    return { ...(await this.load()).unreferenced };
+  async publishState(): Promise<PublishState> {
+    const p = (await this.load()).publish;
+    return { referenced: [...p.referenced], unreferenced: { ...p.unreferenced } };
   }
 
-  async setUnreferenced(map: Record<string, number>): Promise<void> {
+  async setPublishState(state: PublishState): Promise<void> {
     const data = await this.load();
-    await this.save({ ...data, unreferenced: { ...map } });
+    await this.save({ ...data, publish: { referenced: [...state.referenced], unreferenced: { ...state.unreferenced } } });
   }
 }
 

@@ -23,7 +23,7 @@ export interface AddDebsOptions {
 /** Reads each .deb (only its control member and digests), refuses conflicts before storing anything, stores new pool files, records them in the suite. */
 export async function addDebs(opts: AddDebsOptions): Promise<Array<{ record: AptRecord; outcome: AddOutcome }>> {
   const prefix = opts.prefix ?? 'apt';
-  const recs = await mapLimit(opts.files, 8, (f) => readDebRecord(f));
+  const recs = await mapLimit(opts.files, 16, (f) => readDebRecord(f));
   // Immutability against the whole catalogue (and within this batch) before any byte is stored.
   const known = new Map<string, AptRecord>();
   for (const s of await opts.catalog.suites()) for (const r of await opts.catalog.list(s)) known.set(identity(r), r);
@@ -31,7 +31,7 @@ export async function addDebs(opts: AddDebsOptions): Promise<Array<{ record: Apt
     checkImmutable(known.get(identity(r)), r);
     known.set(identity(r), r);
   }
-  await mapLimit(recs, 8, (r, i) => putPoolFile(opts.storage, `${prefix}/${r.filename}`, opts.files[i], r));
+  await mapLimit(recs, 16, (r, i) => putPoolFile(opts.storage, `${prefix}/${r.filename}`, opts.files[i], r));
   const outcomes = await opts.catalog.add(opts.suite, recs);
   return recs.map((record, i) => ({ record, outcome: outcomes[i] }));
 }

@@ -4,7 +4,6 @@
 // Size and the digests between the relations and Homepage, then any field the
 // table does not know, in the order the .deb's control file had them.
 
-import { Paragraph, formatParagraph, parseSingleParagraph } from '../deb822.js';
 import { FormatError } from '../errors.js';
 import { compareDebianVersions } from './debian-version.js';
 
@@ -48,11 +47,11 @@ export interface IndexedPackage extends PoolFileInfo {
 
 /** Formats one Packages stanza (ending in a newline) in apt-ftparchive's field order. */
 export function packagesStanza(pkg: IndexedPackage): string {
-  const control = parseSingleParagraph(pkg.control, `the control file of ${pkg.filename}`);
+  const fields = controlFields(pkg);
+  const lower = new Set(fields.map(([k]) => k.toLowerCase()));
   for (const f of INDEX_FIELDS) {
-    if (control.has(f)) throw new FormatError(`cannot index ${pkg.filename}: its control file has the index-only field ${f}`);
+    if (lower.has(f.toLowerCase())) throw new FormatError(`cannot index ${pkg.filename}: its control file has the index-only field ${f}`);
   }
-  const fields = control.entries();
   fields.push(
     ['Filename', pkg.filename],
     ['Size', String(pkg.size)],
@@ -64,7 +63,26 @@ export function packagesStanza(pkg: IndexedPackage): string {
   // Stable sort: known fields by rank, unknown ones after them in their original order.
   const ranked = fields.map(([k, v], i) => ({ k, v, r: RANK.get(k.toLowerCase()) ?? PACKAGES_FIELD_ORDER.length, i }));
   ranked.sort((a, b) => a.r - b.r || a.i - b.i);
-  return formatParagraph(new Paragraph(ranked.map(({ k, v }) => [k, v])));
+  let out = '';
+  for (const { k, v } of ranked) out += `${k}: ${v}\n`;
+  return out;
+}
+
+/** The control paragraph as [name, value] pairs (continuation lines kept verbatim). The strict parse already ran when the .deb was added. */
+function controlFields(pkg: IndexedPackage): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (const line of pkg.control.split('\n')) {
+    if (line === '') continue;
+    if (line[0] === ' ' || line[0] === '\t') {
+      if (out.length === 0) throw new FormatError(`cannot index ${pkg.filename}: its control file starts with a continuation line`);
+      out[out.length - 1][1] += `\n${line}`;
+      continue;
+    }
+    const colon = line.indexOf(':');
+    if (colon <= 0) throw new FormatError(`cannot index ${pkg.filename}: bad control line ${JSON.stringify(line.slice(0, 60))}`);
+    out.push([line.slice(0, colon), line.slice(colon + 1).trim()]);
+  }
+  return out;
 }
 
 /** Orders packages the way every index lists them: by name, then Debian version, then architecture. */

@@ -9,7 +9,7 @@ import { NotFoundError } from '../errors.js';
 import type { Signer } from '../signing/signer.js';
 import type { AptCatalog, AptRecord } from './apt-catalog.js';
 import { buildSuiteIndex, type SuiteIndex } from './apt-index.js';
-import { RELEASE_HASHES } from './apt-release.js';
+import { BY_HASH } from './apt-release.js';
 import { BINARY_ARCHES } from './apt-pool.js';
 import { applyRetention } from './apt-retention.js';
 import { debSourcesFile, oneLineSourcesEntry } from './apt-sources.js';
@@ -27,7 +27,7 @@ export interface AptPublishOptions {
   label: string;
   /** Release Date (default: now minus `dateSkewMs`, whole seconds). */
   date?: Date;
-  /** How far in the past Date is set, for clients whose clock lags (default 60 s). */
+  /** How far in the past Date is set, for clients whose clock lags (default 5 minutes). */
   dateSkewMs?: number;
   /** Valid-Until = Date + this many days (omitted when unset or 0). */
   validDays?: number;
@@ -62,7 +62,7 @@ export interface AptPublishReport {
 export async function publishApt(opts: AptPublishOptions): Promise<AptPublishReport> {
   const prefix = opts.prefix ?? 'apt';
   const now = opts.now ?? Date.now();
-  const date = opts.date ?? new Date(Math.floor((now - (opts.dateSkewMs ?? 60_000)) / 1000) * 1000);
+  const date = opts.date ?? new Date(Math.floor((now - (opts.dateSkewMs ?? 300_000)) / 1000) * 1000);
   const validUntil = opts.validDays ? new Date(date.getTime() + opts.validDays * 86_400_000) : undefined;
   const allSuites = await opts.catalog.suites();
   const suites = opts.suites ?? allSuites;
@@ -86,26 +86,24 @@ export async function publishApt(opts: AptPublishOptions): Promise<AptPublishRep
   }
 
   // 1. Pool: `lxl apt add` stored each .deb already; a publish must never list a file that is not there.
+  // Files the last publish referenced were checked then; only new ones are checked now (no pool listing).
+  const state = await opts.catalog.publishState();
+  const before = new Set(state.referenced);
   const poolKeys = new Set<string>();
   for (const recs of bySuite.values()) for (const r of recs) poolKeys.add(`${prefix}/${r.filename}`);
-  await forEach([...poolKeys], 16, async (key) => {
-    if (!(await storage.head(key))) throw new NotFoundError(`cannot publish: the pool file ${key} is missing from storage; add the .deb again`);
-  });
+  await forEach(
+    [...poolKeys].filter((k) => !before.has(k)),
+    16,
+    async (key) => {
+      if (!(await storage.head(key))) throw new NotFoundError(`cannot publish: the pool file ${key} is missing from storage; add the .deb again`);
+    },
+  );
 
-  const indices: SuiteIndex[] = [];
-  for (const suite of suites) {
-    indices.push(
-      await buildSuiteIndex(bySuite.get(suite) ?? [], {
-        origin: opts.origin,
-        label: opts.label,
-        suite,
-        date,
-        validUntil,
-        architectures: BINARY_ARCHES,
-        xzLevel: opts.xzLevel,
-      }),
-    );
-  }
+  const indices: SuiteIndex[] = await Promise.all(
+    suites.map((suite) =>
+      buildSuiteIndex(bySuite.get(suite) ?? [], { origin: opts.origin, label: opts.label, suite, date, validUntil, architectures: BINARY_ARCHES, xzLevel: opts.xzLevel }),
+    ),
+  );
 
   // Keys and ready-made sources entries; they are not listed in any Release.
   await storage.put(`keys/${name}.asc`, opts.signer.publicKeyArmored(), { contentType: 'application/pgp-keys', cacheControl: CACHE_INDEX });
@@ -121,25 +119,21 @@ export async function publishApt(opts: AptPublishOptions): Promise<AptPublishRep
 
   // 2. by-hash copies (immutable: a hash names exactly one content).
   const referenced = new Set<string>();
+  const byHash: Array<{ key: string; bytes: Buffer }> = [];
   for (const idx of indices) {
-    const base = `${prefix}/dists/${idx.suite}`;
-    await forEach(
-      idx.files.filter((f) => f.byHash),
-      4,
-      async (f) => {
-        const dir = f.path.slice(0, f.path.lastIndexOf('/'));
-        for (const h of RELEASE_HASHES) {
-          const key = `${base}/${dir}/by-hash/${h.dir}/${f.digests[h.key]}`;
-          referenced.add(key);
-          await storage.putIfAbsent(key, f.bytes, { cacheControl: CACHE_IMMUTABLE });
-        }
-      },
-    );
+    for (const f of idx.files.filter((x) => x.byHash)) {
+      const dir = f.path.slice(0, f.path.lastIndexOf('/'));
+      for (const h of BY_HASH) {
+        const key = `${prefix}/dists/${idx.suite}/${dir}/by-hash/${h.dir}/${f.digests[h.key]}`;
+        referenced.add(key);
+        byHash.push({ key, bytes: f.bytes });
+      }
+    }
   }
+  await forEach(byHash, 8, (x) => storage.putIfAbsent(x.key, x.bytes, { cacheControl: CACHE_IMMUTABLE }));
   // 3. Plain indices.
-  for (const idx of indices) {
-    await forEach(idx.files, 4, (f) => storage.put(`${prefix}/dists/${idx.suite}/${f.path}`, f.bytes, { cacheControl: CACHE_INDEX }));
-  }
+  const plain = indices.flatMap((idx) => idx.files.map((f) => ({ key: `${prefix}/dists/${idx.suite}/${f.path}`, bytes: f.bytes })));
+  await forEach(plain, 8, (x) => storage.put(x.key, x.bytes, { cacheControl: CACHE_INDEX }));
   // 4. Release + Release.gpg, then 5. InRelease last.
   const signed = await Promise.all(
     indices.map(async (idx) => ({
@@ -157,41 +151,34 @@ export async function publishApt(opts: AptPublishOptions): Promise<AptPublishRep
     await storage.put(`${prefix}/dists/${idx.suite}/InRelease`, inline, { cacheControl: CACHE_INDEX });
   }
 
-  // Garbage: by-hash files of the published suites, and pool files when every suite was published.
-  const candidates: string[] = [];
-  for (const idx of indices) {
-    for await (const o of storage.list(`${prefix}/dists/${idx.suite}/`)) if (o.key.includes('/by-hash/')) candidates.push(o.key);
-  }
+  // Garbage: what the last publish referenced and this one does not. By-hash files of suites not
+  // published now, and pool files unless every suite was published, stay referenced.
   const wholeRepo = allSuites.every((s) => suites.includes(s));
-  if (wholeRepo) {
-    const live = new Set<string>();
-    for (const s of allSuites) for (const r of bySuite.get(s) ?? (await opts.catalog.list(s))) live.add(`${prefix}/${r.filename}`);
-    for await (const o of storage.list(`${prefix}/pool/`)) if (!live.has(o.key)) candidates.push(o.key);
-    for (const k of live) referenced.add(k);
-  }
+  const published = new Set(indices.map((i) => `${prefix}/dists/${i.suite}/`));
+  const stillOwned = (k: string): boolean => {
+    if (k.includes('/by-hash/')) return ![...published].some((p) => k.startsWith(p));
+    return !wholeRepo;
+  };
+  for (const k of poolKeys) referenced.add(k);
+  if (!wholeRepo) for (const s of allSuites) if (!suites.includes(s)) for (const r of await opts.catalog.list(s)) referenced.add(`${prefix}/${r.filename}`);
+  for (const k of before) if (stillOwned(k)) referenced.add(k);
   const graceMs = opts.graceMs ?? 24 * 3_600_000;
-  const previous = await opts.catalog.unreferenced();
   const next: Record<string, number> = {};
   const deleted: string[] = [];
-  // Keep entries for keys this publish did not look at (other suites), drop those referenced again.
-  for (const [k, since] of Object.entries(previous)) if (!referenced.has(k)) next[k] = since;
   let pending = 0;
+  const candidates = new Set([...before, ...Object.keys(state.unreferenced)]);
   for (const key of candidates) {
     if (referenced.has(key)) continue;
-    const since = previous[key] ?? now;
+    const since = state.unreferenced[key] ?? now;
     if (now - since >= graceMs) {
       await storage.delete(key);
       deleted.push(key);
-      delete next[key];
     } else {
-      if (previous[key] === undefined) pending++;
+      if (state.unreferenced[key] === undefined) pending++;
       next[key] = since;
     }
   }
-  // Forget keys that are gone from storage.
-  const seen = new Set(candidates);
-  for (const k of Object.keys(next)) if (!seen.has(k) && (k.includes('/by-hash/') ? indices.some((i) => k.startsWith(`${prefix}/dists/${i.suite}/`)) : wholeRepo)) delete next[k];
-  await opts.catalog.setUnreferenced(next);
+  await opts.catalog.setPublishState({ referenced: [...referenced].sort(), unreferenced: next });
 
   return { suites: indices.map((i) => ({ suite: i.suite, packages: bySuite.get(i.suite)?.length ?? 0 })), pruned, deleted, pending };
 }

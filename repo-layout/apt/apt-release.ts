@@ -43,6 +43,12 @@ export const RELEASE_HASHES = [
   { field: 'SHA512', key: 'sha512', dir: 'SHA512' },
 ] as const;
 
+/**
+ * The by-hash directories we publish. apt (≥ 1.1) fetches `by-hash/<strongest listed hash>/`, which is SHA512
+ * here; SHA256 is kept for tools that stop at SHA256. MD5Sum/SHA1 are listed for old clients, which never use by-hash.
+ */
+export const BY_HASH = RELEASE_HASHES.filter((h) => h.key === 'sha256' || h.key === 'sha512');
+
 /** RFC 2822 date in UTC as apt and dak write it: `Sat, 28 Nov 2026 01:02:03 UTC`. */
 export function formatReleaseDate(d: Date): string {
   if (Number.isNaN(d.getTime())) throw new FormatError('cannot format a Release date: invalid date');

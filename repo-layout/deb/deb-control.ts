@@ -53,9 +53,9 @@ export function debControl(spec: PackageSpec, installedSizeKiB: number): Paragra
 /**
  * Installed-Size in KiB by dpkg-gencontrol's rule: each regular file and symlink
  * adds ceil(size/1024) (a symlink's size is its target's length), each directory
- * adds 1, counting the package root, plus the DEBIAN directory and the maintainer
+ * adds 1, counting the package root and the DEBIAN directory, plus the maintainer
  * scripts and conffiles that debhelper places there before dpkg-gencontrol runs.
- * For Debian's linux-image-6.1.0-56-cloud-amd64 this gives its published 105548.
+ * This reproduces Debian's published values (hello 2.10-3: 277; linux-image-6.1.0-56-cloud-amd64: 105548).
  */
 export function installedSizeKiB(spec: PackageSpec): number {
   const kib = (bytes: number): number => Math.ceil(bytes / 1024);
@@ -66,7 +66,7 @@ export function installedSizeKiB(spec: PackageSpec): number {
     else total += 1;
   }
   const meta = [...SCRIPT_NAMES.flatMap((n) => (spec.scripts[n] === undefined ? [] : [spec.scripts[n]!])), debConffiles(spec)].filter((t) => t !== '');
-  if (meta.length > 0) total += 1 + meta.reduce((n, t) => n + kib(Buffer.byteLength(t)), 0);
+  total += 1 + meta.reduce((n, t) => n + kib(Buffer.byteLength(t)), 0); // DEBIAN/ always exists then
   return total;
 }
 

@@ -63,7 +63,7 @@ export async function writeDeb(spec: PackageSpec, out: Writable, opts: DebPackOp
     };
     await pipeline(Readable.from(members()), out, { signal: opts.signal });
   } catch (err) {
-    out.destroy(err as Error);
+    if (!out.destroyed) out.destroy(); // the rejection carries the error; no unhandled 'error' event
     throw err;
   } finally {
     await rm(tmp, { force: true });

@@ -41,8 +41,9 @@ export function rpmFileName(spec: PackageSpec, opts: PackOptions = {}): string {
 }
 
 /** Writes the rpm for `spec` to `out`, signing it when `opts.signer` is set. */
-export async function writeRpm(specIn: PackageSpec, out: Writable, opts: PackOptions = {}): Promise<void> {
-  const tmp = await mkdtemp(path.join(os.tmpdir(), 'lxl-rpm-'));
+export async function writeRpm(specIn: PackageSpec, out: Writable, opts: PackOptions & { tmpDir?: string } = {}): Promise<void> {
+  // The compressed payload waits in a temp file (next to the output when the caller says where).
+  const tmp = await mkdtemp(path.join(opts.tmpDir ?? os.tmpdir(), '.lxl-rpm-'));
   try {
     const spec = validatePackageSpec(specIn);
     const cfg = profileSettings(opts);

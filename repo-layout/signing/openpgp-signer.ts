@@ -2,10 +2,13 @@
 // signatures, one signature per key during key rotation.
 //
 // Signature packets are built with openpgp.js's SignaturePacket directly rather
-// than openpgp.sign(), because sign() picks the hash from the key's preferences
-// and cannot be told to make the SHA-1 signatures old rpm (EL5) needs. Every
+// than openpgp.sign(): sign() honours config.preferredHashAlgorithm only when the
+// key's own preferences list that hash (SHA-256 excepted), so it cannot make the
+// SHA-1 signatures old rpm (EL5) needs with a key that prefers SHA-512. Every
 // signature is a v4 packet (the keys are v4), binary (0x00) for detached data and
-// canonical-text (0x01) for clearsigned text, as gpg makes them.
+// canonical-text (0x01) for clearsigned text, as gpg makes them. SignaturePacket
+// reads the signed bytes through `getBytes()` (see SignedData); the unit and e2e
+// tests pin that contract when openpgp.js is upgraded.
 
 import { readFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
@@ -114,8 +117,9 @@ export class OpenPgpSigner implements Signer {
     const sources = splitInput(data, this.keys.length);
     const date = this.now();
     const hash = opts.hash ?? 'sha512';
-    const sigs = await Promise.all(
-      this.keys.map((key, i) => this.signOne(key, binaryData(sources[i]!), openpgp.enums.signature.binary, hash, date)),
+    const sigs = await releaseOnError(
+      data,
+      Promise.all(this.keys.map((key, i) => this.signOne(key, binaryData(sources[i]!), openpgp.enums.signature.binary, hash, date))),
     );
     return openpgp.armor(openpgp.enums.armor.signature, concatBytes(sigs.map(writePacket)), undefined, undefined, undefined, true, fullConfig());
   }
@@ -123,7 +127,10 @@ export class OpenPgpSigner implements Signer {
   /** Detached binary signature packet by the primary key only (rpm header tags 268/1002). */
   async detachBinary(data: SignInput, opts: DetachOptions = {}): Promise<Uint8Array> {
     const [source] = splitInput(data, 1);
-    const sig = await this.signOne(this.keys[0]!, binaryData(source!), openpgp.enums.signature.binary, opts.hash ?? 'sha512', this.now());
+    const sig = await releaseOnError(
+      data,
+      this.signOne(this.keys[0]!, binaryData(source!), openpgp.enums.signature.binary, opts.hash ?? 'sha512', this.now()),
+    );
     return writePacket(sig);
   }
 
@@ -239,6 +246,16 @@ async function decrypt(key: openpgp.PrivateKey, passphrase: string | undefined):
     const msg = err instanceof Error ? err.message : '';
     if (/passphrase|checksum|decrypt/i.test(msg)) throw new KeyError(`cannot decrypt signing key ${fp}: wrong passphrase`);
     throw new KeyError(`cannot decrypt signing key ${fp}: ${safeReason(err)}`);
+  }
+}
+
+/** Awaits `work`; if it fails, destroys a stream input so the caller's file handle is not left open. */
+async function releaseOnError<T>(data: SignInput, work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (err) {
+    if (typeof data !== 'string' && !(data instanceof Uint8Array)) data.destroy();
+    throw err;
   }
 }
 

@@ -26,7 +26,7 @@ export async function writeTarball(spec: PackageSpec, out: Writable, opts: PackO
       { signal: opts.signal },
     );
   } catch (err) {
-    out.destroy(err as Error);
+    if (!out.destroyed) out.destroy(); // the rejection carries the error; no unhandled 'error' event
     throw err;
   }
 }

@@ -8,7 +8,7 @@
 import { rm } from 'node:fs/promises';
 import { Router, type NextFunction, type Request, type Response } from 'express';
 import multer from 'multer';
-import { FormatError, NotFoundError } from '../../repo-layout/errors.js';
+import { NotFoundError } from '../../repo-layout/errors.js';
 import { actorOf, requireScope } from '../auth.js';
 import type { ServerContext } from '../context.js';
 import { ApiError } from '../http-errors.js';
@@ -85,7 +85,7 @@ async function accept(ctx: ServerContext, repo: RepoRecord, req: Request, file: 
   const line = fields.line ?? build?.line;
   if (!line) throw new ApiError(400, 'E_BAD_REQUEST', 'upload refused: say which kernel line it belongs to', { hint: 'add a "line" field (e.g. 6.1) or a "build" id' });
   if (repo.settings.lines.length > 0 && !repo.settings.lines.includes(line)) {
-    throw new FormatError(`upload refused: repo ${repo.name} carries kernel lines ${repo.settings.lines.join(', ')}, not ${line}`);
+    throw new ApiError(422, 'E_PACKAGE_REFUSED', `upload refused: repo ${repo.name} carries kernel lines ${repo.settings.lines.join(', ')}, not ${line}`, { hint: 'upload to a repo that carries this line, or add the line to the repo settings' });
   }
 
   const pkg = await inspectPackage(file.path, file.originalname);

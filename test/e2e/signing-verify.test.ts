@@ -218,3 +218,25 @@ test('SHA-1 and SHA-256 signatures (rpm EL5 profile): gpgv accepts both, sqv rej
     else assert.equal(s.code, 0, s.out);
   }
 });
+
+test('gpgv 1.4 (old clients) accepts our RSA-4096 InRelease and Release.gpg; it cannot read Ed25519', { skip: missingTools('gpgv1') }, async () => {
+  const rsa = await fixture('rsa4096');
+  const inRelease = path.join(rsa.dir, 'InRelease');
+  const releaseGpg = path.join(rsa.dir, 'Release.gpg');
+  await writeFile(inRelease, await rsa.signer.clearsign(RELEASE));
+  await writeFile(releaseGpg, await rsa.signer.detachArmored(RELEASE));
+  for (const args of [[inRelease], [releaseGpg, rsa.data]]) {
+    const r = await run('gpgv1', ['--status-fd', '1', '--keyring', rsa.keyring, ...args], { allowFail: true });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /^\[GNUPG:\] GOODSIG /m);
+  }
+  const bad = await run('gpgv1', ['--keyring', rsa.keyring, releaseGpg, await flipped(rsa.data)], { allowFail: true });
+  assert.notEqual(bad.code, 0);
+
+  const ed = await fixture('ed25519');
+  const edSig = path.join(ed.dir, 'Release.gpg');
+  await writeFile(edSig, await ed.signer.detachArmored(RELEASE));
+  const r = await run('gpgv1', ['--keyring', ed.keyring, edSig, ed.data], { allowFail: true });
+  assert.notEqual(r.code, 0, 'gpgv 1.4 has no EdDSA: this is why RSA-4096 is the default');
+  assert.match(r.stderr, /unknown pubkey algorithm/);
+});

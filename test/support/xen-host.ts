@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CACHE_DIR, chrootTarball, chrootUnavailable } from './chroot.js';
-import { run } from './exec.js';
+import { missingTools, run } from './exec.js';
 import { cachedKernel, kernelBuildUnavailable, type CachedKernel } from './kernel-cache.js';
 import { packCpio } from './qemu-initramfs.js';
 import { qemuUnavailable } from './qemu-boot.js';
@@ -63,7 +63,7 @@ CONFIG_HVC_XEN=y
 
 /** Why Xen runtime tests cannot run here, or undefined. */
 export function xenUnavailable(): string | undefined {
-  return qemuUnavailable() ?? kernelBuildUnavailable() ?? chrootUnavailable() ?? (existsSync('/usr/bin/sfdisk') ? undefined : 'sfdisk is missing (util-linux)');
+  return qemuUnavailable() ?? kernelBuildUnavailable() ?? chrootUnavailable() ?? missingTools('sfdisk', 'truncate', 'cpio');
 }
 
 /** The Xen 4.17 hypervisor ELF (gunzipped xen-4.17-amd64.gz from Debian's package). */

@@ -24,8 +24,11 @@ export async function makeSpecDir(dir: string, spec: Record<string, unknown> = {
   await writeFile(path.join(tree, 'boot', `config-${krel}`), 'CONFIG_XEN=y\n');
   await writeFile(path.join(mod, 'xen-blkfront-legacy-test-module-name.ko'), randomBytes(5000));
   await writeFile(path.join(tree, 'lib/modules', krel, 'modules.order'), '');
-  await symlink(`../../../../boot/config-${krel}`, path.join(tree, 'lib/modules', krel, 'config-link'));
-  await writeFile(path.join(tree, 'usr/share/doc/hello-legacy/copyright'), 'GPL-2.0-only\n');
+  await symlink(`/boot/config-${krel}`, path.join(tree, 'lib/modules', krel, 'config-link'));
+  await writeFile(
+    path.join(tree, 'usr/share/doc/hello-legacy/copyright'),
+    'Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\nFiles: *\nCopyright: 2026 The lxl authors\nLicense: GPL-2\n On Debian systems, the full text of the GPL 2 is in /usr/share/common-licenses/GPL-2.\n',
+  );
   const tool = path.join(tree, 'usr/share/doc/hello-legacy/tool.sh');
   await writeFile(tool, '#!/bin/sh\necho tool\n');
   await chmod(tool, 0o755);

@@ -171,3 +171,14 @@ test('clearsign treats CRLF input like LF input (same canonical text, same signa
   assert.equal(await signer.clearsign('Origin: a\r\nLabel: b\r\n'), await signer.clearsign('Origin: a\nLabel: b\n'));
   assert.notEqual(await signer.clearsign('Origin: a\nLabel: b\n'), await signer.clearsign('Origin: a\nLabel: c\n'));
 });
+
+test('a failed signature destroys the input stream (no open file handle left behind)', async () => {
+  const signer = await pinnedSigner('ed25519');
+  // An unknown hash fails before a byte is read: only the cleanup can close the stream.
+  const input = patternStream(1 << 20);
+  await assert.rejects(signer.detachBinary(input, { hash: 'md5' as never }), /unknown hash "md5"/);
+  assert.equal(input.destroyed, true);
+  const armoredInput = patternStream(1 << 20);
+  await assert.rejects(signer.detachArmored(armoredInput, { hash: 'md5' as never }), (e: unknown) => hasCode(e, 'E_SIGN'));
+  assert.equal(armoredInput.destroyed, true);
+});

@@ -1,0 +1,83 @@
+// `lxl apt add|remove|publish` through the real CLI: help, the repo folder
+// layout, saved settings, name=version removal, clear one-line failures.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseDeb822 } from '../../repo-layout/deb822.js';
+import { makeDeb } from '../support/apt-debs.js';
+import { lxl } from '../support/exec.js';
+import { testKey } from '../support/test-key.js';
+import { tempDir } from '../support/tmp.js';
+
+const work = await tempDir('lxl-apt-cli-');
+const key = await testKey({});
+const secret = path.join(key.dir, (await readdir(key.dir)).find((f) => f.endsWith('.secret.asc')) ?? 'missing');
+const debDir = path.join(work, 'debs');
+await mkdir(debDir);
+const v1 = await makeDeb(debDir, { name: 'linux-xen-legacy', version: '6.1.192+1~legacy1', arch: 'all' });
+const v2 = await makeDeb(debDir, { name: 'linux-xen-legacy', version: '6.1.192+1', arch: 'all' });
+
+async function packages(repo: string, suite: string): Promise<string[]> {
+  const text = await readFile(path.join(repo, 'public/apt/dists', suite, 'main/binary-amd64/Packages'), 'utf8');
+  return parseDeb822(text).map((p) => `${p.get('Package')} ${p.get('Version')}`);
+}
+
+test('every apt subcommand has --help', async () => {
+  for (const sub of ['add', 'remove', 'publish']) {
+    const r = await lxl(['apt', sub, '--help']);
+    assert.match(r.stdout, new RegExp(`Usage: lxl apt ${sub}`));
+  }
+  assert.match((await lxl(['apt', 'publish', '--help'])).stdout, /--grace-hours/);
+});
+
+test('add, publish, remove name=version, publish again; settings are saved', async () => {
+  const repo = path.join(work, 'repo1');
+  const add = await lxl(['apt', 'add', repo, v1, v2, '--suite', 'testing']);
+  assert.match(add.stdout, /^added linux-xen-legacy 6\.1\.192\+1~legacy1 all in testing$/m);
+  const again = await lxl(['apt', 'add', repo, v1, '--suite', 'testing']);
+  assert.match(again.stdout, /^unchanged linux-xen-legacy 6\.1\.192\+1~legacy1 all in testing$/m);
+  await lxl(['apt', 'publish', repo, '--key', secret, '--origin', 'Lxl Test', '--valid-days', '3', '--base-url', 'http://example.invalid/r']);
+  assert.deepEqual(await packages(repo, 'testing'), ['linux-xen-legacy 6.1.192+1~legacy1', 'linux-xen-legacy 6.1.192+1']);
+  const release = parseDeb822(await readFile(path.join(repo, 'public/apt/dists/testing/Release'), 'utf8'))[0];
+  assert.equal(release.get('Origin'), 'Lxl Test');
+  assert.ok(release.get('Valid-Until'));
+  assert.ok(new Date(release.get('Date') ?? '').getTime() < Date.now(), 'Date must be in the past');
+
+  await lxl(['apt', 'remove', repo, 'linux-xen-legacy=6.1.192+1~legacy1', '--suite', 'testing']);
+  await lxl(['apt', 'publish', repo, '--key', secret]);
+  assert.deepEqual(await packages(repo, 'testing'), ['linux-xen-legacy 6.1.192+1']);
+  // Saved settings apply to the second publish too.
+  const release2 = parseDeb822(await readFile(path.join(repo, 'public/apt/dists/testing/Release'), 'utf8'))[0];
+  assert.equal(release2.get('Origin'), 'Lxl Test');
+  assert.ok(release2.get('Valid-Until'));
+  const layout = await readdir(path.join(repo, 'public'));
+  assert.deepEqual(layout.sort(), ['apt', 'keys']);
+  assert.deepEqual((await readdir(path.join(repo, 'state/apt'))).filter((f) => !f.endsWith('.tmp')).sort(), ['catalog.json', 'settings.json']);
+});
+
+test('failures are one clear line with a code: unknown package, conflict, held lock, missing key', async () => {
+  const repo = path.join(work, 'repo2');
+  await lxl(['apt', 'add', repo, v1]);
+  const missing = await lxl(['apt', 'remove', repo, 'nope'], { allowFail: true });
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /^lxl: cannot remove nope: no such package in suite stable \[E_NOT_FOUND\]\n$/);
+
+  const otherDir = path.join(work, 'rebuilt');
+  await mkdir(otherDir);
+  const rebuilt = await makeDeb(otherDir, { name: 'linux-xen-legacy', version: '6.1.192+1~legacy1', arch: 'all', salt: 'x' });
+  const conflict = await lxl(['apt', 'add', repo, rebuilt, '--suite', 'other'], { allowFail: true });
+  assert.equal(conflict.code, 1);
+  assert.match(conflict.stderr, /^lxl: cannot add linux-xen-legacy 6\.1\.192\+1~legacy1 \(all\): a different file with the same name, version and architecture/);
+  assert.match(conflict.stderr, /\[E_CONFLICT\]/);
+
+  await writeFile(path.join(repo, 'state/apt/lock'), '12345\n');
+  const locked = await lxl(['apt', 'publish', repo, '--key', secret], { allowFail: true });
+  assert.equal(locked.code, 1);
+  assert.match(locked.stderr, /pid 12345.*\[E_LOCKED\]/);
+
+  const noKey = await lxl(['apt', 'publish', path.join(work, 'repo3')], { allowFail: true });
+  assert.notEqual(noKey.code, 0);
+  assert.match(noKey.stderr, /--key/);
+});
