@@ -122,6 +122,8 @@ async function runPublish(repo: string, flags: PublishFlags, catalog: JsonAptCat
     baseUrl: s.baseUrl,
     defaultSuite: s.defaultSuite,
     xzLevel: s.xzLevel,
+    // Progress on a terminal only; piped output stays one line per result.
+    onStep: process.stderr.isTTY ? (st) => process.stderr.write(st === 'done' ? '\r\x1b[K' : `\r\x1b[Klxl apt publish: ${st}…`) : undefined,
   });
   await writeStateFile(path.join(stateDir, 'apt', 'settings.json'), `${JSON.stringify(s, null, 2)}\n`);
   for (const p of report.pruned) process.stdout.write(`pruned ${p.record.name} ${p.record.version} ${p.record.arch} from ${p.suite} (retention ${s.retention})\n`);

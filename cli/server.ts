@@ -14,6 +14,8 @@ interface ServerFlags {
   static?: boolean;
   maxUploadBytes?: number;
   logLevel?: string;
+  signingKey?: string;
+  passphraseEnv?: string;
 }
 
 /** Registers `lxl server`. */
@@ -28,11 +30,14 @@ export function register(program: Command): void {
     .option('--database <url>', 'metadata store, sqlite:<file> (default sqlite:<var>/lxl.db)')
     .option('--public-dir <dir>', 'published tree (default <var>/public)')
     .option('--no-static', 'API only: do not serve the published tree')
+    .option('--signing-key <secret.asc>', 'armored secret key that signs the published repos (env LXL_SIGNING_KEY)')
+    .option('--passphrase-env <VAR>', 'environment variable holding the signing key passphrase')
     .addOption(new Option('--max-upload-bytes <n>', 'largest accepted upload').argParser((v) => Number(v)))
     .addOption(new Option('--log-level <level>').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
     .action(async (flags: ServerFlags) => {
       const overrides: Record<string, unknown> = { var: flags.var, listen: flags.listen, database: flags.database, publicDir: flags.publicDir, logLevel: flags.logLevel };
       if (flags.static === false) overrides.serveStatic = false;
+      if (flags.signingKey) overrides.signing = { keyFile: flags.signingKey, passphraseEnv: flags.passphraseEnv };
       const config = await loadServerConfig({ file: flags.config, overrides });
       if (flags.maxUploadBytes !== undefined) config.limits.maxUploadBytes = flags.maxUploadBytes;
       const running = await startServer(config);

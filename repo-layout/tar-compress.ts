@@ -51,7 +51,7 @@ export class ParallelGzip extends Transform {
     super();
     if (!Number.isInteger(opts.level) || opts.level < 1 || opts.level > 9) throw new RangeError(`gzip level must be 1-9 (got ${opts.level})`);
     this.level = opts.level;
-    this.blockSize = opts.blockSize ?? 1024 * 1024;
+    this.blockSize = opts.blockSize ?? 256 * 1024;
     this.jobs = opts.jobs ?? Math.min(3, Math.max(1, os.availableParallelism()));
     this.push(GZIP_HEADER);
   }

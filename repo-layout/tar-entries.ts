@@ -27,7 +27,7 @@ export interface TarStreamOptions {
 type TarHeader = Partial<Header> & { name: string };
 
 // Files up to this size are read in one call; larger ones are streamed in chunks of it.
-const CHUNK = 1024 * 1024;
+const CHUNK = 256 * 1024;
 
 /** A readable tar of `entries` (already sorted, relative paths); errors (missing or changed file) end it with a typed error. */
 export function tarStream(entries: readonly FileEntry[], opts: TarStreamOptions): Readable {

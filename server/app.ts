@@ -35,7 +35,7 @@ export function createApp(ctx: ServerContext, opts: AppOptions): Express {
     const started = process.hrtime.bigint();
     res.on('finish', () => {
       // Never log headers: Authorization carries the token.
-      ctx.log.debug({ method: req.method, path: req.path, status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6, token: req.token?.id }, 'request');
+      ctx.log.debug({ method: req.method, path: req.path, status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6, tokenId: req.token?.id }, 'request');
     });
     next();
   });

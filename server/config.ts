@@ -30,6 +30,15 @@ export const serverConfigSchema = z.object({
   publicDir: z.string().optional(),
   /** Embedded mode: also serve the published tree read-only. */
   serveStatic: z.boolean().default(true),
+  /** The repo signing key; without it publishes fail (or a Publisher is injected, as in tests). */
+  signing: z
+    .object({
+      keyFile: z.string().min(1),
+      /** Environment variable holding the key's passphrase (never put the passphrase itself in the file). */
+      passphraseEnv: z.string().optional(),
+      passphraseFile: z.string().optional(),
+    })
+    .optional(),
   /** The URL clients use to reach the published tree (for .sources/.repo files); default http://<listen>/. */
   publicUrl: z.string().url().optional(),
   limits: z
@@ -65,6 +74,8 @@ const ENV: Array<[string, string[], 'string' | 'number' | 'boolean']> = [
   ['LXL_DATABASE', ['database'], 'string'],
   ['LXL_PUBLIC_DIR', ['publicDir'], 'string'],
   ['LXL_PUBLIC_URL', ['publicUrl'], 'string'],
+  ['LXL_SIGNING_KEY', ['signing', 'keyFile'], 'string'],
+  ['LXL_SIGNING_PASSPHRASE_ENV', ['signing', 'passphraseEnv'], 'string'],
   ['LXL_SERVE_STATIC', ['serveStatic'], 'boolean'],
   ['LXL_MAX_UPLOAD_BYTES', ['limits', 'maxUploadBytes'], 'number'],
   ['LXL_LEASE_TTL_SECONDS', ['jobs', 'leaseTtlSeconds'], 'number'],
@@ -106,6 +117,8 @@ export async function loadServerConfig(opts: { file?: string; env?: NodeJS.Proce
     // Relative paths in the file are relative to the file.
     const base = path.dirname(path.resolve(opts.file));
     for (const k of ['var', 'publicDir'] as const) if (typeof raw[k] === 'string') raw[k] = path.resolve(base, raw[k] as string);
+    const signing = raw.signing as Record<string, unknown> | undefined;
+    if (signing && typeof signing.keyFile === 'string') signing.keyFile = path.resolve(base, signing.keyFile);
   }
   const env = opts.env ?? process.env;
   for (const [name, keys, type] of ENV) {
@@ -139,8 +152,9 @@ export function parseListen(listen: string): { host: string; port: number } {
 }
 
 /** Resolved locations under the state folder. */
-export function serverPaths(c: ServerConfig): { dbFile: string; artifacts: string; publicDir: string } {
+export function serverPaths(c: ServerConfig): { dbFile: string; artifacts: string; publicDir: string; stateDir: string } {
   return {
+    stateDir: path.join(c.var, 'state'),
     dbFile: c.database ? path.resolve(c.database.slice('sqlite:'.length)) : path.join(c.var, 'lxl.db'),
     artifacts: path.join(c.var, 'artifacts'),
     publicDir: c.publicDir ?? path.join(c.var, 'public'),

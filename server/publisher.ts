@@ -21,7 +21,7 @@ export interface Publisher {
 /** A publisher for servers that have none configured yet: every publish fails with this reason. */
 export class UnconfiguredPublisher implements Publisher {
   async publish(repo: RepoRecord): Promise<PublishReport> {
-    throw new Error(`no publisher is configured for repo ${repo.name}`);
+    throw new Error(`cannot publish repo ${repo.name}: the server has no signing key (start it with --signing-key or LXL_SIGNING_KEY)`);
   }
 }
 

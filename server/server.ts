@@ -8,6 +8,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { readFileSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { LockedError } from '../repo-layout/errors.js';
 import { pino, type Logger } from 'pino';
 import { createApp } from './app.js';
 import { FsArtifactStore } from './artifact-store.js';
@@ -18,6 +20,9 @@ import { defaultRepoSettings, type MetadataStore } from './metadata-store.js';
 import { createMetrics } from './metrics.js';
 import { PublishRunner, UnconfiguredPublisher, type Publisher } from './publisher.js';
 import { SqliteStore } from './sqlite-store.js';
+import { RepoPublisher } from './repo-publisher.js';
+import { loadSigner } from '../repo-layout/signing/openpgp-signer.js';
+import path from 'node:path';
 
 export interface StartOptions {
   /** How to publish (the APT/YUM publisher); default: publishes fail with "no publisher configured". */
@@ -46,12 +51,37 @@ function packageVersion(): string {
   }
 }
 
+/** Makes sure one embedded server at a time uses a state folder (SQLite and the startup recovery assume it); returns the release. */
+async function claimVarDir(varDir: string): Promise<() => Promise<void>> {
+  const file = path.join(varDir, 'server.pid');
+  await mkdir(varDir, { recursive: true });
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await writeFile(file, `${process.pid}\n`, { flag: 'wx' });
+      return () => rm(file, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const pid = Number((await readFile(file, 'utf8').catch(() => '')).trim());
+      let alive = false;
+      try {
+        alive = pid > 0 && pid !== process.pid && process.kill(pid, 0);
+      } catch {
+        alive = false;
+      }
+      if (alive) throw new LockedError(`cannot start the server on ${varDir}: another lxl server (pid ${pid}) uses it; stop it first`);
+      await rm(file, { force: true });
+    }
+  }
+  throw new LockedError(`cannot start the server on ${varDir}: ${file} is contended`);
+}
+
 /** Starts a server for `config`; resolves once it listens. */
 export async function startServer(config: ServerConfig, opts: StartOptions = {}): Promise<RunningServer> {
   const log = opts.log ?? pino({ level: config.logLevel, redact: ['req.headers.authorization', '*.token', 'token'] }, pino.destination(2));
   const paths = serverPaths(config);
   const owner = `${hostname()}:${process.pid}:${newId('inst')}`;
 
+  const releaseVar = opts.store ? async () => {} : await claimVarDir(config.var);
   const store = opts.store ?? new SqliteStore({ file: paths.dbFile });
   const version = await store.migrate();
   const artifacts = new FsArtifactStore({ root: paths.artifacts });
@@ -65,7 +95,14 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   }
   log.info({ schema: version, sweptTempFiles: swept, abandonedPublishes: abandoned }, 'metadata store ready');
 
-  const publisher = typeof opts.publisher === 'function' ? opts.publisher({ store, artifacts, publicDir: paths.publicDir, log }) : (opts.publisher ?? new UnconfiguredPublisher());
+  let repoPublisher: RepoPublisher | undefined;
+  let publisher: Publisher;
+  if (typeof opts.publisher === 'function') publisher = opts.publisher({ store, artifacts, publicDir: paths.publicDir, log });
+  else if (opts.publisher) publisher = opts.publisher;
+  else if (config.signing) {
+    const signer = await loadSigner({ keyFile: path.resolve(config.signing.keyFile), passphraseEnv: config.signing.passphraseEnv, passphraseFile: config.signing.passphraseFile });
+    publisher = repoPublisher = new RepoPublisher({ store, artifacts, publicDir: paths.publicDir, stateDir: paths.stateDir, signer, baseUrl: config.publicUrl, log });
+  } else publisher = new UnconfiguredPublisher();
   const metrics = createMetrics(store);
   let draining = false;
   const publishes = new PublishRunner({ store, publisher, owner, lockTtlMs: config.publish.lockTtlSeconds * 1000, log, onFinish: (s) => metrics.publishes.inc({ result: s }) });
@@ -84,6 +121,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const addr = server.address() as AddressInfo;
   const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
   log.info({ url, var: config.var, serveStatic: config.serveStatic }, 'lxl server listening');
+  if (repoPublisher && !config.publicUrl && config.serveStatic) repoPublisher.baseUrl = url;
 
   const sweeper = setInterval(() => {
     store.expireLeases().catch((err: unknown) => log.warn({ err }, 'cannot expire job leases'));
@@ -106,6 +144,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       server.closeAllConnections();
       await closed;
       await store.close();
+      await releaseVar();
       log.info('lxl server stopped');
     })();
     return closing;

@@ -42,6 +42,17 @@ function have(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 }
 
+/** aptly conflicts with gpgv1 (which other tests need), so unless it is installed, unpack its .deb into the cache. */
+async function findAptly(): Promise<string | undefined> {
+  if (have('aptly')) return 'aptly';
+  const dir = path.join(process.env.LXL_TEST_CACHE ?? '/var/cache/lxl-test', 'aptly');
+  const bin = path.join(dir, 'root', 'usr', 'bin', 'aptly');
+  if (spawnSync(bin, ['version']).status === 0) return bin;
+  await mkdir(dir, { recursive: true });
+  const dl = spawnSync('sh', ['-c', 'apt-get download aptly && dpkg-deb -x aptly_*.deb root'], { cwd: dir, stdio: 'inherit' });
+  return dl.status === 0 && spawnSync(bin, ['version']).status === 0 ? bin : undefined;
+}
+
 const work = await mkdtemp(path.join(os.tmpdir(), 'lxl-bench-apt-'));
 const debDir = path.join(work, 'debs');
 await mkdir(debDir);
@@ -109,16 +120,17 @@ if (have('reprepro')) {
   const inc = sh('reprepro', ['-b', base, '--silent', 'includedeb', 'stable', extra], { env: genv });
   results.reprepro = { full, inc };
 } else console.log('  reprepro not installed: skipped');
-if (have('aptly')) {
+const aptly = await findAptly();
+if (aptly) {
   const root = path.join(work, 'aptly');
   const conf = path.join(work, 'aptly.conf');
-  await writeFile(conf, JSON.stringify({ rootDir: root, architectures: ['amd64', 'i386'], gpgProvider: 'gpg' }));
-  const a = (...x: string[]) => sh('aptly', [`-config=${conf}`, ...x], { env: genv });
+  await writeFile(conf, JSON.stringify({ rootDir: root, architectures: ['amd64', 'i386'], gpgProvider: 'gpg2' }));
+  const a = (...x: string[]) => sh(aptly, [`-config=${conf}`, ...x], { env: genv });
   a('repo', 'create', '-distribution=stable', '-component=main', 'bench');
   const full = a('repo', 'add', 'bench', ...all) + a('publish', 'repo', '-batch', `-gpg-key=${key.fingerprint}`, 'bench');
   const inc = a('repo', 'add', 'bench', extra) + a('publish', 'update', '-batch', `-gpg-key=${key.fingerprint}`, 'stable');
   results.aptly = { full, inc };
-} else console.log('  aptly not installed: skipped');
+} else console.log('  aptly not available (apt-get download aptly failed): skipped');
 
 console.log('\nresults (seconds):');
 for (const [k, v] of Object.entries(results)) console.log(`  ${k.padEnd(20)} full ${v.full?.toFixed(3) ?? '-'}  incremental ${v.inc?.toFixed(3) ?? '-'}`);

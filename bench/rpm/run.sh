@@ -50,8 +50,7 @@ Provides: installonlypkg(kernel)
 %description
 bench
 %files
-/boot/*
-/lib/modules/$krel
+$(cd "$tree" && ls -d * | sed 's|^|/|')
 SPEC
 rpmb() {
   /usr/bin/time -f '%e %M' -o "$work/rpmbuild.time" rpmbuild -bb --quiet \

@@ -5,7 +5,7 @@ import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { CACHE_IMMUTABLE, type PublishedStorage } from '../../storage/storage.js';
 import { DigestStream } from '../digests.js';
-import { ConflictError, NotFoundError } from '../errors.js';
+import { ConfigError, ConflictError, NotFoundError } from '../errors.js';
 import { checkImmutable, type AddOutcome, type AptCatalog, type AptRecord, type RemoveMatch } from './apt-catalog.js';
 import { readDebRecord } from './apt-ingest.js';
 
@@ -20,9 +20,15 @@ export interface AddDebsOptions {
   prefix?: string;
 }
 
+/** Throws ConfigError unless `suite` is a plain name usable as `dists/<suite>` (letters, digits, `.`, `_`, `-`). */
+export function assertSuiteName(suite: string): void {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(suite)) throw new ConfigError(`cannot use suite ${JSON.stringify(suite)}: use letters, digits, '.', '_' and '-'`);
+}
+
 /** Reads each .deb (only its control member and digests), refuses conflicts before storing anything, stores new pool files, records them in the suite. */
 export async function addDebs(opts: AddDebsOptions): Promise<Array<{ record: AptRecord; outcome: AddOutcome }>> {
   const prefix = opts.prefix ?? 'apt';
+  assertSuiteName(opts.suite);
   const recs = await mapLimit(opts.files, 16, (f) => readDebRecord(f));
   // Immutability against the whole catalogue (and within this batch) before any byte is stored.
   const known = new Map<string, AptRecord>();

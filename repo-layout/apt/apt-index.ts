@@ -3,6 +3,8 @@
 // listing them all. Pure apart from compression: same packages and options in,
 // same bytes out (full rebuild and incremental publish agree byte for byte).
 
+import { promisify } from 'node:util';
+import zlib from 'node:zlib';
 import { compressBuffer } from '../compress.js';
 import { hashBytes, type Digests } from '../digests.js';
 import { packagesStanza, comparePackages, type IndexedPackage } from './apt-packages.js';
@@ -10,6 +12,8 @@ import { archReleaseFile, releaseFile, type ReleaseEntry } from './apt-release.j
 import { BINARY_ARCHES } from './apt-pool.js';
 
 const ALGOS = ['md5', 'sha1', 'sha256', 'sha512'] as const;
+// Same bytes as compressBuffer('gzip') (zlib, no name, mtime 0), but off the main thread.
+const gzipAsync = promisify(zlib.gzip);
 
 /** Suite-level fields of a publish. */
 export interface SuiteOptions {
@@ -61,7 +65,9 @@ export async function buildSuiteIndex(pkgs: readonly IndexedPackage[], opts: Sui
   const perArch = await Promise.all(
     arches.map(async (arch) => {
       const text = Buffer.from(sorted.filter((p) => p.arch === arch || p.arch === 'all').map((p) => stanzas.get(p)).join('\n'));
-      const [gz, xz] = await Promise.all([compressBuffer('gzip', text, { level: 9 }), compressBuffer('xz', text, { level: opts.xzLevel ?? 6 })]);
+      // Start xz (a child process) first, then gzip on libuv's thread pool, so both run alongside.
+      const xzP = compressBuffer('xz', text, { level: opts.xzLevel ?? 6 });
+      const [xz, gz] = await Promise.all([xzP, gzipAsync(text, { level: 9 })]);
       const dir = `${component}/binary-${arch}`;
       const rel = archReleaseFile({ origin: opts.origin, label: opts.label, suite: opts.suite, codename, component, architecture: arch });
       return [

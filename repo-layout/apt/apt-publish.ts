@@ -45,6 +45,8 @@ export interface AptPublishOptions {
   xzLevel?: number;
   /** Clock for the grace period (ms since the epoch; default Date.now()). */
   now?: number;
+  /** Called as each publish step starts (for progress output and logs). */
+  onStep?: (step: 'retention' | 'pool' | 'indices' | 'keys' | 'by-hash' | 'plain' | 'sign' | 'release' | 'inrelease' | 'gc' | 'done') => void;
 }
 
 /** What a publish did. */
@@ -68,7 +70,9 @@ export async function publishApt(opts: AptPublishOptions): Promise<AptPublishRep
   const suites = opts.suites ?? allSuites;
   const name = opts.name ?? 'linux-xen-legacy';
   const { storage } = opts;
+  const step = opts.onStep ?? (() => {});
 
+  step('retention');
   // Retention first: it changes what the indices list.
   const pruned: AptPublishReport['pruned'] = [];
   const bySuite = new Map<string, AptRecord[]>();
@@ -85,6 +89,7 @@ export async function publishApt(opts: AptPublishOptions): Promise<AptPublishRep
     bySuite.set(suite, recs);
   }
 
+  step('pool');
   // 1. Pool: `lxl apt add` stored each .deb already; a publish must never list a file that is not there.
   // Files the last publish referenced were checked then; only new ones are checked now (no pool listing).
   const state = await opts.catalog.publishState();
@@ -99,12 +104,14 @@ export async function publishApt(opts: AptPublishOptions): Promise<AptPublishRep
     },
   );
 
+  step('indices');
   const indices: SuiteIndex[] = await Promise.all(
     suites.map((suite) =>
       buildSuiteIndex(bySuite.get(suite) ?? [], { origin: opts.origin, label: opts.label, suite, date, validUntil, architectures: BINARY_ARCHES, xzLevel: opts.xzLevel }),
     ),
   );
 
+  step('keys');
   // Keys and ready-made sources entries; they are not listed in any Release.
   await storage.put(`keys/${name}.asc`, opts.signer.publicKeyArmored(), { contentType: 'application/pgp-keys', cacheControl: CACHE_INDEX });
   await storage.put(`keys/${name}.gpg`, opts.signer.publicKeyBinary(), { contentType: 'application/octet-stream', cacheControl: CACHE_INDEX });
@@ -117,6 +124,7 @@ export async function publishApt(opts: AptPublishOptions): Promise<AptPublishRep
     }
   }
 
+  step('by-hash');
   // 2. by-hash copies (immutable: a hash names exactly one content).
   const referenced = new Set<string>();
   const byHash: Array<{ key: string; bytes: Buffer }> = [];
@@ -131,9 +139,11 @@ export async function publishApt(opts: AptPublishOptions): Promise<AptPublishRep
     }
   }
   await forEach(byHash, 8, (x) => storage.putIfAbsent(x.key, x.bytes, { cacheControl: CACHE_IMMUTABLE }));
+  step('plain');
   // 3. Plain indices.
   const plain = indices.flatMap((idx) => idx.files.map((f) => ({ key: `${prefix}/dists/${idx.suite}/${f.path}`, bytes: f.bytes })));
   await forEach(plain, 8, (x) => storage.put(x.key, x.bytes, { cacheControl: CACHE_INDEX }));
+  step('sign');
   // 4. Release + Release.gpg, then 5. InRelease last.
   const signed = await Promise.all(
     indices.map(async (idx) => ({
@@ -142,15 +152,18 @@ export async function publishApt(opts: AptPublishOptions): Promise<AptPublishRep
       inline: await opts.signer.clearsign(idx.release),
     })),
   );
+  step('release');
   for (const { idx, detached } of signed) {
     const base = `${prefix}/dists/${idx.suite}`;
     await storage.put(`${base}/Release`, idx.release, { cacheControl: CACHE_INDEX });
     await storage.put(`${base}/Release.gpg`, detached, { cacheControl: CACHE_INDEX });
   }
+  step('inrelease');
   for (const { idx, inline } of signed) {
     await storage.put(`${prefix}/dists/${idx.suite}/InRelease`, inline, { cacheControl: CACHE_INDEX });
   }
 
+  step('gc');
   // Garbage: what the last publish referenced and this one does not. By-hash files of suites not
   // published now, and pool files unless every suite was published, stay referenced.
   const wholeRepo = allSuites.every((s) => suites.includes(s));
@@ -180,6 +193,7 @@ export async function publishApt(opts: AptPublishOptions): Promise<AptPublishRep
   }
   await opts.catalog.setPublishState({ referenced: [...referenced].sort(), unreferenced: next });
 
+  step('done');
   return { suites: indices.map((i) => ({ suite: i.suite, packages: bySuite.get(i.suite)?.length ?? 0 })), pruned, deleted, pending };
 }
 

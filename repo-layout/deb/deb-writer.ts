@@ -58,7 +58,7 @@ export async function writeDeb(spec: PackageSpec, out: Writable, opts: DebPackOp
       yield control;
       yield arPadding(control.length);
       yield encodeArHeader({ name: `data.tar${SUFFIX[kind]}`, size: dataSize, mtime });
-      yield* createReadStream(tmp, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>;
+      yield* createReadStream(tmp, { highWaterMark: 256 * 1024 }) as AsyncIterable<Buffer>;
       yield arPadding(dataSize);
     };
     await pipeline(Readable.from(members()), out, { signal: opts.signal });

@@ -72,11 +72,22 @@ export interface RpmInfo {
   /** Every raw main-header entry, for checks beyond the fields above. */
   tags: Map<number, DecodedEntry>;
   sigTags: Map<number, DecodedEntry>;
+  /** Present when ReadRpmOptions.digests was given. */
+  fileDigests?: RpmFileDigests;
 }
 
 export interface ReadRpmOptions {
   /** Also check the header digests and stream the payload to check PAYLOADDIGEST and the sizes. */
   verify?: boolean;
+  /** Whole-file digests to compute in the same pass (for repodata checksums). */
+  digests?: Array<'sha256' | 'sha1'>;
+}
+
+/** Whole-file digests requested with `digests`. */
+export interface RpmFileDigests {
+  size: number;
+  sha256?: string;
+  sha1?: string;
 }
 
 /** Reads an rpm file's headers; throws FormatError on bad magic, truncation or (with verify) digest mismatch. */
@@ -84,26 +95,37 @@ export async function readRpmFile(file: string, opts: ReadRpmOptions = {}): Prom
   const fh = await open(file, 'r');
   try {
     const { size: fileSize } = await fh.stat();
-    const lead = await readAt(fh, 0, LEAD_SIZE, 'lead');
+    // Small files (most uploads but kernels) are read once into memory; big ones are streamed.
+    const whole = fileSize <= SMALL_FILE ? await fh.readFile() : undefined;
+    const readAt = async (pos: number, len: number, what: string): Promise<Buffer> => {
+      if (whole) {
+        if (pos + len > whole.length) throw new FormatError(`cannot read rpm ${what}: file is truncated`);
+        return whole.subarray(pos, pos + len);
+      }
+      return readRange(fh, pos, len, what);
+    };
+    const lead = await readAt(0, LEAD_SIZE, 'lead');
     const l = decodeLead(lead);
     if (l.type !== 0) throw new FormatError('cannot read rpm: this is a source rpm (only binary rpms are published)');
-    const sigIntro = await readAt(fh, LEAD_SIZE, 16, 'signature header');
+    const sigIntro = await readAt(LEAD_SIZE, 16, 'signature header');
     const sigSize = headerBlobSize(sigIntro, 'signature header').size;
-    const sigTags = decodeHeader(await readAt(fh, LEAD_SIZE, sigSize, 'signature header'), 'signature header');
+    const sigTags = decodeHeader(await readAt(LEAD_SIZE, sigSize, 'signature header'), 'signature header');
     const headerStart = LEAD_SIZE + sigSize + signaturePadding(sigSize);
-    const mainIntro = await readAt(fh, headerStart, 16, 'header');
+    const mainIntro = await readAt(headerStart, 16, 'header');
     const mainSize = headerBlobSize(mainIntro, 'header').size;
-    const header = await readAt(fh, headerStart, mainSize, 'header');
+    const header = await readAt(headerStart, mainSize, 'header');
     const tags = decodeHeader(header, 'header');
     const info = toInfo(tags, sigTags, headerStart, headerStart + mainSize);
-    if (opts.verify) await verify(file, fileSize, header, info);
+    if (opts.verify || opts.digests?.length) await scan(whole ? [whole] : createReadStream(file, { highWaterMark: 1 << 20 }), fileSize, header, info, opts);
     return info;
   } finally {
     await fh.close();
   }
 }
 
-async function readAt(fh: FileHandle, pos: number, len: number, what: string): Promise<Buffer> {
+const SMALL_FILE = 8 << 20;
+
+async function readRange(fh: FileHandle, pos: number, len: number, what: string): Promise<Buffer> {
   const buf = Buffer.alloc(len);
   const { bytesRead } = await fh.read(buf, 0, len, pos);
   if (bytesRead < len) throw new FormatError(`cannot read rpm ${what}: file is truncated`);
@@ -188,7 +210,27 @@ function toInfo(t: Map<number, DecodedEntry>, sig: Map<number, DecodedEntry>, he
   };
 }
 
-async function verify(file: string, fileSize: number, header: Buffer, info: RpmInfo): Promise<void> {
+/** One read of the whole file: whole-file digests, MD5 from the header on, payload digest after it; then the checks. */
+async function scan(source: AsyncIterable<Buffer | string> | Buffer[], fileSize: number, header: Buffer, info: RpmInfo, opts: ReadRpmOptions): Promise<void> {
+  const whole = (opts.digests ?? []).map((a) => [a, createHash(a)] as const);
+  const md5 = info.sigTags.get(SigTag.MD5)?.value;
+  const payloadDigest = strs(info.tags, Tag.PAYLOADDIGEST)[0];
+  const algo = num(info.tags, Tag.PAYLOADDIGESTALGO);
+  const hMd5 = createHash('md5');
+  const hPayload = createHash(algo === PgpHash.SHA1 ? 'sha1' : 'sha256');
+  let pos = 0;
+  for await (const chunk of source) {
+    const b = chunk as Buffer;
+    for (const [, h] of whole) h.update(b);
+    if (opts.verify) {
+      const end = pos + b.length;
+      if (end > info.headerStart) hMd5.update(b.subarray(Math.max(0, info.headerStart - pos)));
+      if (end > info.headerEnd) hPayload.update(b.subarray(Math.max(0, info.headerEnd - pos)));
+    }
+    pos += b.length;
+  }
+  info.fileDigests = { size: pos, ...Object.fromEntries(whole.map(([a, h]) => [a, h.digest('hex')])) };
+  if (!opts.verify) return;
   const sha256 = str(info.sigTags, SigTag.SHA256);
   const sha1 = str(info.sigTags, SigTag.SHA1);
   if (sha256 !== undefined && createHash('sha256').update(header).digest('hex') !== sha256) throw new FormatError('cannot verify rpm: header SHA256 digest does not match');
@@ -196,21 +238,6 @@ async function verify(file: string, fileSize: number, header: Buffer, info: RpmI
   const expectSize = num(info.sigTags, SigTag.SIZE) ?? num(info.sigTags, SigTag.LONGSIZE);
   if (expectSize !== undefined && expectSize !== fileSize - info.headerStart) {
     throw new FormatError(`cannot verify rpm: header+payload is ${fileSize - info.headerStart} bytes, the signature header says ${expectSize} (truncated?)`);
-  }
-  const md5 = info.sigTags.get(SigTag.MD5)?.value;
-  const payloadDigest = strs(info.tags, Tag.PAYLOADDIGEST)[0];
-  const algo = num(info.tags, Tag.PAYLOADDIGESTALGO);
-  if (!Buffer.isBuffer(md5) && payloadDigest === undefined) return;
-  const hMd5 = createHash('md5');
-  const hPayload = createHash(algo === PgpHash.SHA1 ? 'sha1' : 'sha256');
-  let seen = 0;
-  for await (const chunk of createReadStream(file, { start: info.headerStart, highWaterMark: 1 << 20 })) {
-    const b = chunk as Buffer;
-    hMd5.update(b);
-    // The payload starts after the main header.
-    const payloadFrom = info.headerEnd - info.headerStart - seen;
-    seen += b.length;
-    if (payloadFrom < b.length) hPayload.update(payloadFrom > 0 ? b.subarray(payloadFrom) : b);
   }
   if (Buffer.isBuffer(md5) && !hMd5.digest().equals(md5)) throw new FormatError('cannot verify rpm: MD5 digest of header+payload does not match');
   if (payloadDigest !== undefined && (algo === PgpHash.SHA256 || algo === PgpHash.SHA1) && hPayload.digest('hex') !== payloadDigest) {

@@ -10,9 +10,9 @@
 // Adding an rpm reads only that rpm; publishing works from the catalogue.
 
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { compressBuffer } from '../compress.js';
-import { hashBytes, hashFile } from '../digests.js';
+import { hashBytes } from '../digests.js';
 import { ConflictError, FormatError, NotFoundError } from '../errors.js';
 import { readRpmFile } from '../rpm/rpm-reader.js';
 import { PgpHash } from '../rpm/rpm-tags.js';
@@ -54,38 +54,67 @@ export interface AddResult {
 /** Adds rpm files: validates each (headers and digests), stores it immutably, records it. Re-adding identical bytes is a no-op. */
 export async function addRpms(ctx: YumRepoContext, files: string[]): Promise<AddResult[]> {
   const prefix = yumPrefix(ctx.name);
+  // Read and check every file before storing any, a few at a time.
+  const parsed = await mapLimit(files, ADD_CONCURRENCY, async (file) => {
+    const info = await readRpmFile(file, { verify: true, digests: ['sha256', 'sha1'] });
+    const st = await stat(file);
+    const d = info.fileDigests!;
+    const href = packageHref(info);
+    return { file, href, pkg: yumPackageFrom(info, { href, sha256: d.sha256!, sha1: d.sha1!, size: d.size, mtime: Math.floor(st.mtimeMs / 1000) }) };
+  });
   const release = await ctx.catalogue.lock();
   try {
     const state = await ctx.catalogue.read();
+    const byHref = new Map(state.packages.map((p) => [p.href, p]));
     const results: AddResult[] = [];
-    for (const file of files) {
-      const info = await readRpmFile(file, { verify: true });
-      const digests = await hashFile(file, ['sha256', 'sha1'] as const);
-      const href = packageHref(info);
-      const existing = state.packages.find((p) => p.href === href);
+    const fresh: typeof parsed = [];
+    for (const x of parsed) {
+      const existing = byHref.get(x.href);
       if (existing) {
-        if (existing.sha256 !== digests.sha256) throw new ConflictError(`cannot add ${file}: ${href} is already published with other bytes (bump the release to publish a change)`);
-        results.push({ href, status: 'unchanged' });
+        if (existing.sha256 !== x.pkg.sha256) throw new ConflictError(`cannot add ${x.file}: ${x.href} is already published with other bytes (bump the release to publish a change)`);
+        results.push({ href: x.href, status: 'unchanged' });
         continue;
       }
-      const key = `${prefix}/${href}`;
-      const stored = await ctx.storage.head(key);
-      if (stored) {
-        const have = await hashStream(await ctx.storage.get(key));
-        if (have !== digests.sha256) throw new ConflictError(`cannot add ${file}: ${key} exists with other bytes (published files are immutable)`);
-      } else {
-        await ctx.storage.put(key, createReadStream(file), { cacheControl: CACHE_IMMUTABLE, contentType: 'application/x-rpm' });
-      }
-      const st = await stat(file);
-      state.packages.push(yumPackageFrom(info, { href, sha256: digests.sha256, sha1: digests.sha1, size: digests.size, mtime: Math.floor(st.mtimeMs / 1000) }));
-      state.pending = state.pending.filter((d) => d.key !== key);
-      results.push({ href, status: 'added' });
+      byHref.set(x.href, x.pkg);
+      fresh.push(x);
+      results.push({ href: x.href, status: 'added' });
     }
+    await mapLimit(fresh, ADD_CONCURRENCY, async (x) => {
+      const key = `${prefix}/${x.href}`;
+      if (await ctx.storage.head(key)) {
+        const have = await hashStream(await ctx.storage.get(key));
+        if (have !== x.pkg.sha256) throw new ConflictError(`cannot add ${x.file}: ${key} exists with other bytes (published files are immutable)`);
+      } else {
+        const body = x.pkg.packageSize <= 8 << 20 ? await readFile(x.file) : createReadStream(x.file);
+        await ctx.storage.put(key, body, { cacheControl: CACHE_IMMUTABLE, contentType: 'application/x-rpm' });
+      }
+    });
+    const keys = new Set(fresh.map((x) => `${prefix}/${x.href}`));
+    state.packages.push(...fresh.map((x) => x.pkg));
+    state.pending = state.pending.filter((d) => !keys.has(d.key));
     await ctx.catalogue.write(state);
     return results;
   } finally {
     await release();
   }
+}
+
+// Parallel adds overlap the storage's per-file fsyncs.
+const ADD_CONCURRENCY = 16;
+
+/** Runs `fn` over `items` with at most `limit` in flight, keeping order. */
+async function mapLimit<T, R>(items: T[], limit: number, fn: (x: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        out[i] = await fn(items[i]);
+      }
+    }),
+  );
+  return out;
 }
 
 async function hashStream(s: AsyncIterable<Buffer>): Promise<string> {

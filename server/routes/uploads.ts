@@ -37,6 +37,15 @@ export function uploadRoutes(ctx: ServerContext): Router {
   const receive = multer({
     storage: engine,
     limits: { fileSize: ctx.config.limits.maxUploadBytes, files: 1, fields: 8, fieldSize: 1024, fieldNameSize: 64, parts: 10, headerPairs: 16 },
+    // Refuse a file name lxl does not publish before receiving its bytes.
+    fileFilter: (_req, file, cb) => {
+      try {
+        kindOf(file.originalname);
+        cb(null, true);
+      } catch (err) {
+        cb(err as Error);
+      }
+    },
   }).single('file');
 
   const prepare = async (req: Request, res: Response, next: NextFunction): Promise<void> => {

@@ -129,3 +129,13 @@ test('SIGTERM: a stalled upload is aborted after the grace period, its temp file
   assert.notEqual(await stalled.response, 201);
   assert.deepEqual(await artifactFiles(varDir).then((f) => f.filter((x) => x.startsWith('tmp/'))), [], 'the aborted upload left its temp file');
 });
+
+test('a second server on the same state folder refuses to start while the first runs', { timeout: 120_000 }, async () => {
+  const varDir = await tempDir('lxl-twice-');
+  const first = await start(varDir);
+  await assert.rejects(spawnServer(varDir), /another lxl server \(pid \d+\) uses it/);
+  assert.equal((await api(first.url, 'GET', '/readyz')).status, 200, 'the first one is unaffected');
+  await first.stop('SIGTERM');
+  const again = await start(varDir);
+  assert.equal((await api(again.url, 'GET', '/healthz')).status, 200, 'starts once the first has stopped');
+});

@@ -371,3 +371,22 @@ test('health, readiness, metrics and the OpenAPI document', async () => {
   for (const p of ['/api/v1/repos/{repo}/uploads', '/api/v1/repos/{repo}/publish', '/api/v1/jobs/lease', '/api/v1/publishes/{id}']) assert.ok(doc.paths[p], `OpenAPI lacks ${p}`);
   assert.ok(doc.paths['/api/v1/repos'].post.requestBody.content['application/json'].schema.properties.name, 'request schemas come from zod');
 });
+
+test('jobs over HTTP: a worker that stops heartbeating loses its lease and another worker retries the job', async () => {
+  const q = await api(srv.url, 'POST', '/api/v1/jobs', { token: srv.admin, body: { repo: 'main', kind: 'expiry-test', params: {}, maxAttempts: 2 } });
+  assert.equal(q.status, 201);
+  const first = await api(srv.url, 'POST', '/api/v1/jobs/lease', { token: srv.builder, body: { owner: 'dying-worker', kinds: ['expiry-test'], ttlSeconds: 0.3 } });
+  assert.equal(first.status, 200);
+  assert.equal((await api(srv.url, 'POST', '/api/v1/jobs/lease', { token: srv.builder, body: { owner: 'w2', kinds: ['expiry-test'] } })).status, 204, 'not handed out twice');
+  await new Promise((r) => setTimeout(r, 400));
+  const second = await api(srv.url, 'POST', '/api/v1/jobs/lease', { token: srv.builder, body: { owner: 'w2', kinds: ['expiry-test'], ttlSeconds: 30 } });
+  assert.equal(second.status, 200, 'the expired job went back to the queue');
+  assert.equal(second.json.job.id, first.json.job.id);
+  assert.equal(second.json.job.attempts, 2);
+  assert.match(second.json.job.error, /lease of dying-worker expired/);
+  const late = await api(srv.url, 'POST', `/api/v1/jobs/${first.json.job.id}/complete`, { token: srv.builder, body: { leaseId: first.json.leaseId } });
+  assert.equal(late.status, 409, 'the first worker can no longer complete it');
+  const failed = await api(srv.url, 'POST', `/api/v1/jobs/${first.json.job.id}/fail`, { token: srv.builder, body: { leaseId: second.json.leaseId, error: 'patch 0002 rejected', retry: true } });
+  assert.equal(failed.json.job.state, 'failed', 'no attempts left: failed, not requeued');
+  assert.equal(failed.json.job.error, 'patch 0002 rejected');
+});

@@ -1,0 +1,139 @@
+// The server's Publisher for the embedded mode: brings each format's
+// catalogue in line with the metadata store, then publishes it with the
+// repo-layout publishers through PublishedStorage (safe order, DESIGN.md §5).
+//   apt:      <public>/apt/<repo>/dists/{testing,stable}, pool shared by both suites
+//   yum:      <public>/yum/<repo>/ (stable) and <public>/yum/<repo>-testing/
+//   tarballs: <public>/tarballs/<repo>/<channel>/ + SHA256SUMS(.asc)
+// testing lists every package (testing and promoted); stable only promoted ones.
+// The format catalogues are JSON files under <var>/state/<repo>/ (one server
+// instance; the PostgreSQL deployment of issue 10 keeps them in the store).
+
+import { createReadStream } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Logger } from 'pino';
+import { FsStorage } from '../storage/fs-storage.js';
+import { CACHE_IMMUTABLE, CACHE_INDEX, type PublishedStorage } from '../storage/storage.js';
+import { JsonAptCatalog } from '../repo-layout/apt/apt-catalog.js';
+import { addDebs } from '../repo-layout/apt/apt-changes.js';
+import { publishApt } from '../repo-layout/apt/apt-publish.js';
+import { JsonYumCatalogue } from '../repo-layout/yum/yum-catalogue.js';
+import { addRpms, publishYum, type YumRepoContext } from '../repo-layout/yum/yum-repo.js';
+import { formatSha256Sums } from '../repo-layout/sums/sha256sums.js';
+import type { Signer } from '../repo-layout/signing/signer.js';
+import type { ArtifactStore } from './artifact-store.js';
+import type { Channel, MetadataStore, PackageRecord, RepoRecord } from './metadata-store.js';
+import type { Publisher, PublishReport } from './publisher.js';
+
+export interface RepoPublisherOptions {
+  store: MetadataStore;
+  artifacts: ArtifactStore;
+  /** The published tree (served in embedded mode). */
+  publicDir: string;
+  /** Where format catalogues live: `<stateDir>/<repo>/`. */
+  stateDir: string;
+  signer: Signer;
+  /** URL clients reach the published tree at (for .sources/.list/.repo files). */
+  baseUrl?: string;
+  log: Logger;
+}
+
+const SUITES: readonly Channel[] = ['testing', 'stable'];
+const inSuite = (p: PackageRecord, suite: Channel): boolean => suite === 'testing' || p.channel === 'stable';
+
+/** Publishes a repo's catalogue as APT, YUM and tarball trees on the local published folder. */
+export class RepoPublisher implements Publisher {
+  /** Where clients reach the published tree; settable once the server knows its address. */
+  baseUrl: string | undefined;
+
+  constructor(private readonly opts: RepoPublisherOptions) {
+    this.baseUrl = opts.baseUrl;
+  }
+
+  async publish(repo: RepoRecord, signal: AbortSignal): Promise<PublishReport> {
+    const storage = new FsStorage({ root: this.opts.publicDir });
+    const pkgs = await this.opts.store.listPackages({ repo: repo.name });
+    const report: PublishReport = {};
+    if (repo.settings.formats.includes('apt')) report.apt = await this.apt(repo, pkgs.filter((p) => p.kind === 'deb'), storage);
+    signal.throwIfAborted();
+    if (repo.settings.formats.includes('yum')) report.yum = await this.yum(repo, pkgs.filter((p) => p.kind === 'rpm'), storage);
+    signal.throwIfAborted();
+    if (repo.settings.formats.includes('tarballs')) report.tarballs = await this.tarballs(repo, pkgs.filter((p) => p.kind === 'tarball'), storage, signal);
+    return report;
+  }
+
+  private async apt(repo: RepoRecord, debs: PackageRecord[], storage: PublishedStorage): Promise<unknown> {
+    const prefix = `apt/${repo.name}`;
+    const catalog = new JsonAptCatalog({ stateDir: path.join(this.opts.stateDir, repo.name) });
+    for (const suite of SUITES) {
+      const want = debs.filter((p) => inSuite(p, suite));
+      // Both suites exist even when empty, so a client pointed at stable gets an empty, signed suite, not a 404.
+      await catalog.add(suite, []);
+      const have = await catalog.list(suite);
+      const key = (r: { name: string; version: string; arch: string }) => `${r.name} ${r.version} ${r.arch}`;
+      const haveKeys = new Set(have.map(key));
+      const wantKeys = new Set(want.map(key));
+      const add = want.filter((p) => !haveKeys.has(key(p)));
+      if (add.length) await addDebs({ storage, catalog, suite, prefix, files: await Promise.all(add.map((p) => this.opts.artifacts.localPath(p.sha256))) });
+      const drop = have.filter((r) => !wantKeys.has(key(r)));
+      if (drop.length) await catalog.remove(suite, drop.map((r) => ({ name: r.name, version: r.version, arch: r.arch })));
+    }
+    const r = await publishApt({
+      storage,
+      catalog,
+      signer: this.opts.signer,
+      prefix,
+      origin: 'linux-xen-legacy',
+      label: `linux-xen-legacy ${repo.name}`,
+      retention: repo.settings.retention,
+      name: 'linux-xen-legacy',
+      baseUrl: this.baseUrl,
+    });
+    return { suites: r.suites, deleted: r.deleted.length, pending: r.pending };
+  }
+
+  private async yum(repo: RepoRecord, rpms: PackageRecord[], storage: PublishedStorage): Promise<unknown> {
+    const out: Record<string, unknown> = {};
+    for (const suite of SUITES) {
+      const name = suite === 'stable' ? repo.name : `${repo.name}-testing`;
+      const ctx: YumRepoContext = { storage, catalogue: new JsonYumCatalogue({ dir: path.join(this.opts.stateDir, repo.name, 'yum', name) }), name };
+      const want = rpms.filter((p) => inSuite(p, suite));
+      const state = await ctx.catalogue.read();
+      const have = new Set(state.packages.map((p) => p.sha256));
+      const add = want.filter((p) => !have.has(p.sha256));
+      if (add.length) await addRpms(ctx, await Promise.all(add.map((p) => this.opts.artifacts.localPath(p.sha256))));
+      const wantSha = new Set(want.map((p) => p.sha256));
+      const release = await ctx.catalogue.lock();
+      try {
+        const s = await ctx.catalogue.read();
+        const kept = s.packages.filter((p) => wantSha.has(p.sha256));
+        if (kept.length !== s.packages.length) await ctx.catalogue.write({ ...s, packages: kept });
+      } finally {
+        await release();
+      }
+      const base = this.baseUrl ?? pathToFileURL(this.opts.publicDir).href;
+      const r = await publishYum(ctx, { signer: this.opts.signer, settings: { profile: repo.settings.profile, retention: repo.settings.retention }, defaultBaseUrl: base });
+      out[name] = { packages: r.packages, deleted: r.deleted.length };
+    }
+    return out;
+  }
+
+  private async tarballs(repo: RepoRecord, tars: PackageRecord[], storage: PublishedStorage, signal: AbortSignal): Promise<unknown> {
+    const out: Record<string, number> = {};
+    for (const suite of SUITES) {
+      const dir = `tarballs/${repo.name}/${suite}`;
+      const want = tars.filter((p) => inSuite(p, suite));
+      // 1. the tarballs (immutable), 2. SHA256SUMS, 3. its signature last.
+      for (const p of want) {
+        signal.throwIfAborted();
+        const key = `${dir}/${p.filename}`;
+        if (!(await storage.head(key))) await storage.put(key, createReadStream(await this.opts.artifacts.localPath(p.sha256)), { cacheControl: CACHE_IMMUTABLE });
+      }
+      const sums = formatSha256Sums(want.map((p) => ({ name: p.filename, sha256: p.sha256 })));
+      await storage.put(`${dir}/SHA256SUMS`, sums, { cacheControl: CACHE_INDEX, contentType: 'text/plain' });
+      await storage.put(`${dir}/SHA256SUMS.asc`, await this.opts.signer.detachArmored(sums), { cacheControl: CACHE_INDEX, contentType: 'application/pgp-signature' });
+      out[suite] = want.length;
+    }
+    return out;
+  }
+}

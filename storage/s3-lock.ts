@@ -1,0 +1,152 @@
+// The S3 publish lock, for several deployments sharing one bucket: a small
+// JSON object (owner + expiry) created with `If-None-Match: *`. A lock whose
+// expiry has passed is taken over by replacing it with `If-Match: <its ETag>`,
+// so of two deployments that both see it stale exactly one wins. The holder
+// renews the expiry while it publishes and deletes the object (again
+// conditionally) when done. Within one deployment the metadata-store lock is
+// the guarantee; this object only fences deployments from each other, and only
+// on servers that honour conditional writes (AWS S3 does; s3rver does not).
+
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { LockedError } from '../repo-layout/errors.js';
+import type { ConditionalObjectStore } from './s3-storage.js';
+import { CACHE_INDEX } from './storage.js';
+
+/** The JSON body of a lock object. */
+export interface LockRecord {
+  owner: string;
+  /** When the lock was first taken, ms since the epoch. */
+  acquiredAt: number;
+  /** After this instant (ms since the epoch) anyone may take the lock over. */
+  expiresAt: number;
+}
+
+export interface S3LockOptions {
+  store: ConditionalObjectStore;
+  /** Key of the lock object, for example `locks/publish.json`. */
+  key: string;
+  /** Who holds it, shown to waiters (default host:pid:random). */
+  owner?: string;
+  /** How long a lock lives without renewal (default 120 s). */
+  ttlMs?: number;
+  /** Clock, for tests (default Date.now). */
+  now?: () => number;
+}
+
+export interface AcquireOptions {
+  /** How long to keep trying before failing with LockedError (default 0: fail at once). */
+  waitMs?: number;
+  /** Pause between attempts (default 500 ms). */
+  pollMs?: number;
+  signal?: AbortSignal;
+}
+
+/** A held lock. */
+export interface LockHandle {
+  readonly owner: string;
+  /** Pushes the expiry ttlMs into the future; throws LockedError if the lock was lost. */
+  renew(): Promise<void>;
+  /** Gives the lock up (conditional delete); a lock already taken over by someone else is left alone. */
+  release(): Promise<void>;
+}
+
+/** Encodes a lock record as the object body. */
+export function encodeLock(rec: LockRecord): string {
+  return `${JSON.stringify(rec)}\n`;
+}
+
+/** Decodes a lock object body; undefined when it is not a lock record (treated as expired). */
+export function decodeLock(body: Buffer | string): LockRecord | undefined {
+  try {
+    const v = JSON.parse(body.toString()) as Partial<LockRecord>;
+    if (typeof v.owner !== 'string' || typeof v.expiresAt !== 'number' || typeof v.acquiredAt !== 'number') return undefined;
+    return { owner: v.owner, acquiredAt: v.acquiredAt, expiresAt: v.expiresAt };
+  } catch {
+    return undefined;
+  }
+}
+
+/** A lock object on S3 (or any ConditionalObjectStore). */
+export class S3PublishLock {
+  readonly key: string;
+  readonly owner: string;
+  private readonly store: ConditionalObjectStore;
+  private readonly ttlMs: number;
+  private readonly now: () => number;
+
+  constructor(opts: S3LockOptions) {
+    this.store = opts.store;
+    this.key = opts.key;
+    this.owner = opts.owner ?? `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+    this.ttlMs = opts.ttlMs ?? 120_000;
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** One attempt: resolves a handle, or undefined when a live lock is held by someone else. */
+  async tryAcquire(): Promise<LockHandle | undefined> {
+    const rec = (): string => encodeLock({ owner: this.owner, acquiredAt: this.now(), expiresAt: this.now() + this.ttlMs });
+    const created = await this.store.createExclusive(this.key, rec(), { contentType: 'application/json', cacheControl: CACHE_INDEX });
+    if (created !== undefined) return this.handle(created);
+    const current = await this.store.readWithEtag(this.key);
+    if (!current) return undefined; // released between our two calls: the next attempt will create it
+    const held = decodeLock(current.body);
+    if (held && held.expiresAt > this.now()) return undefined;
+    // Stale (or unreadable): replace exactly the object we read; a concurrent taker changes the ETag and we lose.
+    const replaced = await this.store.replaceIfMatch(this.key, rec(), current.etag, { contentType: 'application/json', cacheControl: CACHE_INDEX });
+    return replaced === undefined ? undefined : this.handle(replaced);
+  }
+
+  /** Takes the lock, polling up to waitMs; throws LockedError naming the holder when it stays taken. */
+  async acquire(opts: AcquireOptions = {}): Promise<LockHandle> {
+    const deadline = Date.now() + (opts.waitMs ?? 0);
+    for (;;) {
+      opts.signal?.throwIfAborted();
+      const h = await this.tryAcquire();
+      if (h) return h;
+      if (Date.now() >= deadline) {
+        const cur = await this.store.readWithEtag(this.key);
+        const holder = cur ? decodeLock(cur.body) : undefined;
+        const who = holder ? `held by ${holder.owner} until ${new Date(holder.expiresAt).toISOString()}` : 'held by another publisher';
+        throw new LockedError(`cannot lock ${this.key}: ${who}; retry later or wait for it to expire`);
+      }
+      await new Promise((r) => setTimeout(r, Math.min(opts.pollMs ?? 500, Math.max(0, deadline - Date.now()))));
+    }
+  }
+
+  /** Runs `fn` holding the lock, renewing it every ttlMs/3, and releases it afterwards. */
+  async withLock<T>(fn: (signal: AbortSignal) => Promise<T>, opts: AcquireOptions = {}): Promise<T> {
+    const h = await this.acquire(opts);
+    const lost = new AbortController();
+    const timer = setInterval(() => {
+      h.renew().catch((err: unknown) => lost.abort(err));
+    }, Math.max(1000, Math.floor(this.ttlMs / 3)));
+    try {
+      return await fn(lost.signal);
+    } finally {
+      clearInterval(timer);
+      await h.release();
+    }
+  }
+
+  private handle(firstEtag: string): LockHandle {
+    let etag = firstEtag;
+    const acquiredAt = this.now();
+    const { store, key, owner, ttlMs, now } = this;
+    return {
+      owner,
+      async renew() {
+        const next = await store.replaceIfMatch(key, encodeLock({ owner, acquiredAt, expiresAt: now() + ttlMs }), etag, {
+          contentType: 'application/json',
+          cacheControl: CACHE_INDEX,
+        });
+        if (next === undefined) throw new LockedError(`cannot renew lock ${key}: it was taken over by another publisher`);
+        etag = next;
+      },
+      async release() {
+        // false means someone took the lock over after it expired: theirs now, leave it.
+        await store.deleteIfMatch(key, etag);
+      },
+    };
+  }
+}
