@@ -10,16 +10,17 @@ const program = new Command()
   .showHelpAfterError()
   .exitOverride();
 
-// Command groups: each module exports register(program).
-const groups: Array<() => Promise<{ register(p: Command): void }>> = [
-  // (command modules are added here, one line each)
-  async () => import('./keys.js'),
-  async () => import('./apt.js'),
-  async () => import('./pack.js'),
-  async () => import('./yum.js'),
-  async () => import('./server.js'),
-  async () => import('./tokens.js'),
-];
+// Command groups by top-level name: each module exports register(program).
+// Only the group being run is loaded (start-up time matters for scripted use);
+// `lxl --help` and unknown commands load them all.
+const groups: Record<string, () => Promise<{ register(p: Command): void }>> = {
+  keys: async () => import('./keys.js'),
+  pack: async () => import('./pack.js'),
+  apt: async () => import('./apt.js'),
+  yum: async () => import('./yum.js'),
+  server: async () => import('./server.js'),
+  tokens: async () => import('./tokens.js'),
+};
 
 /** Prints one clear line for a failure (the stack only with LXL_DEBUG=1) and sets a non-zero exit code. */
 function reportFailure(err: unknown): void {
@@ -34,7 +35,9 @@ function reportFailure(err: unknown): void {
 }
 
 try {
-  for (const load of groups) (await load()).register(program);
+  const wanted = process.argv[2];
+  const load = wanted !== undefined && Object.hasOwn(groups, wanted) ? [groups[wanted]] : Object.values(groups);
+  for (const mod of await Promise.all(load.map((l) => l()))) mod.register(program);
   await program.parseAsync(process.argv);
 } catch (err) {
   reportFailure(err);

@@ -102,6 +102,8 @@ export async function readRpmFile(file: string, opts: ReadRpmOptions = {}): Prom
         if (pos + len > whole.length) throw new FormatError(`cannot read rpm ${what}: file is truncated`);
         return whole.subarray(pos, pos + len);
       }
+      // Check against the file size first, so a hostile header cannot make us allocate a huge buffer.
+      if (pos + len > fileSize) throw new FormatError(`cannot read rpm ${what}: file is truncated`);
       return readRange(fh, pos, len, what);
     };
     const lead = await readAt(0, LEAD_SIZE, 'lead');
