@@ -20,6 +20,8 @@ const groups: Record<string, () => Promise<{ register(p: Command): void }>> = {
   yum: async () => import('./yum.js'),
   server: async () => import('./server.js'),
   tokens: async () => import('./tokens.js'),
+  worker: async () => import('./worker.js'),
+  build: async () => import('./build.js'),
 };
 
 /** Prints one clear line for a failure (the stack only with LXL_DEBUG=1) and sets a non-zero exit code. */

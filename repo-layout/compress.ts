@@ -17,6 +17,8 @@ export interface CompressOptions {
   level?: number;
   /** xz worker threads (default: the CPU count, at least 2; the output does not depend on it). */
   threads?: number;
+  /** xz block size in bytes (default: xz's 3 x dictionary); smaller blocks spread big payloads over more threads. */
+  blockSize?: number;
 }
 
 /** File-name suffix of a compression (`.gz`, `.xz`, or empty). */
@@ -29,7 +31,8 @@ export function compressor(kind: Compression, opts: CompressOptions = {}): Duple
   if (kind === 'none') return new PassThrough();
   if (kind === 'gzip') return zlib.createGzip({ level: opts.level ?? 9 });
   const threads = Math.max(2, opts.threads ?? os.availableParallelism());
-  return spawnFilter('xz', ['-z', '-c', `-${opts.level ?? 6}`, `-T${threads}`, '--memlimit-compress=50%']);
+  const block = opts.blockSize ? [`--block-size=${opts.blockSize}`] : [];
+  return spawnFilter('xz', ['-z', '-c', `-${opts.level ?? 6}`, `-T${threads}`, ...block, '--memlimit-compress=50%']);
 }
 
 /** A transform stream that decompresses `kind`. */

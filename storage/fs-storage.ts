@@ -1,6 +1,8 @@
 // Local-folder storage: every write goes to a temp file in the same
 // directory, is fsynced, then renamed into place, so a crash never leaves a
-// half-written file under a published name.
+// half-written file under a published name. putMany does the same for a
+// batch but shares the waits: every temp file is fsynced (in parallel) before
+// any rename, and each directory is fsynced once after the renames.
 
 import { createReadStream, createWriteStream } from 'node:fs';
 import { link, mkdir, open, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
@@ -9,7 +11,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { randomBytes } from 'node:crypto';
 import { NotFoundError, StorageError } from '../repo-layout/errors.js';
-import { assertKey, type ObjectInfo, type PublishedStorage, type PutOptions } from './storage.js';
+import { assertKey, type ObjectInfo, type PublishedStorage, type PutItem, type PutOptions } from './storage.js';
 
 export interface FsStorageOptions {
   /** The folder that holds the published tree. */
@@ -38,6 +40,46 @@ export class FsStorage implements PublishedStorage {
     } catch (err) {
       await rm(tmp, { force: true });
       throw new StorageError(`cannot write ${key}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  async putMany(items: PutItem[]): Promise<void> {
+    if (items.length === 0) return;
+    const dests = items.map((it) => this.abs(it.key));
+    const dirs = [...new Set(dests.map((d) => path.dirname(d)))];
+    // Directories to fsync after the renames: each destination's, plus the parent of every directory created now.
+    const syncDirs = new Set(dirs);
+    await Promise.all(
+      dirs.map(async (d) => {
+        const first = await mkdir(d, { recursive: true });
+        for (let x = d; first && x.length >= first.length && x !== path.dirname(x); x = path.dirname(x)) syncDirs.add(path.dirname(x));
+      }),
+    );
+    const temps: string[] = new Array(items.length);
+    const signal = items.find((it) => it.opts?.signal)?.opts?.signal;
+    try {
+      // Contents durable before any name points at them: a crash leaves temps, never a short file under a final name.
+      await forEachLimit(items, 16, async (it, i) => {
+        signal?.throwIfAborted();
+        const tmp = path.join(path.dirname(dests[i]), `.lxl-tmp-${randomBytes(6).toString('hex')}`);
+        const fh = await open(tmp, 'wx', 0o644);
+        temps[i] = tmp;
+        try {
+          await fh.writeFile(typeof it.body === 'string' ? Buffer.from(it.body) : it.body);
+          await fh.sync();
+        } finally {
+          await fh.close();
+        }
+      });
+      signal?.throwIfAborted();
+      await forEachLimit(items, 16, async (_, i) => {
+        await rename(temps[i], dests[i]);
+        temps[i] = '';
+      });
+      await forEachLimit([...syncDirs], 16, (d) => fsyncDir(d));
+    } catch (err) {
+      await Promise.all(temps.filter(Boolean).map((t) => rm(t, { force: true })));
+      throw new StorageError(`cannot write ${items.length} file(s) under ${this.root}: ${(err as Error).message}`, { cause: err });
     }
   }
 
@@ -147,6 +189,19 @@ export class FsStorage implements PublishedStorage {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new NotFoundError(`no object ${key}`, { cause: err });
     return new StorageError(`cannot read ${key}: ${(err as Error).message}`, { cause: err });
   }
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight; rejects with the first failure. */
+async function forEachLimit<T>(items: T[], limit: number, fn: (item: T, i: number) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        await fn(items[i], i);
+      }
+    }),
+  );
 }
 
 async function fsyncDir(dir: string): Promise<void> {

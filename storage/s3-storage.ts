@@ -15,7 +15,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { NotFoundError, StorageError } from '../repo-layout/errors.js';
-import { assertKey, type ObjectInfo, type PublishedStorage, type PutOptions } from './storage.js';
+import { assertKey, type ObjectInfo, type PublishedStorage, type PutItem, type PutOptions } from './storage.js';
 
 export interface S3StorageOptions {
   bucket: string;
@@ -34,6 +34,10 @@ export interface S3StorageOptions {
   queueSize?: number;
   /** Attempts per request with the SDK's standard retry strategy (default 3). */
   maxAttempts?: number;
+  /** A request fails (and is retried) when its socket is idle this long, ms (default 60 000). */
+  idleTimeoutMs?: number;
+  /** A connection attempt fails (and is retried) after this long, ms (default 10 000). */
+  connectTimeoutMs?: number;
   /** Explicit credentials; unset means the SDK's standard provider chain (env, profile, IMDS, ...). */
   credentials?: S3ClientConfig['credentials'];
 }
@@ -51,6 +55,10 @@ export interface ConditionalObjectStore {
 }
 
 const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
+
+// The pinned SDK (package.json) runs on Node 20; its notice that later SDK releases will need Node 22 is not
+// for lxl's users, and would be printed on every CLI run.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 /** A PublishedStorage on an S3 bucket (AWS or an S3-compatible server). */
 export class S3Storage implements PublishedStorage, ConditionalObjectStore {
@@ -74,6 +82,7 @@ export class S3Storage implements PublishedStorage, ConditionalObjectStore {
       maxAttempts: opts.maxAttempts ?? 3,
       retryMode: 'standard',
       credentials: opts.credentials,
+      requestHandler: { requestTimeout: opts.idleTimeoutMs ?? 60_000, connectionTimeout: opts.connectTimeoutMs ?? 10_000 },
     });
   }
 
@@ -117,6 +126,15 @@ export class S3Storage implements PublishedStorage, ConditionalObjectStore {
     } catch (err) {
       throw this.error('write', key, err);
     }
+  }
+
+  async putMany(items: PutItem[]): Promise<void> {
+    // Each PUT is atomic on its own; the batch only runs them in parallel (S3 has no fsync to share).
+    const queue = items.map((it) => it);
+    const worker = async (): Promise<void> => {
+      for (let it = queue.shift(); it; it = queue.shift()) await this.put(it.key, it.body, it.opts);
+    };
+    await Promise.all(Array.from({ length: Math.min(items.length, this.queueSize * 2) }, worker));
   }
 
   async putIfAbsent(key: string, body: Uint8Array | string, opts: PutOptions = {}): Promise<boolean> {

@@ -21,10 +21,19 @@ export interface ObjectInfo {
   mtimeMs: number;
 }
 
+/** One object of a batch write. */
+export interface PutItem {
+  key: string;
+  body: Uint8Array | string;
+  opts?: PutOptions;
+}
+
 /** A place published files live: a local folder, an S3 bucket. */
 export interface PublishedStorage {
   /** Writes `body` at `key` atomically: readers see the old bytes or the new, never a part. */
   put(key: string, body: Readable | Uint8Array | string, opts?: PutOptions): Promise<void>;
+  /** Optional batch put: like put for each item (each atomic, all durable when it resolves); a backend may share fsync waits across the batch. */
+  putMany?(items: PutItem[]): Promise<void>;
   /** Writes `body` at `key` only if nothing is there; resolves false (writing nothing) when it exists. */
   putIfAbsent(key: string, body: Uint8Array | string, opts?: PutOptions): Promise<boolean>;
   /** Opens `key` for reading; rejects with NotFoundError when it is missing. */

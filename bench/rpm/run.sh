@@ -34,8 +34,8 @@ cat > "$work/spec.json" <<JSON
 {"name":"kernel-xen-legacy","version":"6.1.192-2","arch":"x86_64","maintainer":"bench <bench@lxl.test>",
  "summary":"Linux kernel (bench)","root":"$tree","provides":["installonlypkg(kernel)"],"sourceDateEpoch":1700000000}
 JSON
-/usr/bin/time -f '%e %M' -o "$work/lxl.time" node "$top/bin/lxl.mjs" pack rpm --spec "$work/spec.json" --out "$work/lxl" --compression xz --level "$level" >/dev/null
-read -r lxl_s lxl_kb < "$work/lxl.time"
+/usr/bin/time -f '%e %M %U %S' -o "$work/lxl.time" node "$top/bin/lxl.mjs" pack rpm --spec "$work/spec.json" --out "$work/lxl" --compression xz --level "$level" >/dev/null
+read -r lxl_s lxl_kb lxl_u lxl_sy < "$work/lxl.time"
 
 # rpmbuild: the same tree as its buildroot, packaged in place.
 mkdir -p "$work/rpmbuild/SPECS"
@@ -53,21 +53,23 @@ bench
 $(cd "$tree" && ls -d * | sed 's|^|/|')
 SPEC
 rpmb() {
-  /usr/bin/time -f '%e %M' -o "$work/rpmbuild.time" rpmbuild -bb --quiet \
+  /usr/bin/time -f '%e %M %U %S' -o "$work/rpmbuild.time" rpmbuild -bb --quiet \
     --define "_topdir $work/rpmbuild" --buildroot "$tree" \
     --define '__spec_install_pre %{nil}' --define '__spec_clean_body %{nil}' --define '__os_install_post %{nil}' \
     --define 'debug_package %{nil}' --define '_build_id_links none' --define "_binary_payload $1" \
     --define '_source_filedigest_algorithm 8' --define '_binary_filedigest_algorithm 8' \
     --nocheck --noclean "$work/rpmbuild/SPECS/bench.spec" >/dev/null 2>"$work/rpmbuild.err" || { cat "$work/rpmbuild.err" >&2; exit 1; }
-  read -r s kb < "$work/rpmbuild.time"
-  echo "$s $kb"
+  read -r s kb u sy < "$work/rpmbuild.time"
+  echo "$s $kb $(awk -v a="$u" -v b="$sy" 'BEGIN { printf "%.1f", a + b }')"
 }
-read -r rb_s rb_kb < <(rpmb "w${level}.xzdio")
-read -r rbt_s rbt_kb < <(rpmb "w${level}T$(nproc).xzdio")
+read -r rb_s rb_kb rb_cpu < <(rpmb "w${level}.xzdio")
+read -r rbt_s rbt_kb rbt_cpu < <(rpmb "w${level}T$(nproc).xzdio")
 
 lxl_size=$(stat -c %s "$work"/lxl/*.rpm)
 rb_size=$(stat -c %s "$work"/rpmbuild/RPMS/x86_64/*.rpm)
-printf '%-34s %8s s  %8s MB RSS  %10s bytes\n' "lxl pack rpm (xz -$level -T$(nproc))" "$lxl_s" "$((lxl_kb / 1024))" "$lxl_size"
-printf '%-34s %8s s  %8s MB RSS  %10s bytes\n' "rpmbuild -bb (w${level}.xzdio)" "$rb_s" "$((rb_kb / 1024))" "$rb_size"
-printf '%-34s %8s s  %8s MB RSS\n' "rpmbuild -bb (w${level}T$(nproc).xzdio)" "$rbt_s" "$((rbt_kb / 1024))"
+lxl_cpu=$(awk -v a="$lxl_u" -v b="$lxl_sy" 'BEGIN { printf "%.1f", a + b }')
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (wall times stretch under load; CPU = user+sys of all processes)"
+printf '%-34s %8s s wall %8s s CPU %6s MB max RSS  %10s bytes\n' "lxl pack rpm (xz -$level -T$(nproc))" "$lxl_s" "$lxl_cpu" "$((lxl_kb / 1024))" "$lxl_size"
+printf '%-34s %8s s wall %8s s CPU %6s MB max RSS  %10s bytes\n' "rpmbuild -bb (w${level}.xzdio)" "$rb_s" "$rb_cpu" "$((rb_kb / 1024))" "$rb_size"
+printf '%-34s %8s s wall %8s s CPU %6s MB max RSS\n' "rpmbuild -bb (w${level}T$(nproc).xzdio)" "$rbt_s" "$rbt_cpu" "$((rbt_kb / 1024))"
 awk -v a="$lxl_s" -v b="$rb_s" -v c="$rbt_s" 'BEGIN { printf "ratio lxl/rpmbuild: %.2fx (single-threaded xz, the issue'"'"'s reference setup); %.2fx vs threaded xz\n", a / b, a / c }'

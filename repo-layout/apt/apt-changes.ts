@@ -3,11 +3,15 @@
 
 import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
-import { CACHE_IMMUTABLE, type PublishedStorage } from '../../storage/storage.js';
+import { CACHE_IMMUTABLE, type PublishedStorage, type PutItem } from '../../storage/storage.js';
 import { DigestStream } from '../digests.js';
 import { ConfigError, ConflictError, NotFoundError } from '../errors.js';
 import { checkImmutable, type AddOutcome, type AptCatalog, type AptRecord, type RemoveMatch } from './apt-catalog.js';
-import { readDebRecord } from './apt-ingest.js';
+import { readDeb } from './apt-ingest.js';
+
+/** Bytes of small .debs kept in memory between reading and storing them (bigger batches re-read the rest). */
+const KEEP_BYTES_LIMIT = 256 * 1024 * 1024;
+const POOL_PUT = { contentType: 'application/vnd.debian.binary-package', cacheControl: CACHE_IMMUTABLE };
 
 /** Where and what to add. */
 export interface AddDebsOptions {
@@ -29,7 +33,14 @@ export function assertSuiteName(suite: string): void {
 export async function addDebs(opts: AddDebsOptions): Promise<Array<{ record: AptRecord; outcome: AddOutcome }>> {
   const prefix = opts.prefix ?? 'apt';
   assertSuiteName(opts.suite);
-  const recs = await mapLimit(opts.files, 16, (f) => readDebRecord(f));
+  let kept = 0;
+  const read = await mapLimit(opts.files, 16, async (f) => {
+    const { record, bytes } = await readDeb(f);
+    if (!bytes || kept + bytes.length > KEEP_BYTES_LIMIT) return { record };
+    kept += bytes.length;
+    return { record, bytes };
+  });
+  const recs = read.map((x) => x.record);
   // Immutability against the whole catalogue (and within this batch) before any byte is stored.
   const known = new Map<string, AptRecord>();
   for (const s of await opts.catalog.suites()) for (const r of await opts.catalog.list(s)) known.set(identity(r), r);
@@ -37,7 +48,16 @@ export async function addDebs(opts: AddDebsOptions): Promise<Array<{ record: Apt
     checkImmutable(known.get(identity(r)), r);
     known.set(identity(r), r);
   }
-  await mapLimit(recs, 16, (r, i) => putPoolFile(opts.storage, `${prefix}/${r.filename}`, opts.files[i], r));
+  // Pool files: one already there must have the same bytes; new small ones are stored in one batch.
+  const batch = new Map<string, PutItem>();
+  await mapLimit(recs, 16, async (r, i) => {
+    const key = `${prefix}/${r.filename}`;
+    if (batch.has(key) || (await checkPoolFile(opts.storage, key, opts.files[i], r))) return;
+    const bytes = read[i].bytes;
+    if (bytes && opts.storage.putMany) batch.set(key, { key, body: bytes, opts: POOL_PUT });
+    else await opts.storage.put(key, bytes ?? createReadStream(opts.files[i]), POOL_PUT);
+  });
+  if (batch.size > 0) await opts.storage.putMany!([...batch.values()]);
   const outcomes = await opts.catalog.add(opts.suite, recs);
   return recs.map((record, i) => ({ record, outcome: outcomes[i] }));
 }
@@ -62,18 +82,16 @@ function identity(r: { name: string; version: string; arch: string }): string {
   return `${r.name} ${r.version} ${r.arch}`;
 }
 
-/** Stores a .deb at its pool key; a file already there must have the same bytes. */
-async function putPoolFile(storage: PublishedStorage, key: string, file: string, rec: AptRecord): Promise<void> {
-  if (await storage.head(key)) {
-    const d = new DigestStream(['sha256'] as const);
-    await pipeline(await storage.get(key), d, async function* (src) {
-      for await (const _ of src);
-    });
-    const got = d.result().sha256;
-    if (got !== rec.sha256) throw new ConflictError(`cannot add ${file}: ${key} is already published with other bytes (sha256 ${got}); published packages are immutable`);
-    return;
-  }
-  await storage.put(key, createReadStream(file), { contentType: 'application/vnd.debian.binary-package', cacheControl: CACHE_IMMUTABLE });
+/** True when `key` already holds this .deb; ConflictError when it holds other bytes; false when it is missing. */
+async function checkPoolFile(storage: PublishedStorage, key: string, file: string, rec: AptRecord): Promise<boolean> {
+  if (!(await storage.head(key))) return false;
+  const d = new DigestStream(['sha256'] as const);
+  await pipeline(await storage.get(key), d, async function* (src) {
+    for await (const _ of src);
+  });
+  const got = d.result().sha256;
+  if (got !== rec.sha256) throw new ConflictError(`cannot add ${file}: ${key} is already published with other bytes (sha256 ${got}); published packages are immutable`);
+  return true;
 }
 
 /** Maps `fn` over items with at most `limit` in flight, keeping order. */

@@ -21,12 +21,19 @@ const IN_MEMORY_LIMIT = 8 * 1024 * 1024;
 
 /** Reads a .deb into a catalogue record placed in `component`'s pool. Throws FormatError for anything that is not a valid binary package. */
 export async function readDebRecord(file: string, opts: { component?: string } = {}): Promise<AptRecord> {
+  return (await readDeb(file, opts)).record;
+}
+
+/** Like readDebRecord, and also returns the file's bytes when it was small enough to be read whole (so storing it needs no second read). */
+export async function readDeb(file: string, opts: { component?: string } = {}): Promise<{ record: AptRecord; bytes?: Buffer }> {
   const size = (await stat(file)).size;
   let head: Buffer;
   let digests;
   let member: (offset: number, len: number) => Promise<Buffer>;
+  let bytes: Buffer | undefined;
   if (size <= IN_MEMORY_LIMIT) {
     const all = await readFile(file);
+    bytes = all;
     head = all;
     digests = hashBytes(all, ALGOS);
     member = async (o, l) => all.subarray(o, o + l);
@@ -61,7 +68,7 @@ export async function readDebRecord(file: string, opts: { component?: string } =
     throw new FormatError(`cannot add ${file}: architecture ${arch} is not one this repo publishes (amd64, i386, all)`);
   }
   const source = sourceName(control, name);
-  return {
+  const record: AptRecord = {
     name,
     version,
     arch,
@@ -74,6 +81,7 @@ export async function readDebRecord(file: string, opts: { component?: string } =
     sha256: digests.sha256,
     sha512: digests.sha512,
   };
+  return { record, bytes };
 }
 
 /** Walks the ar members (deb(5): debian-binary, control.tar.*, data.tar.*) and returns the text of ./control. */

@@ -4,7 +4,7 @@
 // by-hash copies, pool files of removed packages) are deleted only after a
 // grace period, so clients in the middle of an update still find them.
 
-import { CACHE_IMMUTABLE, CACHE_INDEX, type PublishedStorage } from '../../storage/storage.js';
+import { CACHE_IMMUTABLE, CACHE_INDEX, type PublishedStorage, type PutItem, type PutOptions } from '../../storage/storage.js';
 import { NotFoundError } from '../errors.js';
 import type { Signer } from '../signing/signer.js';
 import type { AptCatalog, AptRecord } from './apt-catalog.js';
@@ -113,16 +113,21 @@ export async function publishApt(opts: AptPublishOptions): Promise<AptPublishRep
 
   step('keys');
   // Keys and ready-made sources entries; they are not listed in any Release.
-  await storage.put(`keys/${name}.asc`, opts.signer.publicKeyArmored(), { contentType: 'application/pgp-keys', cacheControl: CACHE_INDEX });
-  await storage.put(`keys/${name}.gpg`, opts.signer.publicKeyBinary(), { contentType: 'application/octet-stream', cacheControl: CACHE_INDEX });
+  const extras: PutItem[] = [
+    { key: `keys/${name}.asc`, body: opts.signer.publicKeyArmored(), opts: { contentType: 'application/pgp-keys', cacheControl: CACHE_INDEX } },
+    { key: `keys/${name}.gpg`, body: opts.signer.publicKeyBinary(), opts: { contentType: 'application/octet-stream', cacheControl: CACHE_INDEX } },
+  ];
   if (opts.baseUrl) {
     const suite = opts.defaultSuite ?? (suites.includes('stable') ? 'stable' : suites[0]);
     if (suite) {
       const src = { baseUrl: opts.baseUrl, prefix, suite, name };
-      await storage.put(`${prefix}/${name}.sources`, debSourcesFile(src), { contentType: 'text/plain', cacheControl: CACHE_INDEX });
-      await storage.put(`${prefix}/${name}.list`, oneLineSourcesEntry(src), { contentType: 'text/plain', cacheControl: CACHE_INDEX });
+      extras.push(
+        { key: `${prefix}/${name}.sources`, body: debSourcesFile(src), opts: { contentType: 'text/plain', cacheControl: CACHE_INDEX } },
+        { key: `${prefix}/${name}.list`, body: oneLineSourcesEntry(src), opts: { contentType: 'text/plain', cacheControl: CACHE_INDEX } },
+      );
     }
   }
+  await putAll(storage, await changedOnly(storage, extras));
 
   step('by-hash');
   // 2. by-hash copies (immutable: a hash names exactly one content).
@@ -138,11 +143,11 @@ export async function publishApt(opts: AptPublishOptions): Promise<AptPublishRep
       }
     }
   }
-  await forEach(byHash, 8, (x) => storage.putIfAbsent(x.key, x.bytes, { cacheControl: CACHE_IMMUTABLE }));
+  await putAllIfAbsent(storage, byHash.map((x) => ({ key: x.key, body: x.bytes, opts: { cacheControl: CACHE_IMMUTABLE } })));
   step('plain');
   // 3. Plain indices.
-  const plain = indices.flatMap((idx) => idx.files.map((f) => ({ key: `${prefix}/dists/${idx.suite}/${f.path}`, bytes: f.bytes })));
-  await forEach(plain, 8, (x) => storage.put(x.key, x.bytes, { cacheControl: CACHE_INDEX }));
+  const plain = indices.flatMap((idx) => idx.files.map((f) => ({ key: `${prefix}/dists/${idx.suite}/${f.path}`, body: f.bytes, opts: INDEX_PUT })));
+  await putAll(storage, plain);
   step('sign');
   // 4. Release + Release.gpg, then 5. InRelease last.
   const signed = await Promise.all(
@@ -153,15 +158,15 @@ export async function publishApt(opts: AptPublishOptions): Promise<AptPublishRep
     })),
   );
   step('release');
-  for (const { idx, detached } of signed) {
-    const base = `${prefix}/dists/${idx.suite}`;
-    await storage.put(`${base}/Release`, idx.release, { cacheControl: CACHE_INDEX });
-    await storage.put(`${base}/Release.gpg`, detached, { cacheControl: CACHE_INDEX });
-  }
+  await putAll(
+    storage,
+    signed.flatMap(({ idx, detached }) => [
+      { key: `${prefix}/dists/${idx.suite}/Release`, body: idx.release, opts: INDEX_PUT },
+      { key: `${prefix}/dists/${idx.suite}/Release.gpg`, body: detached, opts: INDEX_PUT },
+    ]),
+  );
   step('inrelease');
-  for (const { idx, inline } of signed) {
-    await storage.put(`${prefix}/dists/${idx.suite}/InRelease`, inline, { cacheControl: CACHE_INDEX });
-  }
+  await putAll(storage, signed.map(({ idx, inline }) => ({ key: `${prefix}/dists/${idx.suite}/InRelease`, body: inline, opts: INDEX_PUT })));
 
   step('gc');
   // Garbage: what the last publish referenced and this one does not. By-hash files of suites not
@@ -195,6 +200,40 @@ export async function publishApt(opts: AptPublishOptions): Promise<AptPublishRep
 
   step('done');
   return { suites: indices.map((i) => ({ suite: i.suite, packages: bySuite.get(i.suite)?.length ?? 0 })), pruned, deleted, pending };
+}
+
+const INDEX_PUT: PutOptions = { cacheControl: CACHE_INDEX };
+
+/** Writes every item (each atomically) in one batch when the storage can, else 8 puts in flight. */
+async function putAll(storage: PublishedStorage, items: PutItem[]): Promise<void> {
+  if (storage.putMany) await storage.putMany(items);
+  else await forEach(items, 8, (x) => storage.put(x.key, x.body, x.opts));
+}
+
+/** Content-addressed files: writes those not there yet (a name is never rewritten). */
+async function putAllIfAbsent(storage: PublishedStorage, items: PutItem[]): Promise<void> {
+  if (!storage.putMany) {
+    await forEach(items, 8, (x) => storage.putIfAbsent(x.key, x.body, x.opts));
+    return;
+  }
+  const missing: PutItem[] = [];
+  await forEach(items, 16, async (x) => {
+    if (!(await storage.head(x.key))) missing.push(x);
+  });
+  await storage.putMany(missing.sort((a, b) => (a.key < b.key ? -1 : 1)));
+}
+
+/** The items whose stored bytes differ (or are missing): rewriting an unchanged key or sources file only costs an fsync. */
+async function changedOnly(storage: PublishedStorage, items: PutItem[]): Promise<PutItem[]> {
+  const out: PutItem[] = [];
+  for (const x of items) {
+    const old = await storage.getBytes(x.key).catch((err: unknown) => {
+      if (err instanceof NotFoundError) return undefined;
+      throw err;
+    });
+    if (!old || !old.equals(Buffer.from(x.body))) out.push(x);
+  }
+  return out;
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight; rejects with the first failure. */

@@ -76,7 +76,9 @@ export async function writeRpm(specIn: PackageSpec, out: Writable, opts: PackOpt
     await pipeline(
       Readable.from(cpioStream(members, { digest: cfg.fileDigest, digests: fileDigests, signal: opts.signal })),
       counter,
-      compressor(cfg.compression, { level: cfg.level }),
+      // 8 MiB xz blocks (the level-6 dictionary size) keep every thread busy on a ~100 MB kernel
+      // tree; xz's default 24 MiB blocks leave one thread idle for the last block.
+      compressor(cfg.compression, { level: cfg.level, blockSize: 8 << 20 }),
       compressedDigest,
       createWriteStream(payloadFile),
       { signal: opts.signal },

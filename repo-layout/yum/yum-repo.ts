@@ -9,6 +9,7 @@
 //
 // Adding an rpm reads only that rpm; publishing works from the catalogue.
 
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { compressBuffer } from '../compress.js';
@@ -118,7 +119,6 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (x: T) => Promise<R
 }
 
 async function hashStream(s: AsyncIterable<Buffer>): Promise<string> {
-  const { createHash } = await import('node:crypto');
   const h = createHash('sha256');
   for await (const c of s) h.update(c);
   return h.digest('hex');

@@ -22,6 +22,7 @@ const ARCHES = [
 
 const INIT = `#!/bin/sh
 /bin/busybox mount -t proc proc /proc
+/bin/busybox mount -t sysfs sys /sys
 echo "LXL-BOOT-OK $(/bin/busybox uname -m) $(/bin/busybox uname -r) legacy_names=$(/bin/busybox cat /sys/module/xen_blkfront/parameters/legacy_names 2>&1)"
 /bin/busybox poweroff -f
 `;

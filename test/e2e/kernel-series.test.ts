@@ -53,6 +53,12 @@ test('the series applies, passes git apply --check and checkpatch, and the legac
     assert.match(patch, /^Subject: \[PATCH \d\/\d\] /m, `${e.patch} has a subject`);
   }
 
+  // The full flavour is not built in CI, but its fragments must survive too.
+  const fullEnv = buildEnv(prepared.tree, 'x86_64', prepared.sourceDateEpoch);
+  const full = await configureKernel(prepared.tree, { arch: 'x86_64', base: 'defconfig', fragments: [...line.arches.x86_64!.fragments, ...line.flavours.full!.fragments, ...line.common], localversion: '-xen-legacy', env: fullEnv });
+  assert.equal(full.get('CONFIG_XFS_FS'), 'm');
+  assert.equal(full.get('CONFIG_HVC_XEN_LEGACY_TTY'), 'y');
+
   // i386: the real fragments keep CONFIG_XEN; without X86_LOCAL_APIC (no SMP,
   // no X86_UP_APIC) olddefconfig drops CONFIG_XEN and every Xen driver, and the
   // check must name them.

@@ -77,6 +77,7 @@ async function aptInstall(c: Chroot, url: string, keyring: Buffer): Promise<void
   const bad = `${upd.stdout}\n${upd.stderr}`.split('\n').filter((l) => /^(W|E|N|Err):/.test(l.trim()));
   assert.deepEqual(bad, [], `apt-get update printed warnings:\n${upd.stdout}${upd.stderr}`);
   await c.run(['dpkg', '--purge', META, PKG], { allowFail: true });
+  await c.run(['apt-get', 'clean']);
   await c.run(['apt-get', ...NO_PTY, 'install', '-y', META]);
   assert.equal((await c.run(['dpkg-query', '-W', '-f=${Version}', PKG])).stdout.trim(), V1);
 }

@@ -9,21 +9,21 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { LxlError, StorageError } from '../../repo-layout/errors.js';
 import { S3Storage } from '../../storage/s3-storage.js';
-import { startFaultProxy } from '../support/fault-proxy.js';
+import { startFaultProxy, type Fault } from '../support/fault-proxy.js';
 import { s3Unavailable, startS3Server, S3RVER_CREDENTIALS } from '../support/s3-server.js';
 
 const skip = s3Unavailable();
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
-async function setup(failRate: number, maxAttempts: number, seed: number) {
+async function setup(failRate: number, maxAttempts: number, seed: number, faults?: Fault[]) {
   const srv = await startS3Server('faults');
-  const proxy = await startFaultProxy({ upstream: srv.endpoint, seed, failRate });
+  const proxy = await startFaultProxy({ upstream: srv.endpoint, seed, failRate, faults });
   const opts = { bucket: srv.bucket, forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED' as const, credentials: S3RVER_CREDENTIALS };
   return { proxy, flaky: new S3Storage({ ...opts, endpoint: proxy.endpoint, maxAttempts }), direct: new S3Storage({ ...opts, endpoint: srv.endpoint }) };
 }
 
-test('with 25% faults and 8 attempts, puts, multipart uploads, gets, lists and deletes all succeed', { skip }, async () => {
-  const { proxy, flaky, direct } = await setup(0.25, 8, 42);
+test('with 25% faults (500, 503, drops before and after the server acted) and 8 attempts, puts, multipart uploads, gets, lists and deletes all succeed', { skip }, async () => {
+  const { proxy, flaky, direct } = await setup(0.25, 8, 42, ['500', '503', 'drop', 'drop-after']);
   const files = new Map<string, Buffer>();
   for (let i = 0; i < 20; i++) files.set(`pool/f${i}_6.1.192+1~legacy1.deb`, randomBytes(20_000 + i));
   for (const [k, b] of files) await flaky.put(k, b, { contentType: 'application/vnd.debian.binary-package' });

@@ -7,6 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { NotFoundError } from '../../repo-layout/errors.js';
 import { FsStorage } from '../../storage/fs-storage.js';
+import { runGc } from '../../storage/gc.js';
 import { S3Storage } from '../../storage/s3-storage.js';
 import { CACHE_IMMUTABLE, type ObjectInfo, type PublishedStorage } from '../../storage/storage.js';
 import { s3Unavailable, startS3Server, S3RVER_CREDENTIALS } from '../support/s3-server.js';
@@ -81,6 +82,13 @@ for (const backend of backends) {
       assert.ok(seen.size >= 1);
     });
 
+    await t.test('putMany (when the backend has it) writes every item with its bytes', { skip: storage.putMany ? undefined : `${backend.name} has no putMany` }, async () => {
+      const items = Array.from({ length: 20 }, (_, i) => ({ key: `many/d${i % 3}/f${i}+1~x`, body: `body ${i}`, opts: { cacheControl: 'no-cache' } }));
+      await storage.putMany!(items);
+      for (const it of items) assert.equal((await storage.getBytes(it.key)).toString(), it.body);
+      await storage.putMany!([]);
+    });
+
     await t.test('putIfAbsent creates once and never overwrites', async () => {
       assert.equal(await storage.putIfAbsent('pool/once.deb', 'first'), true);
       assert.equal(await storage.putIfAbsent('pool/once.deb', 'second'), false);
@@ -137,6 +145,17 @@ for (const backend of backends) {
       const h = createHash('sha256');
       for await (const c of await storage.get('big/kernel.deb')) h.update(c as Uint8Array);
       assert.equal(h.digest('hex'), sha256(big));
+    });
+
+    await t.test('runGc keeps referenced and young objects and deletes the rest', async () => {
+      for (const k of ['gc/pool/a.deb', 'gc/pool/b+1~x.deb', 'gc/pool/c.deb', 'gc/other/keep']) await storage.put(k, k);
+      const referenced = new Set(['gc/pool/a.deb']);
+      const young = await runGc(storage, { prefix: 'gc/pool/', referenced, graceMs: 3_600_000 });
+      assert.deepEqual(young.delete, []);
+      assert.equal(young.waiting.length, 2);
+      const due = await runGc(storage, { prefix: 'gc/pool/', referenced, graceMs: 0, nowMs: Date.now() + 5_000 });
+      assert.deepEqual(due.delete.map((o) => o.key), ['gc/pool/b+1~x.deb', 'gc/pool/c.deb']);
+      assert.deepEqual((await collect(storage.list('gc/'))).map((o) => o.key), ['gc/other/keep', 'gc/pool/a.deb']);
     });
 
     if (httpUrl) {

@@ -57,9 +57,7 @@ export function kernelBuildUnavailable(): string | undefined {
 
 /** Returns the cached kernel for `req`, building it first (minutes) when the cache has none. */
 export async function cachedKernel(req: CachedKernelRequest): Promise<CachedKernel> {
-  const line = await loadKernelLine(req.line ?? '6.1');
-  const key = await inputsKey(req);
-  const dir = path.join(KERNEL_CACHE, `${line.line}-${req.arch}-${req.flavour ?? (req.config ? 'custom' : 'minimal')}-${key}`);
+  const dir = await cachedKernelDir(req);
   if (!existsSync(path.join(dir, 'meta.json'))) await build(req, dir);
   const meta = JSON.parse(await readFile(path.join(dir, 'meta.json'), 'utf8')) as Meta;
   const stageDir = path.join(dir, 'stage');
@@ -72,6 +70,13 @@ export async function cachedKernel(req: CachedKernelRequest): Promise<CachedKern
     config: path.join(stageDir, 'boot', `config-${meta.krel}`),
     log: path.join(dir, 'build.log'),
   };
+}
+
+/** The cache folder of `req` (it may not exist yet). */
+export async function cachedKernelDir(req: CachedKernelRequest): Promise<string> {
+  const line = await loadKernelLine(req.line ?? '6.1');
+  const name = req.config ? 'custom' : (req.flavour ?? 'minimal');
+  return path.join(KERNEL_CACHE, `${line.line}-${req.arch}-${name}-${await inputsKey(req)}`);
 }
 
 async function build(req: CachedKernelRequest, dir: string): Promise<void> {
@@ -136,7 +141,14 @@ async function build(req: CachedKernelRequest, dir: string): Promise<void> {
 // it does not force rebuilds; delete the cache folder after such edits.
 async function inputsKey(req: CachedKernelRequest): Promise<string> {
   const line = await loadKernelLine(req.line ?? '6.1');
-  const h = createHash('sha256').update(JSON.stringify({ ...req, localversion: line.localversion, v: 1 }));
+  const norm = {
+    line: line.line,
+    arch: req.arch,
+    flavour: req.config ? null : (req.flavour ?? 'minimal'),
+    config: req.config ?? null,
+    patches: req.patches !== false,
+  };
+  const h = createHash('sha256').update(JSON.stringify({ ...norm, localversion: line.localversion, v: 1 }));
   if (line.source.kind === 'tarball') {
     const s = await stat(line.source.tarball);
     h.update(`${line.source.tarball} ${s.size} ${s.mtimeMs}`);

@@ -1,8 +1,9 @@
 // Runs s3rver's own CLI with two changes that make it behave as S3 does:
 // - PUTs are atomic on S3 (a GET sees the old object or the new one, never a
-//   part) but s3rver writes objects in place. So uploads are received fully
-//   first, and each key's writes, reads and deletes run one at a time, with
-//   reads buffered before the key is released.
+//   part) but s3rver writes objects in place, and answers before the bytes
+//   are on disk. So uploads are received fully first, written to a temp file
+//   and renamed into place, and each key's writes, reads and deletes run one
+//   at a time, with reads buffered before the key is released.
 // - S3 lists keys in UTF-8 byte order; s3rver lists them in directory-walk
 //   order, and with a delimiter it misses common prefixes whose objects sit
 //   two or more levels down (so `rclone sync` skipped apt/dists/). So
@@ -10,6 +11,9 @@
 // Everything else (HTTP, SigV4, XML, multipart) is stock s3rver.
 'use strict';
 
+const crypto = require('node:crypto');
+const fsp = require('node:fs/promises');
+const path = require('node:path');
 const { Readable } = require('node:stream');
 const FilesystemStore = require('s3rver/lib/stores/filesystem.js');
 
@@ -38,7 +42,7 @@ function buffer(stream) {
   });
 }
 
-const { putObject, getObject, deleteObject, listObjects } = FilesystemStore.prototype;
+const { getObject, deleteObject, listObjects } = FilesystemStore.prototype;
 
 FilesystemStore.prototype.listObjects = async function (bucket, options) {
   const { delimiter = '', prefix = '' } = options;
@@ -61,11 +65,22 @@ FilesystemStore.prototype.listObjects = async function (bucket, options) {
     isTruncated: entries.length > maxKeys,
   };
 };
-};
 
+// s3rver's own putObject resolves before its write stream has flushed, so a GET right after a PUT can read a
+// short file; this one writes a temp file and renames it into place before answering.
+let tmpSeq = 0;
 FilesystemStore.prototype.putObject = async function (object) {
-  if (object.content && !Buffer.isBuffer(object.content)) object.content = await buffer(object.content);
-  return exclusive(`${object.bucket}/${object.key}`, () => putObject.call(this, object));
+  const content = Buffer.isBuffer(object.content) ? object.content : await buffer(object.content);
+  return exclusive(`${object.bucket}/${object.key}`, async () => {
+    const objectPath = this.getResourcePath(object.bucket, object.key, 'object');
+    await fsp.mkdir(path.dirname(objectPath), { recursive: true });
+    const tmp = `${objectPath}.lxl-tmp-${process.pid}-${++tmpSeq}`;
+    await fsp.writeFile(tmp, content);
+    await fsp.rename(tmp, objectPath);
+    const md5 = crypto.createHash('md5').update(content).digest('hex');
+    await this.putMetadata(object.bucket, object.key, object.metadata, md5);
+    return { size: content.length, md5 };
+  });
 };
 
 FilesystemStore.prototype.getObject = function (bucket, key, options) {

@@ -62,14 +62,19 @@ test('main header of a fixed spec matches the golden file (UPDATE_GOLDEN=1 rewri
   const facts = { fileDigests: spec.files.map((_, i) => `${i}`.padStart(64, '0')), payloadSha256: 'ab'.repeat(32), compressor: 'xz' as const, level: 6 };
   for (const profile of ['modern', 'el5'] as const) {
     const deps = profile === 'el5' ? { ...spec, depends: spec.depends.slice(0, 1) } : spec;
-    const hex = encodeHeader(TAG_HEADERIMMUTABLE, mainHeaderEntries(deps, profile === 'el5' ? { ...facts, compressor: 'gzip', level: 9 } : facts, profile)).toString('hex');
-    const text = `${hex.replace(/(.{64})/g, '$1\n').trim()}\n`;
-    const file = path.join(GOLDEN, `kernel-main-header-${profile}.hex`);
-    if (process.env.UPDATE_GOLDEN || !existsSync(file)) {
-      await mkdir(GOLDEN, { recursive: true });
-      await writeFile(file, text);
+    const blob = encodeHeader(TAG_HEADERIMMUTABLE, mainHeaderEntries(deps, profile === 'el5' ? { ...facts, compressor: 'gzip', level: 9 } : facts, profile));
+    // The exact bytes, and a readable dump of the decoded tags to review changes by.
+    const hex = `${blob.toString('hex').replace(/(.{64})/g, '$1\n').trim()}\n`;
+    const dump = [...decodeHeader(blob).entries()].map(([tag, e]) => `${tag} type=${e.type} count=${e.count} ${JSON.stringify(Buffer.isBuffer(e.value) ? e.value.toString('hex') : e.value, (_, v) => (typeof v === 'bigint' ? String(v) : v))}\n`).join('');
+    for (const [ext, text] of [['hex', hex], ['txt', dump]] as const) {
+      const file = path.join(GOLDEN, `kernel-main-header-${profile}.${ext}`);
+      if (process.env.UPDATE_GOLDEN) {
+        await mkdir(GOLDEN, { recursive: true });
+        await writeFile(file, text);
+      }
+      assert.ok(existsSync(file), `missing ${file} (run with UPDATE_GOLDEN=1 to create it)`);
+      assert.equal(text, await readFile(file, 'utf8'), `${profile} header differs from ${file}`);
     }
-    assert.equal(text, await readFile(file, 'utf8'), `${profile} header differs from ${file}`);
   }
 });
 

@@ -1,0 +1,142 @@
+// One build job, with or without a server: build the kernel with the kernel
+// library (or take a prebuilt staged tree), then write every package. The
+// worker and `lxl build` both call runBuildJob, so they build the same bytes.
+
+import { mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import { LxlError, SpecError } from '../repo-layout/errors.js';
+import { JobApiError } from './job-client.js';
+import { buildKernel } from './kernel-build.js';
+import { KernelBuildError, type KernelBuildPhase } from './kernel-errors.js';
+import { loadKernelLine } from './kernel-line.js';
+import { stagedKrel, writeKernelPackages, type BuiltArtifact } from './kernel-packages.js';
+
+/** Every phase a job goes through, in order (the kernel library's, then packaging and upload). */
+export type JobPhase = KernelBuildPhase | 'package' | 'upload' | 'complete';
+
+/** The job parameters (`params` of a queued job). */
+export const buildJobParams = z.object({
+  line: z.string().regex(/^\d+\.\d+$/, 'must be a kernel line such as "6.1"'),
+  /** Package version (Debian syntax, `+`/`~` allowed); default `<kernel version>-1`. */
+  version: z.string().min(1).optional(),
+  flavour: z.string().min(1).default('minimal'),
+  arch: z.enum(['x86_64', 'i386']),
+});
+export type BuildJobParams = z.output<typeof buildJobParams>;
+
+/** Where and how to run a job. */
+export interface BuildJobOptions {
+  /** Scratch folder for this job (wiped first). */
+  workDir: string;
+  /** Shared download cache for kernel sources. */
+  cacheDir: string;
+  /** Folder the packages go to (deb/, rpm/, rpm-el5/, tarballs/). */
+  outDir: string;
+  /** Where kernel line definitions live (`<dir>/<line>/line.json`); default the shipped kernel/. */
+  linesDir?: string;
+  /** make -j. */
+  jobs?: number;
+  /** Skip the kernel build and package this staged tree (tests reuse a cached build this way). */
+  stageFrom?: string;
+  /** Fixed clock when stageFrom is used (the build library picks its own otherwise). */
+  sourceDateEpoch?: number;
+  debCompression?: 'gzip' | 'xz';
+  signal?: AbortSignal;
+  onPhase?: (phase: JobPhase, detail?: string) => void;
+  onLine?: (line: string) => void;
+}
+
+/** What a job produced. */
+export interface BuildJobResult {
+  krel: string;
+  version: string;
+  kernelVersion?: string;
+  sourceDateEpoch: number;
+  artifacts: BuiltArtifact[];
+}
+
+/** A job failed in `phase`; the message reads "<phase>: <reason>". `retry` says whether another attempt could help. */
+export class JobError extends LxlError {
+  constructor(readonly phase: JobPhase, message: string, readonly retry: boolean, options?: { cause?: unknown }) {
+    super('E_BUILD', message.startsWith(`${phase}: `) ? message : `${phase}: ${message}`, options);
+  }
+}
+
+/** Validates raw job params; JobError in phase `line` naming every bad field. */
+export function parseJobParams(raw: unknown): BuildJobParams {
+  const r = buildJobParams.safeParse(raw);
+  if (!r.success) throw new JobError('line', `cannot run the job: invalid params: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, false);
+  return r.data;
+}
+
+/** Runs the job's build and packaging; throws JobError naming the phase. */
+export async function runBuildJob(params: BuildJobParams, opts: BuildJobOptions): Promise<BuildJobResult> {
+  let phase: JobPhase = 'line';
+  const enter = (p: JobPhase, detail?: string) => {
+    phase = p;
+    opts.onPhase?.(p, detail);
+  };
+  try {
+    await rm(opts.workDir, { recursive: true, force: true });
+    await mkdir(opts.workDir, { recursive: true });
+    let stageDir: string;
+    let krel: string;
+    let kernelVersion: string | undefined;
+    let epoch: number;
+    if (opts.stageFrom) {
+      stageDir = opts.stageFrom;
+      krel = await stagedKrel(stageDir);
+      epoch = opts.sourceDateEpoch ?? envEpoch() ?? 0;
+      opts.onLine?.(`using the prebuilt staged tree ${stageDir} (kernel ${krel})`);
+    } else {
+      const line = await loadKernelLine(opts.linesDir ? path.join(opts.linesDir, params.line) : params.line);
+      const r = await buildKernel({
+        line,
+        arch: params.arch,
+        flavour: params.flavour,
+        workDir: path.join(opts.workDir, 'build'),
+        stageDir: path.join(opts.workDir, 'stage'),
+        cacheDir: opts.cacheDir,
+        jobs: opts.jobs,
+        signal: opts.signal,
+        onLine: opts.onLine,
+        onPhase: (p) => enter(p),
+      });
+      stageDir = r.stageDir;
+      krel = r.krel;
+      kernelVersion = r.version;
+      epoch = r.sourceDateEpoch;
+    }
+    const version = params.version ?? `${kernelVersion ?? krel.replace(/-.*$/, '')}-1`;
+    enter('package');
+    const artifacts = await writeKernelPackages(
+      { stageDir, krel, arch: params.arch, version, sourceDateEpoch: epoch },
+      opts.outDir,
+      { debCompression: opts.debCompression, signal: opts.signal, onPackage: (f, i, n) => opts.onPhase?.('package', `${i + 1}/${n} ${f}`) },
+    );
+    for (const a of artifacts) opts.onLine?.(`wrote ${a.filename} (${a.size} bytes, sha256 ${a.sha256})`);
+    return { krel, version, kernelVersion, sourceDateEpoch: epoch, artifacts };
+  } catch (err) {
+    throw asJobError(err, phase);
+  }
+}
+
+/** Wraps any failure as a JobError of `phase`; kernel errors keep their own phase. Bad inputs are final, tool and I/O trouble may be retried. */
+export function asJobError(err: unknown, phase: JobPhase): JobError {
+  if (err instanceof JobError) return err;
+  if (err instanceof KernelBuildError) {
+    const final = ['line', 'patch', 'config'].includes(err.phase);
+    const tail = err.logTail ? `\n${err.logTail.split('\n').slice(-40).join('\n')}` : '';
+    return new JobError(err.phase, `${err.message}${final ? '' : tail}`, !final, { cause: err });
+  }
+  if (err instanceof SpecError) return new JobError(phase, err.message, false, { cause: err });
+  // The server refused the request (4xx): another attempt would send the same bytes.
+  if (err instanceof JobApiError) return new JobError(phase, err.message, err.status >= 500, { cause: err });
+  return new JobError(phase, (err as Error)?.message ?? String(err), true, { cause: err });
+}
+
+function envEpoch(): number | undefined {
+  const v = process.env.SOURCE_DATE_EPOCH;
+  return v && /^\d+$/.test(v) ? Number(v) : undefined;
+}

@@ -1,0 +1,65 @@
+// `lxl build --line 6.1 --flavour minimal --arch x86_64 --out <dir>`: runs one
+// build job locally, with no server, and writes the packages to a folder. It
+// calls the same job runner as `lxl worker`, so the bytes are the same.
+
+import os from 'node:os';
+import path from 'node:path';
+import { Command, Option } from 'commander';
+import { parseJobParams, runBuildJob } from '../builders/job-runner.js';
+import { createProgress } from '../builders/progress.js';
+
+interface BuildFlags {
+  line: string;
+  flavour: string;
+  arch: string;
+  version?: string;
+  out: string;
+  workDir: string;
+  cacheDir: string;
+  jobs?: string;
+  linesDir?: string;
+  stageFrom?: string;
+  debCompression: 'gzip' | 'xz';
+}
+
+/** Registers `lxl build`. */
+export function register(program: Command): void {
+  program
+    .command('build')
+    .description('build one kernel job locally (no server) and write its packages to --out')
+    .requiredOption('--line <line>', 'kernel line, e.g. 6.1')
+    .option('--flavour <name>', 'flavour of the line', 'minimal')
+    .addOption(new Option('--arch <arch>', 'kernel arch').choices(['x86_64', 'i386']).default('x86_64'))
+    .option('--version <version>', 'package version (default <kernel version>-1)')
+    .requiredOption('--out <dir>', 'folder for the packages (deb/, rpm/, rpm-el5/, tarballs/)')
+    .option('--work-dir <dir>', 'scratch folder', path.join(os.tmpdir(), 'lxl-build'))
+    .option('--cache-dir <dir>', 'download cache for kernel sources', path.join(os.homedir(), '.cache', 'lxl'))
+    .option('--jobs <n>', 'make -j (default: all CPUs)')
+    .option('--lines-dir <dir>', 'kernel line definitions (<dir>/<line>/line.json)')
+    .option('--stage-from <dir>', 'package this prebuilt staged tree instead of building')
+    .addOption(new Option('--deb-compression <kind>', 'deb payload compression').choices(['gzip', 'xz']).default('gzip'))
+    .action(async (flags: BuildFlags) => {
+      const params = parseJobParams({ line: flags.line, flavour: flags.flavour, arch: flags.arch, version: flags.version });
+      const progress = createProgress();
+      const abort = new AbortController();
+      const stop = () => abort.abort(new Error('interrupted'));
+      process.once('SIGINT', stop);
+      try {
+        const r = await runBuildJob(params, {
+          workDir: path.resolve(flags.workDir),
+          cacheDir: path.resolve(flags.cacheDir),
+          outDir: path.resolve(flags.out),
+          linesDir: flags.linesDir && path.resolve(flags.linesDir),
+          jobs: flags.jobs ? Number(flags.jobs) : undefined,
+          stageFrom: flags.stageFrom && path.resolve(flags.stageFrom),
+          debCompression: flags.debCompression,
+          signal: abort.signal,
+          onPhase: (p, d) => progress.phase(p, d),
+        });
+        progress.phase('complete');
+        for (const a of r.artifacts) process.stdout.write(`${a.sha256}  ${path.relative(process.cwd(), a.file)}\n`);
+      } finally {
+        process.off('SIGINT', stop);
+      }
+    });
+}

@@ -1,0 +1,76 @@
+// Fixtures for the builder tests: a fake staged kernel tree (what
+// builders/kernel-build.ts stages, with dummy bytes), and a fake kernel line
+// whose tiny source tarball makes the kernel library fail in a chosen phase.
+
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { run } from '../support/exec.js';
+
+export const FAKE_KREL = '6.1.999-xen-legacy';
+
+/** Writes boot/ and lib/modules/<krel>/ like a real stage; `bigBytes` adds an incompressible file (slow packaging). */
+export async function makeFakeStage(dir: string, opts: { krel?: string; bigBytes?: number } = {}): Promise<string> {
+  const krel = opts.krel ?? FAKE_KREL;
+  const mods = path.join(dir, 'lib/modules', krel);
+  await mkdir(path.join(dir, 'boot'), { recursive: true });
+  await mkdir(path.join(mods, 'kernel/drivers/xen'), { recursive: true });
+  await writeFile(path.join(dir, 'boot', `vmlinuz-${krel}`), Buffer.alloc(4096, 0x4c));
+  await writeFile(path.join(dir, 'boot', `System.map-${krel}`), 'ffffffff81000000 T _text\n');
+  await writeFile(path.join(dir, 'boot', `config-${krel}`), 'CONFIG_XEN=y\nCONFIG_XEN_PV=y\n');
+  // No .ko: depmod would refuse dummy modules. modules.builtin is what depmod reads besides .ko files.
+  await writeFile(path.join(mods, 'modules.order'), '');
+  await writeFile(path.join(mods, 'modules.builtin'), 'kernel/drivers/xen/xen-blkfront.ko\n');
+  await writeFile(path.join(mods, 'kernel/drivers/xen/README'), 'built in\n');
+  // A stale depmod output from the build: packages must leave it out (tarballs keep it).
+  await writeFile(path.join(mods, 'modules.dep'), 'stale\n');
+  if (opts.bigBytes) {
+    const { randomBytes } = await import('node:crypto');
+    await writeFile(path.join(mods, 'kernel/drivers/xen/big.bin'), randomBytes(opts.bigBytes));
+  }
+  return dir;
+}
+
+/**
+ * A kernel line `6.1` under `<dir>/lines/6.1/` whose source is a tiny tarball
+ * and whose series holds one patch that does not apply (a reject).
+ */
+export async function makeRejectingLine(dir: string): Promise<string> {
+  const lines = path.join(dir, 'lines');
+  const line = path.join(lines, '6.1');
+  const src = path.join(dir, 'src', 'linux-6.1.999');
+  await mkdir(path.join(src, 'drivers/tty/hvc'), { recursive: true });
+  await mkdir(path.join(line, 'config'), { recursive: true });
+  await mkdir(path.join(line, 'patches'), { recursive: true });
+  await writeFile(path.join(src, 'Makefile'), 'VERSION = 6\nPATCHLEVEL = 1\nSUBLEVEL = 999\n');
+  await writeFile(path.join(src, 'drivers/tty/hvc/hvc_xen.c'), 'int a = 1;\nint b = 2;\nint c = 3;\n');
+  const tarball = path.join(dir, 'linux-source-fake.tar.xz');
+  await run('tar', ['-C', path.join(dir, 'src'), '-cJf', tarball, 'linux-6.1.999']);
+  await writeFile(
+    path.join(line, 'patches/0001-hvc_xen-legacy-tty1.patch'),
+    [
+      '--- a/drivers/tty/hvc/hvc_xen.c',
+      '+++ b/drivers/tty/hvc/hvc_xen.c',
+      '@@ -1,3 +1,3 @@',
+      ' int a = 1;',
+      '-int b = 42;',
+      '+int b = 43;',
+      ' int c = 3;',
+      '',
+    ].join('\n'),
+  );
+  await writeFile(path.join(line, 'patches/series'), '0001-hvc_xen-legacy-tty1.patch\n');
+  for (const f of ['legacy', 'xen', 'minimal']) await writeFile(path.join(line, 'config', `${f}.config`), 'CONFIG_XEN=y\n');
+  await writeFile(
+    path.join(line, 'line.json'),
+    JSON.stringify({
+      line: '6.1',
+      localversion: '-xen-legacy',
+      source: { tarball },
+      series: 'patches/series',
+      common: ['config/legacy.config'],
+      arches: { x86_64: { fragments: ['config/xen.config'] } },
+      flavours: { minimal: { base: 'tinyconfig', fragments: ['config/minimal.config'] } },
+    }),
+  );
+  return lines;
+}
