@@ -4,6 +4,7 @@
 // fail it naming the phase and the reason. A worker that dies just stops
 // heartbeating: the server expires the lease and hands the job to another.
 
+import { rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -41,7 +42,16 @@ export async function runWorker(opts: WorkerOptions): Promise<{ completed: numbe
   const ttl = opts.leaseTtlSeconds ?? 300;
   const tally = { completed: 0, failed: 0 };
   while (!opts.signal?.aborted) {
-    const job = await client.lease(ttl);
+    let job: LeasedJob | undefined;
+    try {
+      job = await client.lease(ttl);
+    } catch (err) {
+      // A long-running worker outlives server restarts; a one-shot run reports the failure.
+      if (opts.once) throw err;
+      progress.info({ err: (err as Error).message }, 'cannot lease a job; retrying');
+      await sleep((opts.pollSeconds ?? 10) * 1000, undefined, { signal: opts.signal }).catch(() => undefined);
+      continue;
+    }
     if (!job) {
       if (opts.once) break;
       await sleep((opts.pollSeconds ?? 10) * 1000, undefined, { signal: opts.signal }).catch(() => undefined);
@@ -63,6 +73,7 @@ async function runLeasedJob(client: JobClient, job: LeasedJob, opts: WorkerOptio
   const log = new JobLogStream((text) => client.appendLog(job, text), { onError: (err) => progress.info({ job: job.id, err: err.message }, 'cannot append to the build log') });
   let phase: JobPhase = 'line';
   let leaseLost: Error | undefined;
+  const dir = path.join(opts.workDir, job.id.replace(/[^A-Za-z0-9._-]/g, '_'));
   const beat = setInterval(() => {
     client.heartbeat(job, ttl).catch((err: Error) => {
       // A lost lease means another worker may own the job now: stop at once.
@@ -81,7 +92,6 @@ async function runLeasedJob(client: JobClient, job: LeasedJob, opts: WorkerOptio
     log.write(`== job ${job.id} attempt ${job.attempts} on ${opts.owner}: ${JSON.stringify(job.params)}\n`);
     const params = parseJobParams(job.params);
     const settings = await client.repoSettings(job.repo);
-    const dir = path.join(opts.workDir, job.id.replace(/[^A-Za-z0-9._-]/g, '_'));
     const runOpts: BuildJobOptions = {
       workDir: path.join(dir, 'work'),
       outDir: path.join(dir, 'out'),
@@ -121,6 +131,8 @@ async function runLeasedJob(client: JobClient, job: LeasedJob, opts: WorkerOptio
       artifacts: uploads.map((a) => ({ filename: a.filename, sha256: a.sha256, size: a.size })),
     });
     progress.done(job.id);
+    // Packages and build trees are large; a failed job's folder stays for inspection.
+    await rm(dir, { recursive: true, force: true });
     return true;
   } catch (err) {
     clearInterval(beat);

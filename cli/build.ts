@@ -57,7 +57,8 @@ export function register(program: Command): void {
           onPhase: (p, d) => progress.phase(p, d),
         });
         progress.phase('complete');
-        for (const a of r.artifacts) process.stdout.write(`${a.sha256}  ${path.relative(process.cwd(), a.file)}\n`);
+        if (process.stderr.isTTY) process.stderr.write('\n');
+        for (const a of r.artifacts) process.stdout.write(`${a.sha256}  ${a.file}\n`);
       } finally {
         process.off('SIGINT', stop);
       }

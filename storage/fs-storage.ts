@@ -49,15 +49,13 @@ export class FsStorage implements PublishedStorage {
     const dirs = [...new Set(dests.map((d) => path.dirname(d)))];
     // Directories to fsync after the renames: each destination's, plus the parent of every directory created now.
     const syncDirs = new Set(dirs);
-    await Promise.all(
-      dirs.map(async (d) => {
-        const first = await mkdir(d, { recursive: true });
-        for (let x = d; first && x.length >= first.length && x !== path.dirname(x); x = path.dirname(x)) syncDirs.add(path.dirname(x));
-      }),
-    );
     const temps: string[] = new Array(items.length);
     const signal = items.find((it) => it.opts?.signal)?.opts?.signal;
     try {
+      await forEachLimit(dirs, 16, async (d) => {
+        const first = await mkdir(d, { recursive: true });
+        for (let x = d; first && x.length >= first.length && x !== path.dirname(x); x = path.dirname(x)) syncDirs.add(path.dirname(x));
+      });
       // Contents durable before any name points at them: a crash leaves temps, never a short file under a final name.
       await forEachLimit(items, 16, async (it, i) => {
         signal?.throwIfAborted();

@@ -91,8 +91,9 @@ export class S3PublishLock {
     const current = await this.store.readWithEtag(this.key);
     if (!current) return undefined; // released between our two calls: the next attempt will create it
     const held = decodeLock(current.body);
-    if (held && held.expiresAt > this.now()) return undefined;
-    // Stale (or unreadable): replace exactly the object we read; a concurrent taker changes the ETag and we lose.
+    // Our own record: a retried create whose first attempt landed but whose answer was lost. Adopt it.
+    if (held && held.expiresAt > this.now() && held.owner !== this.owner) return undefined;
+    // Stale, unreadable or ours: replace exactly the object we read; a concurrent taker changes the ETag and we lose.
     const replaced = await this.store.replaceIfMatch(this.key, rec(), current.etag, { contentType: 'application/json', cacheControl: CACHE_INDEX });
     return replaced === undefined ? undefined : this.handle(replaced);
   }

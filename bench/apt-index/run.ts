@@ -4,8 +4,13 @@
 // Times: full = add every deb + export/publish signed indices;
 // incremental = add one more deb + export/publish. lxl is timed both through
 // its CLI (process start included) and in-process (what the server does).
+// Same index formats where the tools allow: lxl writes Packages + .gz + .xz +
+// by-hash; reprepro is set to export Packages + .gz + .xz (it has no by-hash);
+// aptly (no .xz support) writes Packages + .gz + by-hash, with its Contents
+// and .bz2 indices switched off. All sign with the same RSA-4096 key.
 
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,18 +29,37 @@ const keep = args.includes('--keep');
 const here = path.dirname(fileURLToPath(import.meta.url));
 const lxlBin = path.join(here, '..', '..', 'bin', 'lxl.mjs');
 
-function sh(cmd: string, argv: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): number {
-  const t0 = process.hrtime.bigint();
-  const r = spawnSync(cmd, argv, { cwd: opts.cwd, env: opts.env ?? process.env, input: opts.input, stdio: ['pipe', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
-  const s = Number(process.hrtime.bigint() - t0) / 1e9;
-  if (r.status !== 0) throw new Error(`${cmd} ${argv.slice(0, 6).join(' ')} … failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
-  return s;
+/** Wall-clock seconds and CPU seconds (user + system, this process and its waited-for children such as xz, gpg or the tool itself). */
+interface Sample {
+  wall: number;
+  cpu: number;
 }
 
-async function timed(fn: () => Promise<unknown>): Promise<number> {
+/** CPU seconds used so far by this process (all threads) plus its reaped children (/proc/self/stat cutime + cstime). */
+function cpuNow(): number {
+  const u = process.cpuUsage();
+  const f = readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ');
+  return (u.user + u.system) / 1e6 + (Number(f[13]) + Number(f[14])) / 100;
+}
+
+function plus(a: Sample, b: Sample): Sample {
+  return { wall: a.wall + b.wall, cpu: a.cpu + b.cpu };
+}
+
+function sh(cmd: string, argv: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): Sample {
   const t0 = process.hrtime.bigint();
+  const c0 = cpuNow();
+  const r = spawnSync(cmd, argv, { cwd: opts.cwd, env: opts.env ?? process.env, input: opts.input, stdio: ['pipe', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
+  const out = { wall: Number(process.hrtime.bigint() - t0) / 1e9, cpu: cpuNow() - c0 };
+  if (r.status !== 0) throw new Error(`${cmd} ${argv.slice(0, 6).join(' ')} … failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
+  return out;
+}
+
+async function timed(fn: () => Promise<unknown>): Promise<Sample> {
+  const t0 = process.hrtime.bigint();
+  const c0 = cpuNow();
   await fn();
-  return Number(process.hrtime.bigint() - t0) / 1e9;
+  return { wall: Number(process.hrtime.bigint() - t0) / 1e9, cpu: cpuNow() - c0 };
 }
 
 function have(cmd: string): boolean {
@@ -70,7 +94,7 @@ let t = await timed(async () => {
 });
 const all = (await readdir(debDir)).filter((f) => f.endsWith('.deb')).sort().map((f) => path.join(debDir, f));
 const extra = all.pop() as string;
-console.log(`  ${all.length} debs in ${t.toFixed(2)} s`);
+console.log(`  ${all.length} debs in ${t.wall.toFixed(2)} s`);
 
 // One RSA-4096 key for every tool.
 const key = await generateKey({ name: 'lxl bench', email: 'bench@lxl.test', algorithm: 'rsa4096' });
@@ -81,7 +105,7 @@ await mkdir(gnupg, { mode: 0o700 });
 const genv = { ...process.env, GNUPGHOME: gnupg };
 sh('gpg', ['--batch', '--import', keyFile], { env: genv });
 
-const results: Record<string, { full?: number; inc?: number }> = {};
+const results: Record<string, { full?: Sample; inc?: Sample }> = {};
 
 // lxl through the CLI: one process adds and publishes.
 {
@@ -90,7 +114,7 @@ const results: Record<string, { full?: number; inc?: number }> = {};
   const inc = sh(process.execPath, [lxlBin, 'apt', 'add', repo, extra, '--key', keyFile]);
   const start = sh(process.execPath, [lxlBin, '--help']);
   results['lxl (CLI)'] = { full, inc };
-  console.log(`  lxl CLI process start alone: ${start.toFixed(2)} s`);
+  console.log(`  lxl CLI process start alone (lxl --help): ${start.wall.toFixed(2)} s wall, ${start.cpu.toFixed(2)} s CPU`);
 }
 // lxl in process (the server's path): same work without process start; default xz preset and the fast one.
 for (const xzLevel of [6, 1]) {
@@ -114,7 +138,7 @@ if (have('reprepro')) {
   await mkdir(path.join(base, 'conf'), { recursive: true });
   await writeFile(
     path.join(base, 'conf', 'distributions'),
-    `Codename: stable\nSuite: stable\nArchitectures: amd64 i386\nComponents: main\nSignWith: ${key.fingerprint}\n`,
+    `Codename: stable\nSuite: stable\nArchitectures: amd64 i386\nComponents: main\nDebIndices: Packages Release . .gz .xz\nSignWith: ${key.fingerprint}\n`,
   );
   const full = sh('reprepro', ['-b', base, '--silent', 'includedeb', 'stable', ...all], { env: genv });
   const inc = sh('reprepro', ['-b', base, '--silent', 'includedeb', 'stable', extra], { env: genv });
@@ -127,22 +151,30 @@ if (aptly) {
   await writeFile(conf, JSON.stringify({ rootDir: root, architectures: ['amd64', 'i386'], gpgProvider: 'gpg2' }));
   const a = (...x: string[]) => sh(aptly, [`-config=${conf}`, ...x], { env: genv });
   a('repo', 'create', '-distribution=stable', '-component=main', 'bench');
-  const full = a('repo', 'add', 'bench', ...all) + a('publish', 'repo', '-batch', `-gpg-key=${key.fingerprint}`, 'bench');
-  const inc = a('repo', 'add', 'bench', extra) + a('publish', 'update', '-batch', `-gpg-key=${key.fingerprint}`, 'stable');
+  const pub = ['-batch', `-gpg-key=${key.fingerprint}`, '-skip-contents', '-skip-bz2'];
+  const full = plus(a('repo', 'add', 'bench', ...all), a('publish', 'repo', ...pub, '-acquire-by-hash', 'bench'));
+  const inc = plus(a('repo', 'add', 'bench', extra), a('publish', 'update', ...pub, 'stable'));
   results.aptly = { full, inc };
 } else console.log('  aptly not available (apt-get download aptly failed): skipped');
 
-console.log('\nresults (seconds):');
-for (const [k, v] of Object.entries(results)) console.log(`  ${k.padEnd(20)} full ${v.full?.toFixed(3) ?? '-'}  incremental ${v.inc?.toFixed(3) ?? '-'}`);
-const lxl = results['lxl (CLI)'];
-const lib = results['lxl (lib, xz -6)'];
-const fast = results['lxl (lib, xz -1)'];
-const fastestFull = Math.min(results.reprepro?.full ?? Infinity, results.aptly?.full ?? Infinity);
-if (Number.isFinite(fastestFull)) {
-  console.log(`\nfull publish / fastest other (target <= 0.5): CLI ${(lxl.full! / fastestFull).toFixed(2)}, lib ${(lib.full! / fastestFull).toFixed(2)}, lib xz -1 ${(fast.full! / fastestFull).toFixed(2)}`);
+for (const [tool, dir] of [['lxl', 'lxl-lib-xz6/public/apt'], ['reprepro', 'reprepro'], ['aptly', 'aptly/public']]) {
+  const ls = spawnSync('sh', ['-c', `cd ${JSON.stringify(path.join(work, dir))} 2>/dev/null && find dists -path '*by-hash/*' -prune -o -type f -print | sed 's|.*/||' | sort -u | tr '\\n' ' '; find dists -type d -name by-hash | head -1 | grep -q . && echo '+ by-hash'`]);
+  console.log(`  ${tool} writes: ${ls.stdout.toString().trim() || '(not run)'}`);
 }
-if (results.reprepro?.inc) {
-  console.log(`incremental add / reprepro (target <= 1.0): CLI ${(lxl.inc! / results.reprepro.inc).toFixed(2)}, lib ${(lib.inc! / results.reprepro.inc).toFixed(2)}, lib xz -1 ${(fast.inc! / results.reprepro.inc).toFixed(2)}`);
+console.log(`  load: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} (1/5/15 min)`);
+console.log('\nresults (seconds; wall clock, and CPU = user + system of the tool and its children):');
+const f = (x?: Sample) => (x ? `${x.wall.toFixed(3)} (CPU ${x.cpu.toFixed(2)})` : '-');
+for (const [k, v] of Object.entries(results)) console.log(`  ${k.padEnd(20)} full ${f(v.full).padEnd(20)} incremental ${f(v.inc)}`);
+const ratios = (what: 'full' | 'inc', ref: number, refCpu: number): string =>
+  ['lxl (CLI)', 'lxl (lib, xz -6)', 'lxl (lib, xz -1)']
+    .map((k) => `${k.replace('lxl ', '')} ${(results[k][what]!.wall / ref).toFixed(2)} (CPU ${(results[k][what]!.cpu / refCpu).toFixed(2)})`)
+    .join(', ');
+const others = [results.reprepro?.full, results.aptly?.full].filter((x): x is Sample => !!x);
+if (others.length > 0) {
+  const wall = Math.min(...others.map((x) => x.wall));
+  const cpu = Math.min(...others.map((x) => x.cpu));
+  console.log(`\nfull publish / fastest other (target <= 0.5): ${ratios('full', wall, cpu)}`);
 }
+if (results.reprepro?.inc) console.log(`incremental add / reprepro (target <= 1.0): ${ratios('inc', results.reprepro.inc.wall, results.reprepro.inc.cpu)}`);
 if (!keep) await rm(work, { recursive: true, force: true });
 else console.log(`kept ${work}`);

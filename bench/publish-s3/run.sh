@@ -47,7 +47,7 @@ t0=$(now)
 lxl_json=$(cd "$here" && node --no-warnings --import tsx bench/publish-s3/upload.ts "$work/files" "$endpoint" lxl-bench "$TRANSFERS")
 t1=$(now)
 
-export RCLONE_CONFIG_BENCH_TYPE=s3 RCLONE_CONFIG_BENCH_PROVIDER=Other RCLONE_CONFIG_BENCH_ENDPOINT="$endpoint" \
+export RCLONE_CONFIG=/dev/null RCLONE_CONFIG_BENCH_TYPE=s3 RCLONE_CONFIG_BENCH_PROVIDER=Other RCLONE_CONFIG_BENCH_ENDPOINT="$endpoint" \
   RCLONE_CONFIG_BENCH_ACCESS_KEY_ID=S3RVER RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY=S3RVER RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE=true
 t2=$(now)
 rclone copy --transfers "$TRANSFERS" --s3-upload-concurrency 1 "$work/files" bench:rclone-bench/pool/main/l/linux -q

@@ -4,8 +4,13 @@
 import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { validatePackageSpec, type PackageSpec } from '../../repo-layout/model.js';
+import { validatePackageSpec, type FileEntry, type PackageSpec } from '../../repo-layout/model.js';
 import { rpmFileName, rpmPackager } from '../../repo-layout/rpm/rpm-writer.js';
+
+function file(p: string, mode: number): FileEntry {
+  const content = Buffer.from(`${p}\n`);
+  return { type: 'file', path: p, mode, size: content.length, content };
+}
 
 function spec(i: number): PackageSpec {
   const name = `bench-pkg-${String(i).padStart(5, '0')}`;
@@ -27,11 +32,7 @@ function spec(i: number): PackageSpec {
     breaks: [],
     obsoletes: [],
     scripts: {},
-    files: [
-      { type: 'dir', path: `usr/share/${name}`, mode: 0o755 },
-      { type: 'file', path: `usr/share/${name}/data.txt`, mode: 0o644, size: 0, content: Buffer.alloc(0) },
-      { type: 'file', path: `usr/bin/${name}`, mode: 0o755, size: 0, content: Buffer.alloc(0) },
-    ].map((f) => (f.type === 'file' ? { ...f, content: Buffer.from(`${name} ${f.path}\n`), size: Buffer.byteLength(`${name} ${f.path}\n`) } : f)) as PackageSpec['files'],
+    files: [{ type: 'dir', path: `usr/share/${name}`, mode: 0o755 }, file(`usr/share/${name}/data.txt`, 0o644), file(`usr/bin/${name}`, 0o755)],
     sourceDateEpoch: 1_700_000_000,
   });
 }

@@ -55,13 +55,22 @@ function indexFile(path: string, bytes: Buffer, byHash: boolean): IndexFile {
   return { path, bytes, digests: hashBytes(bytes, ALGOS), byHash };
 }
 
+// Stanzas by record object: a long-lived catalogue hands out the same (never mutated) records, so an incremental publish formats only new ones.
+const stanzaCache = new WeakMap<IndexedPackage, string>();
+
+function cachedStanza(p: IndexedPackage): string {
+  let s = stanzaCache.get(p);
+  if (s === undefined) stanzaCache.set(p, (s = packagesStanza(p)));
+  return s;
+}
+
 /** Builds the index files and Release of one suite. `Architecture: all` packages appear in every binary-<arch>. */
 export async function buildSuiteIndex(pkgs: readonly IndexedPackage[], opts: SuiteOptions): Promise<SuiteIndex> {
   const component = opts.component ?? 'main';
   const arches = [...(opts.architectures ?? BINARY_ARCHES)];
   const codename = opts.codename ?? opts.suite;
   const sorted = [...pkgs].sort(comparePackages);
-  const stanzas = new Map(sorted.map((p) => [p, packagesStanza(p)]));
+  const stanzas = new Map(sorted.map((p) => [p, cachedStanza(p)]));
   const perArch = await Promise.all(
     arches.map(async (arch) => {
       const text = Buffer.from(sorted.filter((p) => p.arch === arch || p.arch === 'all').map((p) => stanzas.get(p)).join('\n'));

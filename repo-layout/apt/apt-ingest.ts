@@ -2,7 +2,7 @@
 // digests. Only the ar header and the control.tar member are parsed (never
 // data.tar), so adding a 60 MB kernel package costs one hashing pass.
 
-import { open, readFile, stat } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { gunzipSync } from 'node:zlib';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
@@ -26,14 +26,15 @@ export async function readDebRecord(file: string, opts: { component?: string } =
 
 /** Like readDebRecord, and also returns the file's bytes when it was small enough to be read whole (so storing it needs no second read). */
 export async function readDeb(file: string, opts: { component?: string } = {}): Promise<{ record: AptRecord; bytes?: Buffer }> {
-  const size = (await stat(file)).size;
   let head: Buffer;
   let digests;
   let member: (offset: number, len: number) => Promise<Buffer>;
-  let bytes: Buffer | undefined;
-  if (size <= IN_MEMORY_LIMIT) {
-    const all = await readFile(file);
-    bytes = all;
+  // One open for the size and (small files) the bytes: a batch of small .debs is bound by file-system round trips.
+  const small = await readSmallFile(file, IN_MEMORY_LIMIT);
+  const size = small.size;
+  const bytes = small.bytes;
+  if (bytes) {
+    const all = bytes;
     head = all;
     digests = hashBytes(all, ALGOS);
     member = async (o, l) => all.subarray(o, o + l);
@@ -82,6 +83,25 @@ export async function readDeb(file: string, opts: { component?: string } = {}): 
     sha512: digests.sha512,
   };
   return { record, bytes };
+}
+
+/** The file's size, and its bytes when it has at most `limit` of them. */
+async function readSmallFile(file: string, limit: number): Promise<{ size: number; bytes?: Buffer }> {
+  const fh = await open(file, 'r');
+  try {
+    const size = (await fh.stat()).size;
+    if (size > limit) return { size };
+    const buf = Buffer.allocUnsafe(size);
+    let got = 0;
+    while (got < size) {
+      const { bytesRead } = await fh.read(buf, got, size - got, got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    return { size: got, bytes: got === size ? buf : buf.subarray(0, got) };
+  } finally {
+    await fh.close();
+  }
 }
 
 /** Walks the ar members (deb(5): debian-binary, control.tar.*, data.tar.*) and returns the text of ./control. */

@@ -6,7 +6,7 @@
 
 import { createReadStream } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { Readable, type Duplex } from 'node:stream';
+import { pipeline, Readable, type Duplex } from 'node:stream';
 import { extract, type Header } from 'tar-stream';
 import { AR_HEADER_SIZE, AR_MAGIC, decodeArHeader } from '../ar.js';
 import { decompressor, sniffCompression, zstdDecompressor } from '../compress.js';
@@ -125,8 +125,8 @@ async function memberKind(fh: FileHandle, m: Member, file: string): Promise<stri
 function memberStream(file: string, m: Member, kind: string): Readable {
   const raw = m.size === 0 ? Readable.from([]) : createReadStream(file, { start: m.offset, end: m.offset + m.size - 1, highWaterMark: 1024 * 1024 });
   const filter: Duplex = kind === 'zstd' ? zstdDecompressor() : decompressor(kind as 'gzip' | 'xz' | 'none');
-  raw.on('error', (err: Error) => filter.destroy(err));
-  return raw.pipe(filter);
+  // pipeline() destroys the file stream too when the reader stops early or the filter fails.
+  return pipeline(raw, filter, () => {});
 }
 
 /** Iterates a tar stream's entries (each must be consumed or is drained), checking every path. */

@@ -7,6 +7,8 @@ export type ChecksumType = 'sha256' | 'sha1';
 
 /** Escapes text for XML element content or attribute values; drops characters XML 1.0 forbids. */
 export function xmlEscape(s: string): string {
+  // Most names and versions need nothing: one scan instead of five replaces.
+  if (!NEEDS_ESCAPE.test(s)) return s;
   return s
     .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g, '')
     .replace(/&/g, '&amp;')
@@ -14,6 +16,8 @@ export function xmlEscape(s: string): string {
     .replace(/>/g, '&gt;')
     .replace(/"/g, '&quot;');
 }
+
+const NEEDS_ESCAPE = /[&<>"\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/;
 
 const HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n';
 

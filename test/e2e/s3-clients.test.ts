@@ -99,6 +99,7 @@ test('apt-get (bookworm) installs from a repo published to S3, served by the S3 
       const dest = await tempDir('lxl-rclone-');
       const env = {
         ...srv.env,
+        RCLONE_CONFIG: '/dev/null',
         RCLONE_CONFIG_LXLS3_TYPE: 's3',
         RCLONE_CONFIG_LXLS3_PROVIDER: 'Other',
         RCLONE_CONFIG_LXLS3_ENDPOINT: srv.endpoint,

@@ -16,11 +16,11 @@ import { s3Unavailable, startS3Server, S3RVER_CREDENTIALS } from '../support/s3-
 const skip = s3Unavailable();
 const LOCK = 'locks/publish.json';
 
-async function setup() {
+async function setup(faults?: { failRate: number; seed: number }) {
   const srv = await startS3Server('locks');
-  const proxy = await startFaultProxy({ upstream: srv.endpoint, enforceConditional: true });
+  const proxy = await startFaultProxy({ upstream: srv.endpoint, enforceConditional: true, ...faults, faults: ['500', '503', 'drop', 'drop-after'] });
   const storage = (endpoint: string) =>
-    new S3Storage({ bucket: srv.bucket, endpoint, forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED', credentials: S3RVER_CREDENTIALS });
+    new S3Storage({ bucket: srv.bucket, endpoint, forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED', credentials: S3RVER_CREDENTIALS, maxAttempts: 8 });
   return { srv, proxy, storage };
 }
 
@@ -40,8 +40,8 @@ test('s3rver alone ignores If-None-Match (why the enforcing proxy is needed); th
   assert.equal((await enforced.getBytes('cond')).toString(), 'three');
 });
 
-test('five deployments sharing a bucket: each read-modify-write runs under the lock, none is lost', { skip }, async () => {
-  const { proxy, storage } = await setup();
+for (const faults of [undefined, { failRate: 0.2, seed: 99 }]) test(`five deployments sharing a bucket${faults ? ', with 20% faults (500, 503, drops before and after the server acted)' : ''}: each read-modify-write runs under the lock, none is lost`, { skip }, async () => {
+  const { proxy, storage } = await setup(faults);
   const names = ['d1', 'd2', 'd3', 'd4', 'd5'];
   let inside = 0;
   let maxInside = 0;
@@ -64,7 +64,9 @@ test('five deployments sharing a bucket: each read-modify-write runs under the l
   const st = storage(proxy.endpoint);
   assert.deepEqual((await st.getBytes('state.txt')).toString().trim().split('\n').sort(), names);
   assert.equal(maxInside, 1);
+  proxy.setFailRate(0);
   assert.equal(await st.head(LOCK), undefined, 'the last holder released the lock');
+  if (faults) assert.ok(proxy.stats.injected['drop-after'] > 0 && proxy.stats.preconditionFailed > 0, JSON.stringify(proxy.stats));
 });
 
 test('a live lock gives LockedError; a stale one left by a crashed deployment is taken over', { skip }, async () => {

@@ -88,7 +88,7 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
     res.end(body);
   };
 
-  const conditional = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+  const conditional = async (req: http.IncomingMessage, res: http.ServerResponse, dropAfter: boolean): Promise<void> => {
     const ifNoneMatch = req.headers['if-none-match'];
     const ifMatch = req.headers['if-match'];
     const current = await new Promise<{ status: number; etag?: string }>((resolve, reject) => {
@@ -117,27 +117,30 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
         return s3Error(res, 412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold');
       }
     }
-    await forward(req, res, false);
+    await forward(req, res, dropAfter);
   };
 
   const server = http.createServer((req, res) => {
     stats.requests++;
+    let dropAfter = false;
     if (failRate > 0 && rand() < failRate) {
       const fault = faults[Math.floor(rand() * faults.length)]!;
       stats.injected[fault]++;
       if (fault === 'drop') return void req.socket.destroy();
-      if (fault === 'drop-after') return void forward(req, res, true);
-      req.resume();
-      req.on('end', () =>
-        fault === '500' ? s3Error(res, 500, 'InternalError', 'injected fault') : s3Error(res, 503, 'SlowDown', 'injected fault'),
-      );
-      return;
+      if (fault === '500' || fault === '503') {
+        req.resume();
+        req.on('end', () =>
+          fault === '500' ? s3Error(res, 500, 'InternalError', 'injected fault') : s3Error(res, 503, 'SlowDown', 'injected fault'),
+        );
+        return;
+      }
+      dropAfter = true;
     }
     const isConditional =
       opts.enforceConditional && (req.method === 'PUT' || req.method === 'DELETE') && (req.headers['if-none-match'] || req.headers['if-match']);
-    if (!isConditional) return void forward(req, res, false);
+    if (!isConditional) return void forward(req, res, dropAfter);
     // One conditional request at a time, so check-then-write cannot interleave.
-    const run = conditionalChain.then(() => conditional(req, res)).catch(() => void req.socket.destroy());
+    const run = conditionalChain.then(() => conditional(req, res, dropAfter)).catch(() => void req.socket.destroy());
     conditionalChain = run;
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

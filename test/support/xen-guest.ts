@@ -7,7 +7,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { run } from './exec.js';
 import { bootQemu } from './qemu-boot.js';
-import { busyboxStatic, packCpio, addFiles, busyboxInitramfs } from './qemu-initramfs.js';
+import { addFiles, busyboxInitramfs, packCpio } from './qemu-initramfs.js';
 import { dom0Initramfs, dom0Kernel, xenHypervisor } from './xen-host.js';
 import { tempDir } from './tmp.js';
 
@@ -64,7 +64,6 @@ export async function runXenGuest(opts: XenGuestOptions): Promise<XenGuestReport
   await run('truncate', ['-s', '16M', disk]);
   await run('sfdisk', ['--quiet', disk], { input: 'label: dos\nstart=2048, type=83\n' });
   const guestInitrd = await busyboxInitramfs('amd64', GUEST_INIT);
-  await busyboxStatic('amd64');
   const cfg = [
     'name = "guest"',
     'type = "pv"',

@@ -8,7 +8,7 @@ import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { FsStorage } from '../../storage/fs-storage.js';
-import { CACHE_IMMUTABLE, CACHE_INDEX, type PublishedStorage, type PutOptions } from '../../storage/storage.js';
+import { CACHE_IMMUTABLE, CACHE_INDEX, type PublishedStorage, type PutItem, type PutOptions } from '../../storage/storage.js';
 import { JsonAptCatalog } from '../../repo-layout/apt/apt-catalog.js';
 import { addDebs, removePackages } from '../../repo-layout/apt/apt-changes.js';
 import { readDebRecord } from '../../repo-layout/apt/apt-ingest.js';
@@ -36,10 +36,21 @@ const FIXTURES: FixtureDeb[] = [
 ];
 const debs = await Promise.all(FIXTURES.map((f) => makeDeb(debDir, f)));
 
-/** A storage that records every write (key, kind, cache header) in order. */
+/** A storage that records every write (key, kind, cache header) in order; with `batch`, it offers putMany (as FsStorage does), else only single puts (as a minimal backend). */
 class RecordingStorage implements PublishedStorage {
   readonly writes: Array<{ key: string; cacheControl?: string; op: 'put' | 'putIfAbsent' | 'delete' }> = [];
-  constructor(private readonly inner: FsStorage) {}
+  putMany?: (items: PutItem[]) => Promise<void>;
+  constructor(
+    private readonly inner: FsStorage,
+    batch = true,
+  ) {
+    if (batch) {
+      this.putMany = (items) => {
+        for (const it of items) this.writes.push({ key: it.key, cacheControl: it.opts?.cacheControl, op: 'put' });
+        return this.inner.putMany(items);
+      };
+    }
+  }
   put(key: string, body: Readable | Uint8Array | string, opts?: PutOptions) {
     this.writes.push({ key, cacheControl: opts?.cacheControl, op: 'put' });
     return this.inner.put(key, body, opts);
@@ -66,10 +77,10 @@ class RecordingStorage implements PublishedStorage {
   }
 }
 
-async function newRepo(name: string) {
+async function newRepo(name: string, opts: { batch?: boolean } = {}) {
   const root = path.join(work, name);
   const fs = new FsStorage({ root: path.join(root, 'public') });
-  const storage = new RecordingStorage(fs);
+  const storage = new RecordingStorage(fs, opts.batch ?? true);
   const catalog = new JsonAptCatalog({ stateDir: path.join(root, 'state') });
   const publish = (extra: Partial<AptPublishOptions> = {}) =>
     publishApt({ storage, catalog, signer, origin: 'lxl-test', label: 'lxl test', date: DATE, graceMs: 3_600_000, ...extra });
@@ -199,8 +210,8 @@ test('old by-hash and pool files stay for the grace period, then are deleted', a
   assert.ok(files3.filter((x) => x.includes('/by-hash/')).length < files2.filter((x) => x.includes('/by-hash/')).length);
 });
 
-test('publish writes in the safe order (pool, by-hash, indices, Release+Release.gpg, InRelease) with the right cache headers', async () => {
-  const r = await newRepo('order');
+for (const batch of [true, false]) test(`publish writes in the safe order (pool, by-hash, indices, Release+Release.gpg, InRelease) with the right cache headers (${batch ? 'batched putMany' : 'single puts'})`, async () => {
+  const r = await newRepo(`order-${batch}`, { batch });
   await addDebs({ storage: r.storage, catalog: r.catalog, suite: 'stable', files: debs.slice(0, 3) });
   await addDebs({ storage: r.storage, catalog: r.catalog, suite: 'testing', files: debs.slice(3) });
   await r.publish({ baseUrl: 'http://repo.example.invalid/lxl' });

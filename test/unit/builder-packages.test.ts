@@ -62,7 +62,7 @@ test('dpkg-deb reads the image and meta debs: fields, files, scripts', { skip: m
   await run('sh', ['-n', path.join(dir, 'postinst')]);
 });
 
-test('dpkg -i in a bookworm chroot: depmod and the postinst.d hooks run; apt sees the meta dependency', { skip: chrootUnavailable(), timeout: 20 * 60_000 }, async () => {
+test('dpkg -i in a bookworm chroot: depmod and the postinst.d hooks run; the meta package needs the exact image version', { skip: chrootUnavailable(), timeout: 20 * 60_000 }, async () => {
   const arts = await build(await tempDir());
   const c = await makeChroot('bookworm', { include: ['kmod'] });
   try {

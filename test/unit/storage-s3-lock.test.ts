@@ -108,3 +108,14 @@ test('acquire waits for a release when given waitMs', async () => {
   const b = await lock('B').acquire({ waitMs: 5_000, pollMs: 10 });
   assert.equal(b.owner, 'B');
 });
+
+test('a lock whose create landed but whose answer was lost is adopted by its owner on retry', async () => {
+  const { store, lock } = setup();
+  const mine = lock('me');
+  await store.createExclusive('locks/publish.json', encodeLock({ owner: 'me', acquiredAt: 1_000_000, expiresAt: 1_060_000 }));
+  const h = await mine.acquire();
+  assert.equal(h.owner, 'me');
+  assert.equal(await lock('other').tryAcquire(), undefined);
+  await h.release();
+  assert.equal(store.objects.size, 0);
+});

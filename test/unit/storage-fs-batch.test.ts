@@ -1,0 +1,113 @@
+// FsStorage.putMany: a batch lands whole (exact bytes, new folders, no temp
+// files left), a failing batch publishes nothing, and, checked with strace on
+// the real syscalls, every file's bytes are fsynced before any rename and each
+// folder is fsynced after the renames.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { FsStorage } from '../../storage/fs-storage.js';
+import { StorageError } from '../../repo-layout/errors.js';
+import { missingTools, run } from '../support/exec.js';
+import { tempDir } from '../support/tmp.js';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+async function allFiles(dir: string, rel = ''): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(path.join(dir, rel), { withFileTypes: true })) {
+    const p = rel ? `${rel}/${e.name}` : e.name;
+    if (e.isDirectory()) out.push(...(await allFiles(dir, p)));
+    else out.push(p);
+  }
+  return out.sort();
+}
+
+test('putMany writes every item with its bytes, creates folders, replaces old bytes and leaves no temp files', async () => {
+  const root = await tempDir();
+  const s = new FsStorage({ root });
+  await s.put('apt/dists/stable/Release', 'old');
+  const items = [
+    { key: 'apt/pool/main/a/alpha/alpha_1_all.deb', body: Buffer.from([0, 1, 2, 255]) },
+    { key: 'apt/pool/main/b/beta/beta_1_all.deb', body: 'beta bytes' },
+    { key: 'apt/dists/stable/Release', body: 'new' },
+  ];
+  await s.putMany(items);
+  for (const it of items) assert.deepEqual(await readFile(path.join(root, it.key)), Buffer.from(it.body), it.key);
+  assert.deepEqual(await allFiles(root), items.map((i) => i.key).sort());
+  const listed: string[] = [];
+  for await (const o of s.list('apt/pool/')) listed.push(o.key);
+  assert.deepEqual(listed, items.slice(0, 2).map((i) => i.key).sort());
+  await s.putMany([]);
+});
+
+test('a failing putMany publishes none of its items and removes its temp files', async () => {
+  const root = await tempDir();
+  const s = new FsStorage({ root });
+  await mkdir(path.join(root, 'apt'), { recursive: true });
+  await writeFile(path.join(root, 'apt', 'blocker'), 'a file where a folder is needed');
+  const err = await s
+    .putMany([
+      { key: 'apt/ok/one', body: 'one' },
+      { key: 'apt/blocker/two', body: 'two' },
+    ])
+    .then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+  assert.ok(err instanceof StorageError, `expected a StorageError, got ${String(err)}`);
+  assert.deepEqual(
+    (await allFiles(root)).filter((f) => f !== 'apt/blocker'),
+    [],
+    'nothing but the blocker may be left (no final names, no .lxl-tmp-* files)',
+  );
+});
+
+test('putMany fsyncs every file before the first rename and each folder after the last (strace)', { skip: missingTools('strace') }, async () => {
+  const root = await tempDir();
+  const script = path.join(root, 'batch.mts');
+  const keys = ['pool/a/x.deb', 'pool/a/y.deb', 'pool/b/z.deb', 'dists/s/Packages', 'dists/s/Release'];
+  await writeFile(
+    script,
+    `import { FsStorage } from ${JSON.stringify(pathToFileURL(path.join(repoRoot, 'storage', 'fs-storage.ts')).href)};\n` +
+      `await new FsStorage({ root: ${JSON.stringify(path.join(root, 'pub'))} }).putMany(${JSON.stringify(keys)}.map((key) => ({ key, body: key })));\n`,
+  );
+  const trace = path.join(root, 'trace.txt');
+  await run('strace', ['-f', '-y', '-o', trace, '-e', 'trace=fsync,fdatasync,rename,renameat,renameat2', process.execPath, '--import', 'tsx', script], { cwd: repoRoot });
+  // Join each thread's "<unfinished ...>" start with its "<... resumed>" end.
+  const events: Array<{ name: string; args: string; start: number; end: number }> = [];
+  const pending = new Map<string, { name: string; args: string; start: number }>();
+  const lines = (await readFile(trace, 'utf8')).split('\n');
+  lines.forEach((line, i) => {
+    const m = /^(\d+)\s+(.*)$/.exec(line);
+    if (!m) return;
+    const [, pid, rest] = m;
+    const resumed = /^<\.\.\. (\w+) resumed>/.exec(rest);
+    if (resumed) {
+      const p = pending.get(pid);
+      if (p) events.push({ ...p, end: i });
+      pending.delete(pid);
+      return;
+    }
+    const call = /^(\w+)\((.*)$/.exec(rest);
+    if (!call) return;
+    if (rest.includes('<unfinished ...>')) pending.set(pid, { name: call[1], args: call[2], start: i });
+    else events.push({ name: call[1], args: call[2], start: i, end: i });
+  });
+  const pub = path.join(root, 'pub');
+  const renames = events.filter((e) => e.name.startsWith('rename') && e.args.includes(pub));
+  const fileSyncs = events.filter((e) => /sync$/.test(e.name) && e.args.includes('/.lxl-tmp-'));
+  assert.equal(renames.length, keys.length, `one rename per key:\n${lines.join('\n')}`);
+  assert.equal(fileSyncs.length, keys.length, `one fsync per temp file:\n${lines.join('\n')}`);
+  const firstRename = Math.min(...renames.map((e) => e.start));
+  const lastRename = Math.max(...renames.map((e) => e.end));
+  assert.ok(Math.max(...fileSyncs.map((e) => e.end)) < firstRename, `a rename came before every file was fsynced:\n${lines.join('\n')}`);
+  for (const dir of ['pool/a', 'pool/b', 'dists/s']) {
+    const abs = path.join(pub, dir);
+    const synced = events.some((e) => /sync$/.test(e.name) && e.args.includes(`<${abs}>`) && e.start > lastRename);
+    assert.ok(synced, `folder ${dir} was not fsynced after the renames:\n${lines.join('\n')}`);
+  }
+  for (const k of keys) assert.equal(await readFile(path.join(pub, k), 'utf8'), k);
+});
