@@ -2,7 +2,9 @@
 // digests. Only the ar header and the control.tar member are parsed (never
 // data.tar), so adding a 60 MB kernel package costs one hashing pass.
 
+import fs from 'node:fs';
 import { open } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
@@ -16,6 +18,11 @@ import { parseDebianVersion } from './debian-version.js';
 import { poolPath, sourceName } from './apt-pool.js';
 
 const ALGOS = ['md5', 'sha1', 'sha256', 'sha512'] as const;
+const fdOpen = promisify(fs.open);
+const fdStat = promisify(fs.fstat);
+const fdClose = promisify(fs.close);
+const fdRead = (fd: number, buf: Buffer, off: number, len: number, pos: number): Promise<number> =>
+  new Promise((resolve, reject) => fs.read(fd, buf, off, len, pos, (err, n) => (err ? reject(err) : resolve(n))));
 /** Files up to this size are read into memory once (hash + parse); bigger ones are streamed. */
 const IN_MEMORY_LIMIT = 8 * 1024 * 1024;
 
@@ -85,22 +92,22 @@ export async function readDeb(file: string, opts: { component?: string } = {}): 
   return { record, bytes };
 }
 
-/** The file's size, and its bytes when it has at most `limit` of them. */
+/** The file's size, and its bytes when it has at most `limit` of them (plain fds: no FileHandle per file in a batch of thousands). */
 async function readSmallFile(file: string, limit: number): Promise<{ size: number; bytes?: Buffer }> {
-  const fh = await open(file, 'r');
+  const fd = await fdOpen(file, 'r');
   try {
-    const size = (await fh.stat()).size;
+    const size = (await fdStat(fd)).size;
     if (size > limit) return { size };
     const buf = Buffer.allocUnsafe(size);
     let got = 0;
     while (got < size) {
-      const { bytesRead } = await fh.read(buf, got, size - got, got);
-      if (bytesRead === 0) break;
-      got += bytesRead;
+      const n = await fdRead(fd, buf, got, size - got, got);
+      if (n === 0) break;
+      got += n;
     }
     return { size: got, bytes: got === size ? buf : buf.subarray(0, got) };
   } finally {
-    await fh.close();
+    await fdClose(fd);
   }
 }
 

@@ -83,7 +83,8 @@ export async function addRpms(ctx: YumRepoContext, files: string[]): Promise<Add
     await mapLimit(fresh, ADD_CONCURRENCY, async (x) => {
       const key = `${prefix}/${x.href}`;
       if (await ctx.storage.head(key)) {
-        const have = await hashStream(await ctx.storage.get(key));
+        const small = x.pkg.packageSize <= 8 << 20;
+        const have = small ? createHash('sha256').update(await ctx.storage.getBytes(key)).digest('hex') : await hashStream(await ctx.storage.get(key));
         if (have !== x.pkg.sha256) throw new ConflictError(`cannot add ${x.file}: ${key} exists with other bytes (published files are immutable)`);
       } else {
         const body = x.pkg.packageSize <= 8 << 20 ? await readFile(x.file) : createReadStream(x.file);

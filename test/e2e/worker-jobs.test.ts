@@ -1,9 +1,9 @@
 // `lxl worker` against a real lxl server (in this process) with fixture
 // kernels: a prebuilt fake staged tree (packaging, upload, completion, the
 // build log through the API), a line whose patch does not apply (failed in
-// phase patch, naming the hunk), an upload the server refuses (failed in
+// phase patch, naming the hunk), a dropped config option (failed in phase config), an upload the server refuses (failed in
 // phase upload), and a worker killed mid-job (the lease expires and a second
-// worker completes the job).
+// worker completes the job; the fake tree's Makefile makes dummy images).
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -13,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { lxl, missingTools } from '../support/exec.js';
 import { api, startTestServer, type TestServer } from '../support/server-harness.js';
 import { tempDir } from '../support/tmp.js';
-import { FAKE_KREL, makeFakeStage, makeRejectingLine } from '../unit/builder-fixtures.js';
+import { FAKE_KREL, makeFakeStage, makeFakeLine } from '../unit/builder-fixtures.js';
 
 const skip = missingTools('tar', 'xz', 'patch');
 let server: TestServer;
@@ -80,7 +80,7 @@ test('lxl worker --once packages a staged tree, uploads every artifact, complete
 
 test('a patch that does not apply fails the job in phase patch, naming the patch and hunk (no retry)', { skip, timeout: 180_000 }, async () => {
   const dir = await tempDir();
-  const lines = await makeRejectingLine(dir);
+  const lines = await makeFakeLine(dir, 'reject');
   const id = await enqueue({ line: '6.1', flavour: 'minimal', arch: 'x86_64' });
   const r = await lxl(worker(dir, ['--lines-dir', lines]), { allowFail: true });
   assert.equal(r.code, 1, r.stderr);
@@ -89,6 +89,20 @@ test('a patch that does not apply fails the job in phase patch, naming the patch
   assert.equal(j.attempts, 1);
   assert.match(j.error, /^patch: cannot apply 0001-hvc_xen-legacy-tty1\.patch: rejected drivers\/tty\/hvc\/hvc_xen\.c hunk #1/);
   assert.match(await jobLog(id), /== failed: patch: cannot apply/);
+});
+
+test('a config option olddefconfig drops fails the job in phase config, listing the option (no retry)', { skip, timeout: 180_000 }, async () => {
+  const dir = await tempDir();
+  const lines = await makeFakeLine(dir, 'drop');
+  const id = await enqueue({ line: '6.1', flavour: 'minimal', arch: 'x86_64' });
+  const r = await lxl(worker(dir, ['--lines-dir', lines]), { allowFail: true });
+  assert.equal(r.code, 1, r.stderr);
+  const j = await job(id);
+  assert.equal(j.state, 'failed', JSON.stringify(j));
+  assert.equal(j.attempts, 1);
+  assert.match(j.error, /^config: cannot keep requested options after olddefconfig: CONFIG_XEN_BLKDEV_FRONTEND=y \(got n, from minimal\.config\)/);
+  const log = await jobLog(id);
+  assert.match(log, /== phase patch[\s\S]*== phase config[\s\S]*== failed: config:/);
 });
 
 test('an upload the server refuses fails the job in phase upload with the server\'s reason', { skip, timeout: 180_000 }, async () => {
@@ -105,29 +119,34 @@ test('an upload the server refuses fails the job in phase upload with the server
 
 test('a worker killed mid-job: its lease expires and a second worker completes the job', { skip, timeout: 300_000 }, async () => {
   const dir = await tempDir();
-  // 24 MB of random bytes make packaging take seconds: time to kill the worker in phase package.
-  const stage = await makeFakeStage(path.join(dir, 'stage'), { krel: '6.1.998-xen-legacy', bigBytes: 24 * 1024 * 1024 });
-  const id = await enqueue({ line: '6.1', version: '6.1.998-1', arch: 'x86_64' });
+  // The fake tree's `make bzImage` takes 4 s: time to kill the first worker in phase compile.
+  // Its own krel: tarballs are named by krel, and the server refuses other bytes under a published name.
+  const lines = await makeFakeLine(dir, 'ok', { compileSeconds: 4, krel: '6.1.997-xen-legacy' });
+  const id = await enqueue({ line: '6.1', version: '6.1.999-2', arch: 'x86_64' });
   const bin = new URL('../../bin/lxl.mjs', import.meta.url).pathname;
-  const first = spawn(process.execPath, [bin, ...worker(path.join(dir, 'w1'), ['--stage-from', stage, '--lease-ttl', '2'])], { stdio: 'ignore' });
+  const first = spawn(process.execPath, [bin, ...worker(path.join(dir, 'w1'), ['--lines-dir', lines, '--lease-ttl', '2'])], { stdio: 'ignore' });
   const exited = new Promise((r) => first.on('exit', r));
   let seen = '';
-  for (let i = 0; i < 600 && !/== phase package/.test(seen); i++) {
+  for (let i = 0; i < 600 && !/== phase compile/.test(seen); i++) {
     await sleep(100);
     seen = await jobLog(id);
   }
-  assert.match(seen, /== phase package/, 'the first worker never reached packaging');
+  assert.match(seen, /== phase compile/, 'the first worker never reached the compile phase');
   first.kill('SIGKILL');
   await exited;
   const mid = await job(id);
   assert.equal(mid.state, 'leased');
   assert.equal(mid.attempts, 1);
+  // Before expiry the job is not handed out again.
+  const early = await lxl(worker(path.join(dir, 'w2'), ['--lines-dir', lines]));
+  assert.equal((await job(id)).attempts, 1, early.stderr);
   await sleep(2500);
-  const r = await lxl(worker(path.join(dir, 'w2'), ['--stage-from', stage, '--lease-ttl', '30']));
+  const r = await lxl(worker(path.join(dir, 'w2'), ['--lines-dir', lines, '--lease-ttl', '30']));
   assert.equal(r.code, 0);
   const j = await job(id);
   assert.equal(j.state, 'succeeded', JSON.stringify(j));
   assert.equal(j.attempts, 2);
+  assert.equal(j.result.krel, '6.1.997-xen-legacy');
   const log = await jobLog(id);
-  assert.match(log, /attempt 1 on .*\n[\s\S]*attempt 2 on /);
+  assert.match(log, /attempt 1 on [\s\S]*== phase compile[\s\S]*attempt 2 on [\s\S]*== phase upload/);
 });

@@ -31,17 +31,40 @@ export async function makeFakeStage(dir: string, opts: { krel?: string; bigBytes
 }
 
 /**
- * A kernel line `6.1` under `<dir>/lines/6.1/` whose source is a tiny tarball
- * and whose series holds one patch that does not apply (a reject).
+ * A kernel line `6.1` under `<dir>/lines/6.1/` whose source is a tiny tarball.
+ * `reject`: its series holds one patch that does not apply. `drop`: the patch
+ * applies, and the fake Makefile's olddefconfig drops CONFIG_XEN_BLKDEV_FRONTEND,
+ * which the flavour fragment asks for. `ok`: everything works; `make bzImage`
+ * writes dummy images (after `compileSeconds`, to leave time to kill a worker).
  */
-export async function makeRejectingLine(dir: string): Promise<string> {
+export async function makeFakeLine(dir: string, mode: 'reject' | 'drop' | 'ok', opts: { compileSeconds?: number; krel?: string } = {}): Promise<string> {
   const lines = path.join(dir, 'lines');
   const line = path.join(lines, '6.1');
   const src = path.join(dir, 'src', 'linux-6.1.999');
   await mkdir(path.join(src, 'drivers/tty/hvc'), { recursive: true });
   await mkdir(path.join(line, 'config'), { recursive: true });
   await mkdir(path.join(line, 'patches'), { recursive: true });
-  await writeFile(path.join(src, 'Makefile'), 'VERSION = 6\nPATCHLEVEL = 1\nSUBLEVEL = 999\n');
+  await writeFile(
+    path.join(src, 'Makefile'),
+    [
+      'VERSION = 6',
+      'PATCHLEVEL = 1',
+      'SUBLEVEL = 999',
+      'tinyconfig:',
+      '\tprintf "CONFIG_64BIT=y\\n" > .config',
+      'olddefconfig:',
+      mode === 'drop' ? '\tsed -i "/^CONFIG_XEN_BLKDEV_FRONTEND=/d" .config' : '\ttrue',
+      'bzImage:',
+      `\tsleep ${opts.compileSeconds ?? 0}`,
+      '\tmkdir -p arch/x86/boot && head -c 8192 /dev/zero > arch/x86/boot/bzImage',
+      '\techo "ffffffff81000000 T _text" > System.map && touch vmlinux',
+      'kernelrelease:',
+      `\t@echo ${opts.krel ?? FAKE_KREL}`,
+      'kernelversion:',
+      '\t@echo 6.1.999',
+      '',
+    ].join('\n'),
+  );
   await writeFile(path.join(src, 'drivers/tty/hvc/hvc_xen.c'), 'int a = 1;\nint b = 2;\nint c = 3;\n');
   const tarball = path.join(dir, 'linux-source-fake.tar.xz');
   await run('tar', ['-C', path.join(dir, 'src'), '-cJf', tarball, 'linux-6.1.999']);
@@ -52,14 +75,15 @@ export async function makeRejectingLine(dir: string): Promise<string> {
       '+++ b/drivers/tty/hvc/hvc_xen.c',
       '@@ -1,3 +1,3 @@',
       ' int a = 1;',
-      '-int b = 42;',
+      mode === 'reject' ? '-int b = 42;' : '-int b = 2;',
       '+int b = 43;',
       ' int c = 3;',
       '',
     ].join('\n'),
   );
   await writeFile(path.join(line, 'patches/series'), '0001-hvc_xen-legacy-tty1.patch\n');
-  for (const f of ['legacy', 'xen', 'minimal']) await writeFile(path.join(line, 'config', `${f}.config`), 'CONFIG_XEN=y\n');
+  for (const f of ['legacy', 'xen']) await writeFile(path.join(line, 'config', `${f}.config`), 'CONFIG_XEN=y\n');
+  await writeFile(path.join(line, 'config', 'minimal.config'), 'CONFIG_XEN_BLKDEV_FRONTEND=y\n');
   await writeFile(
     path.join(line, 'line.json'),
     JSON.stringify({
