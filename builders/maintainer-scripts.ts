@@ -7,6 +7,7 @@
 // run only when present, since old guests may lack linux-base.
 // The rpm ones use kernel-install where present, else new-kernel-pkg (EL5-7).
 
+import { SpecError } from '../repo-layout/errors.js';
 import type { ScriptName } from '../repo-layout/model.js';
 
 /** The kernel a script acts on: its release and its image path. */
@@ -19,7 +20,7 @@ export interface KernelScriptFacts {
 // krel comes from the kernel's Makefile; anything a shell could read as syntax is refused.
 function checkFacts(f: KernelScriptFacts): void {
   for (const v of [f.krel, f.imagePath]) {
-    if (!/^[A-Za-z0-9._+~/-]+$/.test(v)) throw new Error(`cannot write maintainer scripts for ${JSON.stringify(v)}: unsafe characters for a shell script`);
+    if (!/^[A-Za-z0-9._+~/-]+$/.test(v)) throw new SpecError([{ field: 'krel', rule: `cannot write maintainer scripts for ${JSON.stringify(v)}: unsafe characters for a shell script` }]);
   }
 }
 

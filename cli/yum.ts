@@ -10,14 +10,15 @@ import { ConfigError } from '../repo-layout/errors.js';
 import { loadSigner } from '../repo-layout/signing/openpgp-signer.js';
 import { JsonYumCatalogue } from '../repo-layout/yum/yum-catalogue.js';
 import { addRpms, publishYum, removePackages, type YumRepoContext } from '../repo-layout/yum/yum-repo.js';
-import { FsStorage } from '../storage/fs-storage.js';
+import type { PublishedStorage } from '../storage/storage.js';
+import { openRepoStorage, storageOptions, traceCompleted, type StorageFlags } from './storage-option.js';
 
 const DEFAULT_NAME = 'stable';
 
-function context(repo: string, name: string): YumRepoContext {
+function context(repo: string, name: string, storage: PublishedStorage): YumRepoContext {
   const root = path.resolve(repo);
   return {
-    storage: new FsStorage({ root: path.join(root, 'public') }),
+    storage,
     catalogue: new JsonYumCatalogue({ dir: path.join(root, 'state', 'yum', name) }),
     name,
   };
@@ -33,7 +34,7 @@ function intArg(what: string) {
 
 const nameOption = (): Option => new Option('--name <name>', 'YUM repo name: files go to public/yum/<name>/').default(DEFAULT_NAME);
 
-interface PublishFlags {
+interface PublishFlags extends StorageFlags {
   key?: string;
   passphraseEnv?: string;
   passphraseFile?: string;
@@ -48,7 +49,7 @@ interface PublishFlags {
 function publishOptions(cmd: Command, keyRequired: boolean): Command {
   const key = new Option('--key <secret.asc>', keyRequired ? 'armored secret signing key' : 'armored secret signing key: publish right after the change');
   if (keyRequired) key.makeOptionMandatory();
-  return cmd
+  return storageOptions(cmd)
     .addOption(key)
     .option('--passphrase-env <VAR>', 'environment variable that holds the key passphrase')
     .option('--passphrase-file <file>', 'file that holds the key passphrase')
@@ -58,14 +59,17 @@ function publishOptions(cmd: Command, keyRequired: boolean): Command {
     .option('--base-url <url>', 'URL that serves <repo>/public, for the .repo file (saved; default file://<repo>/public)');
 }
 
-async function runPublish(repo: string, o: PublishFlags): Promise<void> {
+async function runPublish(repo: string, o: PublishFlags, storage: PublishedStorage, local: boolean): Promise<void> {
   if (!o.key) return;
+  const started = new Date();
   const signer = await loadSigner({ keyFile: o.key, passphraseEnv: o.passphraseEnv, passphraseFile: o.passphraseFile });
-  const r = await publishYum(context(repo, o.name), {
+  const r = await publishYum(context(repo, o.name, storage), {
     signer,
     settings: { profile: o.profile, retention: o.retention, graceHours: o.graceHours, baseUrl: o.baseUrl },
-    defaultBaseUrl: pathToFileURL(path.join(path.resolve(repo), 'public')).href,
+    defaultBaseUrl: local ? pathToFileURL(path.join(path.resolve(repo), 'public')).href : undefined,
   });
+  // Last write of a completed publish; outside yum/<name>/ so the repo's GC never sees it.
+  await traceCompleted(storage, 'yum', started);
   for (const h of r.retired) process.stdout.write(`retired ${h}\n`);
   for (const k of r.deleted) process.stdout.write(`deleted ${k}\n`);
   process.stdout.write(`published yum/${o.name}: ${r.packages} package(s)\n`);
@@ -84,8 +88,11 @@ export function register(program: Command): void {
       .addOption(nameOption()),
     false,
   ).action(async (repo: string, rpms: string[], o: PublishFlags) => {
-    for (const r of await addRpms(context(repo, o.name), rpms)) process.stdout.write(`${r.status} ${r.href}\n`);
-    await runPublish(repo, o);
+    const rs = openRepoStorage(repo, o);
+    await rs.locked(async () => {
+      for (const r of await addRpms(context(repo, o.name, rs.storage), rpms)) process.stdout.write(`${r.status} ${r.href}\n`);
+      await runPublish(repo, o, rs.storage, rs.local);
+    });
   });
 
   publishOptions(
@@ -97,8 +104,11 @@ export function register(program: Command): void {
       .addOption(nameOption()),
     false,
   ).action(async (repo: string, what: string, o: PublishFlags) => {
-    for (const p of await removePackages(context(repo, o.name), what)) process.stdout.write(`removed ${p.href}\n`);
-    await runPublish(repo, o);
+    const rs = openRepoStorage(repo, o);
+    await rs.locked(async () => {
+      for (const p of await removePackages(context(repo, o.name, rs.storage), what)) process.stdout.write(`removed ${p.href}\n`);
+      await runPublish(repo, o, rs.storage, rs.local);
+    });
   });
 
   publishOptions(
@@ -108,5 +118,8 @@ export function register(program: Command): void {
       .argument('<repo>', 'repo folder')
       .addOption(nameOption()),
     true,
-  ).action(async (repo: string, o: PublishFlags) => runPublish(repo, o));
+  ).action(async (repo: string, o: PublishFlags) => {
+    const rs = openRepoStorage(repo, o);
+    await rs.locked(() => runPublish(repo, o, rs.storage, rs.local));
+  });
 }

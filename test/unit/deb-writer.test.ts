@@ -119,3 +119,23 @@ test('deb: the control file matches test/golden/deb/control (UPDATE_GOLDEN=1 rew
   }
   assert.equal(masked, await readFile(golden, 'utf8'));
 });
+
+test('deb and tar writers reject a staged file whose size changed after the spec was read, leaving no temp file', async () => {
+  const { loadSpecFile } = await import('../../repo-layout/model.js');
+  const { debPackager } = await import('../../repo-layout/deb/deb-writer.js');
+  const { tarPackager } = await import('../../repo-layout/tarball/tarball-writer.js');
+  const { createWriteStream } = await import('node:fs');
+  for (const packager of [debPackager, tarPackager]) {
+    const dir = await tempDir();
+    const specPath = await makeSpecDir(dir);
+    const spec = await loadSpecFile(specPath);
+    await writeFile(path.join(dir, 'tree/boot/System.map-6.1.0-lxl-test'), 'short\n');
+    const outDir = path.join(dir, 'o');
+    await mkdir(outDir);
+    const out = createWriteStream(path.join(outDir, 'pkg'));
+    out.on('error', () => {});
+    await assert.rejects(packager.write(spec, out, { tmpDir: outDir } as object), /size changed while packing/);
+    assert.equal(out.destroyed, true, `${packager.format}: out is destroyed`);
+    assert.deepEqual((await readdir(outDir)).filter((f) => f !== 'pkg'), [], `${packager.format}: no temp file left`);
+  }
+});

@@ -1,0 +1,66 @@
+// The `--storage <url>` option shared by the repo CLIs, and opening the
+// published storage of a repo folder from it: by default the local folder
+// `<repo>/public`; with `s3://bucket/prefix?endpoint=...` an S3 bucket
+// (credentials from the standard AWS provider chain). On S3 a change runs
+// under the bucket's publish lock object (If-None-Match create, owner +
+// expiry), so deployments sharing a bucket publish one at a time; the local
+// catalogue lock stays the guarantee within one repo folder.
+
+import { hostname } from 'node:os';
+import path from 'node:path';
+import { Option, type Command } from 'commander';
+import { ConfigError } from '../repo-layout/errors.js';
+import { S3PublishLock } from '../storage/s3-lock.js';
+import { S3Storage } from '../storage/s3-storage.js';
+import { openStorage, storageConfigFromUrl } from '../storage/storage-config.js';
+import type { PublishedStorage } from '../storage/storage.js';
+import { writeTrace } from '../storage/trace.js';
+
+/** Flags the option adds. */
+export interface StorageFlags {
+  storage?: string;
+  lockWait?: number;
+}
+
+/** Key of the publish lock object inside the bucket (prefix). */
+export const S3_LOCK_KEY = 'locks/publish.json';
+
+/** Adds `--storage <url>` and `--lock-wait <seconds>` to a command. */
+export function storageOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--storage <url>', 'where the published tree goes: a folder, file:// or s3://bucket/prefix?endpoint=&region=&pathStyle=&checksums= (default <repo>/public)'))
+    .addOption(
+      new Option('--lock-wait <seconds>', 'on S3, wait this long for another publisher to release the bucket lock (default 0: fail at once)').argParser((v) => {
+        const n = Number(v);
+        if (!Number.isFinite(n) || n < 0) throw new ConfigError(`cannot use --lock-wait ${JSON.stringify(v)}: expected seconds ≥ 0`);
+        return n;
+      }),
+    );
+}
+
+/** A repo's published storage, and how to run a change on it. */
+export interface RepoStorage {
+  storage: PublishedStorage;
+  /** True for the default `<repo>/public` folder. */
+  local: boolean;
+  /** Runs `fn` under the S3 publish lock when the storage is S3 (LockedError naming the holder when taken); directly otherwise. */
+  locked<T>(fn: () => Promise<T>): Promise<T>;
+}
+
+/** Opens `--storage` (default `<repo>/public`). */
+export function openRepoStorage(repo: string, flags: StorageFlags): RepoStorage {
+  const storage = flags.storage ? openStorage(storageConfigFromUrl(flags.storage)) : openStorage({ kind: 'fs', root: path.join(path.resolve(repo), 'public') });
+  if (!(storage instanceof S3Storage)) return { storage, local: !flags.storage, locked: (fn) => fn() };
+  const lock = new S3PublishLock({ store: storage, key: S3_LOCK_KEY, owner: `${hostname()}:${process.pid}` });
+  return {
+    storage,
+    local: false,
+    locked: (fn) => lock.withLock(() => fn(), { waitMs: (flags.lockWait ?? 0) * 1000 }),
+  };
+}
+
+/** Writes `<root>/project/trace/<host>`: call it as the last write of a completed publish. */
+export async function traceCompleted(storage: PublishedStorage, root: string, started: Date): Promise<void> {
+  const host = hostname().replace(/[^A-Za-z0-9.-]/g, '-').replace(/^[^A-Za-z0-9]+/, '') || 'localhost';
+  await writeTrace(storage, root, { host, started, finished: new Date(), creator: 'lxl' });
+}
