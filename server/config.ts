@@ -28,6 +28,8 @@ export const serverConfigSchema = z.object({
   database: z.string().optional(),
   /** The published tree (default `<var>/public`). */
   publicDir: z.string().optional(),
+  /** Where publishes write: a folder, file:// or s3://bucket/prefix?endpoint=… (default: publicDir). On S3 a publish also holds the bucket's lock object. */
+  storage: z.string().min(1).optional(),
   /** Embedded mode: also serve the published tree read-only. */
   serveStatic: z.boolean().default(true),
   /** The repo signing key; without it publishes fail (or a Publisher is injected, as in tests). */
@@ -74,6 +76,7 @@ const ENV: Array<[string, string[], 'string' | 'number' | 'boolean']> = [
   ['LXL_DATABASE', ['database'], 'string'],
   ['LXL_PUBLIC_DIR', ['publicDir'], 'string'],
   ['LXL_PUBLIC_URL', ['publicUrl'], 'string'],
+  ['LXL_STORAGE', ['storage'], 'string'],
   ['LXL_SIGNING_KEY', ['signing', 'keyFile'], 'string'],
   ['LXL_SIGNING_PASSPHRASE_ENV', ['signing', 'passphraseEnv'], 'string'],
   ['LXL_SERVE_STATIC', ['serveStatic'], 'boolean'],

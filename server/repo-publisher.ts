@@ -1,6 +1,8 @@
 // The server's Publisher for the embedded mode: brings each format's
 // catalogue in line with the metadata store, then publishes it with the
-// repo-layout publishers through PublishedStorage (safe order, DESIGN.md §5).
+// repo-layout publishers through PublishedStorage (safe order, DESIGN.md §5),
+// to the local published folder or to the configured storage URL (S3: under
+// the bucket's lock object); `project/trace/<host>` is written last.
 //   apt:      <public>/apt/<repo>/dists/{testing,stable}, pool shared by both suites
 //   yum:      <public>/yum/<repo>/ (stable) and <public>/yum/<repo>-testing/
 //   tarballs: <public>/tarballs/<repo>/<channel>/ + SHA256SUMS(.asc)
@@ -12,7 +14,12 @@ import { createReadStream } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
+import { hostname } from 'node:os';
 import { FsStorage } from '../storage/fs-storage.js';
+import { S3PublishLock } from '../storage/s3-lock.js';
+import { S3Storage } from '../storage/s3-storage.js';
+import { openStorage, storageConfigFromUrl } from '../storage/storage-config.js';
+import { writeTrace } from '../storage/trace.js';
 import { CACHE_IMMUTABLE, CACHE_INDEX, type PublishedStorage } from '../storage/storage.js';
 import { JsonAptCatalog } from '../repo-layout/apt/apt-catalog.js';
 import { addDebs } from '../repo-layout/apt/apt-changes.js';
@@ -35,8 +42,15 @@ export interface RepoPublisherOptions {
   signer: Signer;
   /** URL clients reach the published tree at (for .sources/.list/.repo files). */
   baseUrl?: string;
+  /** Storage URL (folder, file:// or s3://…) to publish to instead of publicDir. */
+  storage?: string;
+  /** On S3: how long a publish waits for another deployment's bucket lock (default 60 s). */
+  s3LockWaitMs?: number;
   log: Logger;
 }
+
+/** Key of the bucket-wide publish lock object (deployments sharing a bucket). */
+export const S3_PUBLISH_LOCK_KEY = 'locks/publish.json';
 
 const SUITES: readonly Channel[] = ['testing', 'stable'];
 const inSuite = (p: PackageRecord, suite: Channel): boolean => suite === 'testing' || p.channel === 'stable';
@@ -46,12 +60,24 @@ export class RepoPublisher implements Publisher {
   /** Where clients reach the published tree; settable once the server knows its address. */
   baseUrl: string | undefined;
 
+  private readonly storage: PublishedStorage;
+  private readonly s3Lock: S3PublishLock | undefined;
+
   constructor(private readonly opts: RepoPublisherOptions) {
     this.baseUrl = opts.baseUrl;
+    this.storage = opts.storage ? openStorage(storageConfigFromUrl(opts.storage)) : new FsStorage({ root: opts.publicDir });
+    // The metadata-store lock serialises publishes within this deployment; the lock object covers deployments sharing a bucket.
+    this.s3Lock = this.storage instanceof S3Storage ? new S3PublishLock({ store: this.storage, key: S3_PUBLISH_LOCK_KEY, owner: `${hostname()}:${process.pid}` }) : undefined;
   }
 
   async publish(repo: RepoRecord, signal: AbortSignal): Promise<PublishReport> {
-    const storage = new FsStorage({ root: this.opts.publicDir });
+    if (!this.s3Lock) return this.publishUnlocked(repo, signal);
+    return this.s3Lock.withLock((lost) => this.publishUnlocked(repo, AbortSignal.any([signal, lost])), { waitMs: this.opts.s3LockWaitMs ?? 60_000, signal });
+  }
+
+  private async publishUnlocked(repo: RepoRecord, signal: AbortSignal): Promise<PublishReport> {
+    const storage = this.storage;
+    const started = new Date();
     const pkgs = await this.opts.store.listPackages({ repo: repo.name });
     const report: PublishReport = {};
     if (repo.settings.formats.includes('apt')) report.apt = await this.apt(repo, pkgs.filter((p) => p.kind === 'deb'), storage);
@@ -59,6 +85,10 @@ export class RepoPublisher implements Publisher {
     if (repo.settings.formats.includes('yum')) report.yum = await this.yum(repo, pkgs.filter((p) => p.kind === 'rpm'), storage);
     signal.throwIfAborted();
     if (repo.settings.formats.includes('tarballs')) report.tarballs = await this.tarballs(repo, pkgs.filter((p) => p.kind === 'tarball'), storage, signal);
+    signal.throwIfAborted();
+    // Mirror trace, the last write of a completed publish.
+    const host = hostname().replace(/[^A-Za-z0-9.-]/g, '-').replace(/^[^A-Za-z0-9]+/, '') || 'localhost';
+    await writeTrace(storage, '', { host, started, finished: new Date(), creator: 'lxl server' });
     return report;
   }
 

@@ -25,7 +25,9 @@ import { tempDir } from '../support/tmp.js';
 const skipYum = missingTools('dnf', 'rpm');
 const skipApt = chrootUnavailable() ?? missingTools('xz');
 const skipS3 = s3Unavailable() ?? skipYum;
-const ROUNDS = 3;
+// Rounds go on until the two publishers have overlapped (a lock error) at least once, at most MAX_ROUNDS.
+const MIN_ROUNDS = 2;
+const MAX_ROUNDS = 6;
 const PER_SIDE = 4;
 
 /** Runs both commands at once; retries each loser (a clear lock error) until it succeeds. Returns how many lock errors were seen. */
@@ -48,12 +50,12 @@ async function race(a: string[], b: string[], env: NodeJS.ProcessEnv, lockMessag
 
 async function fixtures(dir: string) {
   const { signer, dir: keyDir } = await testKey();
-  const f = await buildFixtures(path.join(dir, 'pkgs'), ROUNDS * PER_SIDE * 2, signer, 1024 * 1024);
+  const f = await buildFixtures(path.join(dir, 'pkgs'), MAX_ROUNDS * PER_SIDE * 2, signer, 1024 * 1024);
   return { ...f, signer, keyFile: path.join(keyDir, 'lxl-test-rsa4096.secret.asc') };
 }
 
 const side = <T>(xs: T[], round: number, which: 0 | 1): T[] => xs.slice((round * 2 + which) * PER_SIDE, (round * 2 + which + 1) * PER_SIDE);
-const allVersions = (): string[] => Array.from({ length: ROUNDS * PER_SIDE * 2 }, (_, i) => versionOf(i)).sort();
+const allVersions = (rounds: number): string[] => Array.from({ length: rounds * PER_SIDE * 2 }, (_, i) => versionOf(i)).sort();
 
 test('local folder: two `lxl yum add --key` at once: one gets a clear lock error naming the holder, the retried loser lands, dnf lists both changes', { skip: skipYum, timeout: 600_000 }, async () => {
   const dir = await tempDir('lxl-conc-yum-');
@@ -62,14 +64,15 @@ test('local folder: two `lxl yum add --key` at once: one gets a clear lock error
   await mkdir(path.join(repo, 'public'), { recursive: true });
   const http = await serveStatic(path.join(repo, 'public'));
   let conflicts = 0;
-  for (let round = 0; round < ROUNDS; round++) {
+  let round = 0;
+  for (; round < MAX_ROUNDS && (round < MIN_ROUNDS || conflicts === 0); round++) {
     const cmd = (rpms: string[]) => ['yum', 'add', repo, ...rpms, '--key', fx.keyFile, '--retention', '0'];
     conflicts += await race(cmd(side(fx.rpms, round, 0)), cmd(side(fx.rpms, round, 1)), process.env, /^lxl: cannot lock yum repo .*another publish holds the lock \(\d+ /m);
   }
-  console.log(`# local yum: ${conflicts} lock error(s) in ${ROUNDS} rounds`);
+  console.log(`# local yum: ${conflicts} lock error(s) in ${round} rounds`);
   assert.ok(conflicts >= 1, 'the two publishers overlapped at least once');
   const seen = await (await dnfClient(path.join(dir, 'dnf'), http.url))();
-  assert.deepEqual(seen.versions, allVersions());
+  assert.deepEqual(seen.versions, allVersions(round));
 });
 
 test('local folder: two `lxl apt add --key` at once: one gets a clear lock error naming the holder, the retried loser lands, apt-get lists both changes', { skip: skipApt, timeout: 600_000 }, async () => {
@@ -79,16 +82,17 @@ test('local folder: two `lxl apt add --key` at once: one gets a clear lock error
   await mkdir(path.join(repo, 'public'), { recursive: true });
   const http = await serveStatic(path.join(repo, 'public'));
   let conflicts = 0;
-  for (let round = 0; round < ROUNDS; round++) {
+  let round = 0;
+  for (; round < MAX_ROUNDS && (round < MIN_ROUNDS || conflicts === 0); round++) {
     const cmd = (debs: string[]) => ['apt', 'add', repo, ...debs, '--key', fx.keyFile, '--name', APT_NAME, '--xz-level', '1'];
     conflicts += await race(cmd(side(fx.debs, round, 0)), cmd(side(fx.debs, round, 1)), process.env, /^lxl: cannot change the APT repo: another lxl process \(pid \d+\) holds /m);
   }
-  console.log(`# local apt: ${conflicts} lock error(s) in ${ROUNDS} rounds`);
+  console.log(`# local apt: ${conflicts} lock error(s) in ${round} rounds`);
   assert.ok(conflicts >= 1, 'the two publishers overlapped at least once');
   const c = await makeChroot('bookworm');
   try {
     const seen = await (await aptClient(c, http.url, Buffer.from(fx.signer.publicKeyBinary())))();
-    assert.deepEqual(seen.versions, allVersions());
+    assert.deepEqual(seen.versions, allVersions(round));
   } finally {
     await removeChroot(c);
   }
@@ -101,16 +105,19 @@ test('S3: two `lxl yum add --storage s3://...` at once: the bucket lock object m
   const proxy = await startFaultProxy({ upstream: srv.endpoint, enforceConditional: true });
   const url = `${srv.endpoint}/${srv.bucket}`;
   const storage = `s3://${srv.bucket}?endpoint=${encodeURIComponent(proxy.endpoint)}&pathStyle=true&checksums=WHEN_REQUIRED`;
+  const cmd = (rpms: string[], wait: string[]) => ['yum', 'add', path.join(dir, 'repo'), ...rpms, '--key', fx.keyFile, '--retention', '0', '--base-url', url, '--storage', storage, ...wait];
   let conflicts = 0;
-  for (let round = 0; round < ROUNDS; round++) {
-    // The S3 lock is taken before anything else; the last round waits for it instead of failing.
-    const wait = round === ROUNDS - 1 ? ['--lock-wait', '120'] : [];
-    const cmd = (rpms: string[]) => ['yum', 'add', path.join(dir, 'repo'), ...rpms, '--key', fx.keyFile, '--retention', '0', '--base-url', url, '--storage', storage, ...wait];
-    conflicts += await race(cmd(side(fx.rpms, round, 0)), cmd(side(fx.rpms, round, 1)), srv.env, /^lxl: cannot lock locks\/publish\.json: held by [^:\s]+:\d+ until /m);
+  let round = 0;
+  for (; round < MAX_ROUNDS - 1 && (round < MIN_ROUNDS || conflicts === 0); round++) {
+    // The S3 lock is taken before anything else (the catalogue lock is never reached by the loser).
+    conflicts += await race(cmd(side(fx.rpms, round, 0), []), cmd(side(fx.rpms, round, 1), []), srv.env, /^lxl: cannot lock locks\/publish\.json: held by [^:\s]+:\d+ until /m);
   }
-  console.log(`# S3 yum: ${conflicts} lock error(s) in ${ROUNDS} rounds; ${proxy.stats.preconditionFailed} conditional request(s) refused`);
+  // One more round where both wait for the lock (--lock-wait) instead of failing: no error at all.
+  assert.equal(await race(cmd(side(fx.rpms, round, 0), ['--lock-wait', '120']), cmd(side(fx.rpms, round, 1), ['--lock-wait', '120']), srv.env, /^$/), 0);
+  round++;
+  console.log(`# S3 yum: ${conflicts} lock error(s) in ${round} rounds; ${proxy.stats.preconditionFailed} conditional request(s) refused`);
   assert.ok(conflicts >= 1, 'the two publishers overlapped at least once');
   assert.ok(proxy.stats.preconditionFailed >= 1, 'the lock was contended on S3');
   const seen = await (await dnfClient(path.join(dir, 'dnf'), url))();
-  assert.deepEqual(seen.versions, allVersions());
+  assert.deepEqual(seen.versions, allVersions(round));
 });
