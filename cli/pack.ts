@@ -32,7 +32,7 @@ export function register(program: Command): void {
     .argument('<format>', `package format: ${['deb', 'tar', 'rpm'].join(', ')}`)
     .requiredOption('--spec <spec.json>', 'package spec (JSON; paths inside are relative to it)')
     .requiredOption('--out <dir>', 'output directory (created if missing)')
-    .addOption(new Option('--compression <kind>', 'payload compression (gzip works on every old client)').choices(['gzip', 'xz']).default('gzip'))
+    .addOption(new Option('--compression <kind>', 'payload compression (default: gzip for deb and tar, which every old client reads; xz for modern rpm, gzip for el5 rpm)').choices(['gzip', 'xz']))
     .option('--level <n>', 'compression level: gzip 1-9 (default 6); xz 0-9 = xz -N (default: preset 6 with the fast hc4 match finder, ~2x faster than -6, ~4% larger)')
     .addOption(new Option('--profile <profile>', 'rpm compatibility profile').choices(['modern', 'el5']))
     .option('--key <secret.asc>', 'rpm: armored secret key to sign with')

@@ -51,7 +51,8 @@ export interface RepoStorage {
 export function openRepoStorage(repo: string, flags: StorageFlags): RepoStorage {
   const storage = flags.storage ? openStorage(storageConfigFromUrl(flags.storage)) : openStorage({ kind: 'fs', root: path.join(path.resolve(repo), 'public') });
   if (!(storage instanceof S3Storage)) return { storage, local: !flags.storage, locked: (fn) => fn() };
-  const lock = new S3PublishLock({ store: storage, key: S3_LOCK_KEY, owner: `${hostname()}:${process.pid}` });
+  // Owner host:pid:random, shown to the loser.
+  const lock = new S3PublishLock({ store: storage, key: S3_LOCK_KEY });
   return {
     storage,
     local: false,

@@ -67,7 +67,7 @@ export class RepoPublisher implements Publisher {
     this.baseUrl = opts.baseUrl;
     this.storage = opts.storage ? openStorage(storageConfigFromUrl(opts.storage)) : new FsStorage({ root: opts.publicDir });
     // The metadata-store lock serialises publishes within this deployment; the lock object covers deployments sharing a bucket.
-    this.s3Lock = this.storage instanceof S3Storage ? new S3PublishLock({ store: this.storage, key: S3_PUBLISH_LOCK_KEY, owner: `${hostname()}:${process.pid}` }) : undefined;
+    this.s3Lock = this.storage instanceof S3Storage ? new S3PublishLock({ store: this.storage, key: S3_PUBLISH_LOCK_KEY }) : undefined;
   }
 
   async publish(repo: RepoRecord, signal: AbortSignal): Promise<PublishReport> {

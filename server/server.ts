@@ -101,7 +101,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   else if (opts.publisher) publisher = opts.publisher;
   else if (config.signing) {
     const signer = await loadSigner({ keyFile: path.resolve(config.signing.keyFile), passphraseEnv: config.signing.passphraseEnv, passphraseFile: config.signing.passphraseFile });
-    publisher = repoPublisher = new RepoPublisher({ store, artifacts, publicDir: paths.publicDir, stateDir: paths.stateDir, signer, baseUrl: config.publicUrl, log });
+    publisher = repoPublisher = new RepoPublisher({ store, artifacts, publicDir: paths.publicDir, stateDir: paths.stateDir, signer, baseUrl: config.publicUrl, storage: config.storage, log });
   } else publisher = new UnconfiguredPublisher();
   const metrics = createMetrics(store);
   let draining = false;

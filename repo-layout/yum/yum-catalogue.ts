@@ -114,7 +114,8 @@ export class JsonYumCatalogue implements YumCatalogue {
         const holder = await readFile(this.lockFile, 'utf8').catch(() => '');
         const pid = Number(holder.split(' ')[0]);
         const age = Date.now() - (await stat(this.lockFile).catch(() => ({ mtimeMs: Date.now() }))).mtimeMs;
-        if (attempt === 0 && (age > this.staleLockMs || (pid > 0 && !alive(pid)))) {
+        // A holder killed between creating the file and writing its pid leaves it empty: stale after a few seconds.
+        if (attempt === 0 && (age > this.staleLockMs || (pid > 0 && !alive(pid)) || (!(pid > 0) && age > EMPTY_LOCK_STALE_MS))) {
           await rm(this.lockFile, { force: true });
           continue;
         }
@@ -124,6 +125,8 @@ export class JsonYumCatalogue implements YumCatalogue {
     throw new LockedError(`cannot lock yum repo ${this.opts.dir}: lock is contended`);
   }
 }
+
+const EMPTY_LOCK_STALE_MS = 10_000;
 
 function alive(pid: number): boolean {
   try {

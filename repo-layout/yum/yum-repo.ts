@@ -232,8 +232,14 @@ export async function publishYum(ctx: YumRepoContext, opts: PublishYumOptions): 
     // EL5's gpg 1.4 verifies SHA-256; modern clients get the signer's default (SHA-512).
     const asc = await opts.signer.detachArmored(repomd, settings.profile === 'el5' ? { hash: 'sha256' } : {});
     await ctx.storage.put(`${prefix}/repodata/repomd.xml.key`, opts.signer.publicKeyArmored(), { cacheControl: CACHE_INDEX, contentType: 'application/pgp-keys' });
-    await ctx.storage.put(`${prefix}/repodata/repomd.xml`, repomd, { cacheControl: CACHE_INDEX, contentType: 'application/xml' });
-    await ctx.storage.put(`${prefix}/repodata/repomd.xml.asc`, asc, { cacheControl: CACHE_INDEX, contentType: 'application/pgp-signature' });
+    // repomd.xml and its .asc are two files, so a reader (or a crash) between the two writes sees a pair
+    // dnf rejects; a batch (local folder) makes both durable first and then renames them back to back.
+    const pair = [
+      { key: `${prefix}/repodata/repomd.xml`, body: repomd, opts: { cacheControl: CACHE_INDEX, contentType: 'application/xml' } },
+      { key: `${prefix}/repodata/repomd.xml.asc`, body: asc, opts: { cacheControl: CACHE_INDEX, contentType: 'application/pgp-signature' } },
+    ];
+    if (ctx.storage.putMany) await ctx.storage.putMany(pair);
+    else for (const x of pair) await ctx.storage.put(x.key, x.body, x.opts);
     const baseUrl = settings.baseUrl ?? opts.defaultBaseUrl;
     if (baseUrl) {
       const base = `${baseUrl.replace(/\/+$/, '')}/${prefix}/`;

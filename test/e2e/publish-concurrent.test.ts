@@ -110,7 +110,7 @@ test('S3: two `lxl yum add --storage s3://...` at once: the bucket lock object m
   let round = 0;
   for (; round < MAX_ROUNDS - 1 && (round < MIN_ROUNDS || conflicts === 0); round++) {
     // The S3 lock is taken before anything else (the catalogue lock is never reached by the loser).
-    conflicts += await race(cmd(side(fx.rpms, round, 0), []), cmd(side(fx.rpms, round, 1), []), srv.env, /^lxl: cannot lock locks\/publish\.json: held by [^:\s]+:\d+ until /m);
+    conflicts += await race(cmd(side(fx.rpms, round, 0), []), cmd(side(fx.rpms, round, 1), []), srv.env, /^lxl: cannot lock locks\/publish\.json: held by [^:\s]+:\d+:[0-9a-f]+ until /m);
   }
   // One more round where both wait for the lock (--lock-wait) instead of failing: no error at all.
   assert.equal(await race(cmd(side(fx.rpms, round, 0), ['--lock-wait', '120']), cmd(side(fx.rpms, round, 1), ['--lock-wait', '120']), srv.env, /^$/), 0);

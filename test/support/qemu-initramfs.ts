@@ -45,7 +45,9 @@ export async function ensureForeignArch(arch: DebArch): Promise<void> {
   const lists = (await readdir('/var/lib/apt/lists').catch(() => [] as string[])).some((f) => f.includes(`binary-${arch}_Packages`));
   if (foreign.includes(arch) && lists) return;
   await run('dpkg', ['--add-architecture', arch]);
-  await run('apt-get', ['update', '-qq'], { timeoutMs: 10 * 60_000 });
+  // A mirror mid-sync can fail one index (seen with bookworm-security); the
+  // download below still fails loudly if busybox-static:<arch> is unknown.
+  await run('apt-get', ['update', '-qq'], { timeoutMs: 10 * 60_000, allowFail: true });
 }
 
 /** Files to put into an initramfs: path inside → content (string or Buffer) or a host file to copy. */

@@ -97,7 +97,7 @@ export async function runXenGuest(opts: XenGuestOptions): Promise<XenGuestReport
     cpu: 'Nehalem',
     memoryMb: 2048,
     until: /LXL-DOM0-DONE/,
-    timeoutMs: opts.timeoutMs ?? 8 * 60_000,
+    timeoutMs: opts.timeoutMs ?? 15 * 60_000,
   });
   const serial = boot.console;
   const guestLog = between(serial, 'LXL-GUEST-LOG-BEGIN', 'LXL-GUEST-LOG-END');

@@ -128,15 +128,16 @@ xenstore-write "$XENBUS_PATH/physical-device" "$mm" "$XENBUS_PATH/physical-devic
 
 /** The dom0 userland initramfs (uncompressed cpio, about 220 MB), made once from an mmdebstrap tarball. */
 export async function dom0Initramfs(): Promise<string> {
-  const out = path.join(XEN_DIR, 'dom0-bookworm-v1.cpio');
+  const out = path.join(XEN_DIR, 'dom0-bookworm-v2.cpio');
   if (existsSync(out)) return out;
   await mkdir(XEN_DIR, { recursive: true });
   const tarball = await chrootTarball('bookworm', { variant: 'minbase', include: ['xen-utils-4.17', 'xenstore-utils', 'busybox-static'] });
   const root = path.join(await tempDir('lxl-dom0-'), 'root');
   await mkdir(root);
   await run('tar', ['-C', root, '-xf', tarball]);
-  // Docs, locales and apt lists are dead weight in RAM.
-  for (const p of ['usr/share/doc', 'usr/share/man', 'usr/share/locale', 'var/lib/apt/lists', 'var/cache/apt']) await rm(path.join(root, p), { recursive: true, force: true });
+  // Docs, locales, python, perl and apt lists are dead weight in RAM (and slow
+  // to unpack under TCG); xl, xenstored and xenconsoled are C programs.
+  for (const p of ['usr/share/doc', 'usr/share/man', 'usr/share/locale', 'usr/share/perl', 'usr/lib/python3.11', 'usr/lib/udev/hwdb.bin', 'usr/lib/udev/hwdb.d', 'var/lib/apt/lists', 'var/cache/apt', 'var/cache/debconf']) await rm(path.join(root, p), { recursive: true, force: true });
   await writeFile(path.join(root, 'init'), DOM0_INIT, { mode: 0o755 });
   await mkdir(path.join(root, 'etc/xen/scripts'), { recursive: true });
   await writeFile(path.join(root, 'etc/xen/scripts/lxl-block'), BLOCK_SCRIPT, { mode: 0o755 });
