@@ -3,10 +3,11 @@
 // the others. `AptCatalog` is the seam; `JsonAptCatalog` keeps it in one JSON
 // file under `<repo>/state/apt/` (the server implements it on SQLite).
 
-import { open, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { open, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { acquireStateLock } from '../../storage/state-lock.js';
 import { randomBytes } from 'node:crypto';
-import { ConflictError, LockedError, StorageError } from '../errors.js';
+import { ConflictError, StorageError } from '../errors.js';
 import type { IndexedPackage } from './apt-packages.js';
 
 /** One package in one suite. `filename` is its pool path. */
@@ -172,29 +173,9 @@ export class JsonAptCatalog implements AptCatalog {
   }
 }
 
-/** An exclusive lock on a repo's state (one `lxl apt` writer at a time); a lock older than `staleMs` is taken over. */
-export async function lockRepoState(stateDir: string, opts: { staleMs?: number } = {}): Promise<() => Promise<void>> {
-  const file = path.join(stateDir, 'apt', 'lock');
-  await mkdir(path.dirname(file), { recursive: true });
-  const staleMs = opts.staleMs ?? 30 * 60_000;
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fh = await open(file, 'wx');
-      await fh.writeFile(`${process.pid}\n`);
-      await fh.close();
-      return () => rm(file, { force: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new StorageError(`cannot lock ${file}: ${(err as Error).message}`, { cause: err });
-      const st = await stat(file).catch(() => undefined);
-      if (st && Date.now() - st.mtimeMs > staleMs) {
-        await rm(file, { force: true });
-        continue;
-      }
-      const holder = (await readFile(file, 'utf8').catch(() => '?')).trim();
-      throw new LockedError(`cannot change the APT repo: another lxl process (pid ${holder}) holds ${file}; wait for it, or delete the file if that process is gone`);
-    }
-  }
-  throw new LockedError(`cannot lock ${file}: it keeps reappearing`);
+/** An exclusive lock on a repo's APT state (one `lxl apt` writer at a time); a dead holder's lock is taken over. */
+export function lockRepoState(stateDir: string, opts: { staleMs?: number } = {}): Promise<() => Promise<void>> {
+  return acquireStateLock(path.join(stateDir, 'apt', 'lock'), { what: `the APT repo state ${stateDir}`, staleMs: opts.staleMs });
 }
 
 /** Writes a small state file atomically (used for repo settings). */

@@ -4,9 +4,10 @@
 // interface on its metadata store.
 
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { LockedError, StorageError } from '../errors.js';
+import { acquireStateLock } from '../../storage/state-lock.js';
+import { StorageError } from '../errors.js';
 import type { YumPackage } from './yum-package.js';
 
 export type YumProfile = 'modern' | 'el5';
@@ -101,40 +102,10 @@ export class JsonYumCatalogue implements YumCatalogue {
     }
   }
 
-  async lock(): Promise<() => Promise<void>> {
-    await mkdir(this.opts.dir, { recursive: true });
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        await writeFile(this.lockFile, `${process.pid} ${new Date().toISOString()}\n`, { flag: 'wx' });
-        return async () => {
-          await rm(this.lockFile, { force: true });
-        };
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new StorageError(`cannot lock ${this.opts.dir}: ${(err as Error).message}`, { cause: err });
-        const holder = await readFile(this.lockFile, 'utf8').catch(() => '');
-        const pid = Number(holder.split(' ')[0]);
-        const age = Date.now() - (await stat(this.lockFile).catch(() => ({ mtimeMs: Date.now() }))).mtimeMs;
-        // A holder killed between creating the file and writing its pid leaves it empty: stale after a few seconds.
-        if (attempt === 0 && (age > this.staleLockMs || (pid > 0 && !alive(pid)) || (!(pid > 0) && age > EMPTY_LOCK_STALE_MS))) {
-          await rm(this.lockFile, { force: true });
-          continue;
-        }
-        throw new LockedError(`cannot lock yum repo ${this.opts.dir}: another publish holds the lock (${holder.trim() || 'unknown holder'}); retry when it finishes`);
-      }
-    }
-    throw new LockedError(`cannot lock yum repo ${this.opts.dir}: lock is contended`);
+  lock(): Promise<() => Promise<void>> {
+    return acquireStateLock(this.lockFile, { what: `yum repo ${this.opts.dir}`, staleMs: this.staleLockMs });
   }
 }
 
-const EMPTY_LOCK_STALE_MS = 10_000;
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 JsonYumCatalogue satisfies new (opts: JsonYumCatalogueOptions) => YumCatalogue;

@@ -67,7 +67,7 @@ test('local folder: two `lxl yum add --key` at once: one gets a clear lock error
   let round = 0;
   for (; round < MAX_ROUNDS && (round < MIN_ROUNDS || conflicts === 0); round++) {
     const cmd = (rpms: string[]) => ['yum', 'add', repo, ...rpms, '--key', fx.keyFile, '--retention', '0'];
-    conflicts += await race(cmd(side(fx.rpms, round, 0)), cmd(side(fx.rpms, round, 1)), process.env, /^lxl: cannot lock yum repo .*another publish holds the lock \(\d+ /m);
+    conflicts += await race(cmd(side(fx.rpms, round, 0)), cmd(side(fx.rpms, round, 1)), process.env, /^lxl: cannot lock yum repo .*: another lxl process \(pid \d+ on \S+\) holds /m);
   }
   console.log(`# local yum: ${conflicts} lock error(s) in ${round} rounds`);
   assert.ok(conflicts >= 1, 'the two publishers overlapped at least once');
@@ -85,7 +85,7 @@ test('local folder: two `lxl apt add --key` at once: one gets a clear lock error
   let round = 0;
   for (; round < MAX_ROUNDS && (round < MIN_ROUNDS || conflicts === 0); round++) {
     const cmd = (debs: string[]) => ['apt', 'add', repo, ...debs, '--key', fx.keyFile, '--name', APT_NAME, '--xz-level', '1'];
-    conflicts += await race(cmd(side(fx.debs, round, 0)), cmd(side(fx.debs, round, 1)), process.env, /^lxl: cannot change the APT repo: another lxl process \(pid \d+\) holds /m);
+    conflicts += await race(cmd(side(fx.debs, round, 0)), cmd(side(fx.debs, round, 1)), process.env, /^lxl: cannot lock the APT repo state .*: another lxl process \(pid \d+ on \S+\) holds /m);
   }
   console.log(`# local apt: ${conflicts} lock error(s) in ${round} rounds`);
   assert.ok(conflicts >= 1, 'the two publishers overlapped at least once');
