@@ -14,6 +14,7 @@ const program = new Command()
 // Only the group being run is loaded (start-up time matters for scripted use);
 // `lxl --help` and unknown commands load them all.
 const groups: Record<string, () => Promise<{ register(p: Command): void }>> = {
+  up: async () => import('./up.js'),
   keys: async () => import('./keys.js'),
   pack: async () => import('./pack.js'),
   apt: async () => import('./apt.js'),
