@@ -4,11 +4,12 @@
 // temp file that the next start sweeps away, never a half-stored artifact.
 
 import { createReadStream } from 'node:fs';
-import { link, mkdir, open, readdir, rm, stat } from 'node:fs/promises';
+import { link, mkdir, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { NotFoundError, StorageError } from '../repo-layout/errors.js';
+import { fsyncPath } from '../storage/durable-file.js';
 
 const SHA256_RE = /^[0-9a-f]{64}$/;
 
@@ -68,7 +69,7 @@ export class FsArtifactStore implements ArtifactStore {
       await link(tempFile, dest).catch((err: NodeJS.ErrnoException) => {
         if (err.code !== 'EEXIST') throw err;
       });
-      await fsyncDir(path.dirname(dest));
+      await fsyncPath(path.dirname(dest));
     } catch (err) {
       throw new StorageError(`cannot store artifact ${sha256}: ${(err as Error).message}`, { cause: err });
     } finally {
@@ -110,23 +111,6 @@ export class FsArtifactStore implements ArtifactStore {
   }
 }
 
-/** Flushes a file's data to disk. */
-export async function fsyncFile(file: string): Promise<void> {
-  const fh = await open(file, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
 
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
 
 FsArtifactStore satisfies new (opts: FsArtifactStoreOptions) => ArtifactStore;

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { randomBytes } from 'node:crypto';
+import { mapLimit } from '../repo-layout/concurrency.js';
 import { NotFoundError, StorageError } from '../repo-layout/errors.js';
 import { assertKey, type ObjectInfo, type PublishedStorage, type PutItem, type PutOptions } from './storage.js';
 
@@ -53,12 +54,12 @@ export class FsStorage implements PublishedStorage {
     const temps: string[] = new Array(items.length);
     const signal = items.find((it) => it.opts?.signal)?.opts?.signal;
     try {
-      await forEachLimit(dirs, 16, async (d) => {
+      await mapLimit(dirs, 16, async (d) => {
         const first = await mkdir(d, { recursive: true });
         for (let x = d; first && x.length >= first.length && x !== path.dirname(x); x = path.dirname(x)) syncDirs.add(path.dirname(x));
       });
       // Contents durable before any name points at them: a crash leaves temps, never a short file under a final name.
-      await forEachLimit(items, 16, async (it, i) => {
+      await mapLimit(items, 16, async (it, i) => {
         signal?.throwIfAborted();
         const tmp = path.join(path.dirname(dests[i]), `.lxl-tmp-${randomBytes(6).toString('hex')}`);
         // Plain fds rather than FileHandles: a batch of thousands of small files is bound by per-file overhead.
@@ -73,11 +74,11 @@ export class FsStorage implements PublishedStorage {
         }
       });
       signal?.throwIfAborted();
-      await forEachLimit(items, 16, async (_, i) => {
+      await mapLimit(items, 16, async (_, i) => {
         await rename(temps[i], dests[i]);
         temps[i] = '';
       });
-      await forEachLimit([...syncDirs], 16, (d) => fsyncDir(d));
+      await mapLimit([...syncDirs], 16, (d) => fsyncDir(d));
     } catch (err) {
       await Promise.all(temps.filter(Boolean).map((t) => rm(t, { force: true })));
       throw new StorageError(`cannot write ${items.length} file(s) under ${this.root}: ${(err as Error).message}`, { cause: err });
@@ -198,18 +199,6 @@ const fdClose = promisify(fs.close);
 const fdWrite = (fd: number, buf: Uint8Array, off: number, len: number): Promise<number> =>
   new Promise((resolve, reject) => fs.write(fd, buf, off, len, null, (err, n) => (err ? reject(err) : resolve(n))));
 
-/** Runs `fn` over `items` with at most `limit` in flight; rejects with the first failure. */
-async function forEachLimit<T>(items: T[], limit: number, fn: (item: T, i: number) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        await fn(items[i], i);
-      }
-    }),
-  );
-}
 
 async function fsyncDir(dir: string): Promise<void> {
   const fd = await fdOpen(dir, 'r');

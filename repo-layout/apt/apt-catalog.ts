@@ -3,10 +3,10 @@
 // the others. `AptCatalog` is the seam; `JsonAptCatalog` keeps it in one JSON
 // file under `<repo>/state/apt/` (the server implements it on SQLite).
 
-import { open, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { writeFileDurable } from '../../storage/durable-file.js';
 import { acquireStateLock } from '../../storage/state-lock.js';
-import { randomBytes } from 'node:crypto';
 import { ConflictError, StorageError } from '../errors.js';
 import type { IndexedPackage } from './apt-packages.js';
 
@@ -107,18 +107,9 @@ export class JsonAptCatalog implements AptCatalog {
 
   private async save(data: CatalogFile): Promise<void> {
     await mkdir(path.dirname(this.file), { recursive: true });
-    const tmp = `${this.file}.${randomBytes(6).toString('hex')}.tmp`;
     try {
-      const fh = await open(tmp, 'wx');
-      try {
-        await fh.writeFile(JSON.stringify(data));
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      await rename(tmp, this.file);
+      await writeFileDurable(this.file, JSON.stringify(data));
     } catch (err) {
-      await rm(tmp, { force: true });
       throw new StorageError(`cannot write the APT catalogue ${this.file}: ${(err as Error).message}`, { cause: err });
     }
     this.cache = data;
@@ -178,10 +169,8 @@ export function lockRepoState(stateDir: string, opts: { staleMs?: number } = {})
   return acquireStateLock(path.join(stateDir, 'apt', 'lock'), { what: `the APT repo state ${stateDir}`, staleMs: opts.staleMs });
 }
 
-/** Writes a small state file atomically (used for repo settings). */
+/** Writes a small state file atomically and durably (used for repo settings). */
 export async function writeStateFile(file: string, text: string): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
-  await writeFile(tmp, text);
-  await rename(tmp, file);
+  await writeFileDurable(file, text);
 }

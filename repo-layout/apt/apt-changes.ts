@@ -8,6 +8,7 @@ import { DigestStream } from '../digests.js';
 import { ConfigError, ConflictError, NotFoundError } from '../errors.js';
 import { checkImmutable, type AddOutcome, type AptCatalog, type AptRecord, type RemoveMatch } from './apt-catalog.js';
 import { readDeb } from './apt-ingest.js';
+import { mapLimit } from '../concurrency.js';
 
 /** Bytes of small .debs kept in memory between reading and storing them (bigger batches re-read the rest). */
 const KEEP_BYTES_LIMIT = 256 * 1024 * 1024;
@@ -94,17 +95,3 @@ async function checkPoolFile(storage: PublishedStorage, key: string, file: strin
   return true;
 }
 
-/** Maps `fn` over items with at most `limit` in flight, keeping order. */
-async function mapLimit<T, R>(items: T[], limit: number, fn: (x: T, i: number) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        out[i] = await fn(items[i], i);
-      }
-    }),
-  );
-  return out;
-}

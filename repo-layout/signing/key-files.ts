@@ -8,6 +8,7 @@ import { constants } from 'node:fs';
 import { access, mkdir, open, rename, rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import { ConflictError, KeyError } from '../errors.js';
+import { fsyncPath } from '../../storage/durable-file.js';
 
 /** The bytes of one key's files. */
 export interface KeyFileSet {
@@ -73,7 +74,7 @@ export async function writeKeyFiles(dir: string, name: string, files: KeyFileSet
       await rename(temps[i]!, target);
       placed.push(target);
     }
-    await fsyncDir(dir);
+    await fsyncPath(dir);
     return placed;
   } catch (err) {
     await Promise.all([...temps, ...placed].map((f) => rm(f, { force: true })));
@@ -104,12 +105,3 @@ async function writeSynced(file: string, data: string | Uint8Array, mode: number
   }
 }
 
-/** Fsyncs a directory so the renames survive a crash. */
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}

@@ -3,9 +3,9 @@
 // `<repo>/state/yum/<name>/catalogue.json`; the server implements the same
 // interface on its metadata store.
 
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { writeFileDurable } from '../../storage/durable-file.js';
 import { acquireStateLock } from '../../storage/state-lock.js';
 import { StorageError } from '../errors.js';
 import type { YumPackage } from './yum-package.js';
@@ -86,18 +86,9 @@ export class JsonYumCatalogue implements YumCatalogue {
 
   async write(state: YumState): Promise<void> {
     await mkdir(this.opts.dir, { recursive: true });
-    const tmp = `${this.file}.tmp-${randomBytes(4).toString('hex')}`;
     try {
-      const fh = await open(tmp, 'w', 0o644);
-      try {
-        await fh.writeFile(JSON.stringify(state));
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      await rename(tmp, this.file);
+      await writeFileDurable(this.file, JSON.stringify(state));
     } catch (err) {
-      await rm(tmp, { force: true });
       throw new StorageError(`cannot write yum catalogue ${this.file}: ${(err as Error).message}`, { cause: err });
     }
   }

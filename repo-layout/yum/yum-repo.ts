@@ -24,6 +24,7 @@ import { repoFile, repomdXml, type RepomdRecord } from './repomd.js';
 import type { PendingDelete, YumCatalogue, YumProfile, YumSettings, YumState } from './yum-catalogue.js';
 import { yumPackageFrom, type YumPackage } from './yum-package.js';
 import { filelistsXml, otherXml, primaryXml, type ChecksumType } from './yum-xml.js';
+import { mapLimit } from '../concurrency.js';
 
 /** Where a YUM repo lives and how its catalogue is kept. */
 export interface YumRepoContext {
@@ -104,20 +105,6 @@ export async function addRpms(ctx: YumRepoContext, files: string[]): Promise<Add
 // Parallel adds overlap the storage's per-file fsyncs.
 const ADD_CONCURRENCY = 16;
 
-/** Runs `fn` over `items` with at most `limit` in flight, keeping order. */
-async function mapLimit<T, R>(items: T[], limit: number, fn: (x: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        out[i] = await fn(items[i]);
-      }
-    }),
-  );
-  return out;
-}
 
 async function hashStream(s: AsyncIterable<Buffer>): Promise<string> {
   const h = createHash('sha256');
