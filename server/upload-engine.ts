@@ -1,6 +1,6 @@
 // A multer storage engine that streams each file part to a temp file in the
-// artifact store while hashing it (one pass, constant memory: never multer's
-// memoryStorage). The temp file is fsynced on close and deleted on any error,
+// artifact store while hashing it (one pass, constant memory: no upload is
+// ever held in RAM). The temp file is fsynced on close and deleted on any error,
 // abort or limit; the route commits it by digest only once it is verified.
 
 import { createWriteStream } from 'node:fs';

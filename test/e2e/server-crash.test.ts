@@ -12,6 +12,7 @@ import { gzipSync } from 'node:zlib';
 import { Readable } from 'node:stream';
 import { api, artifactFiles, mintTokens, sha256File, spawnServer, uploadStream, type SpawnedServer } from '../support/server-harness.js';
 import { tempDir } from '../support/tmp.js';
+import { ustarHeader } from '../support/tar-fixture.js';
 
 const running: SpawnedServer[] = [];
 after(async () => {
@@ -27,20 +28,7 @@ async function start(varDir: string, env: NodeJS.ProcessEnv = {}): Promise<Spawn
 /** A small valid kernel tarball (.tar.gz) for krel 6.1.<n>. */
 function smallTarball(n: number): { bytes: Buffer; filename: string; sha256: string } {
   const data = randomBytes(2048);
-  const h = Buffer.alloc(512);
-  h.write(`boot/vmlinuz-6.1.${n}-xen-legacy`, 0);
-  h.write('0000644\0', 100);
-  h.write('0000000\0', 108);
-  h.write('0000000\0', 116);
-  h.write(`${data.length.toString(8).padStart(11, '0')}\0`, 124);
-  h.write('00000000000\0', 136);
-  h.write('        ', 148);
-  h.write('0', 156);
-  h.write('ustar\0', 257);
-  h.write('00', 263);
-  let sum = 0;
-  for (const c of h) sum += c;
-  h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
+  const h = ustarHeader(`boot/vmlinuz-6.1.${n}-xen-legacy`, data.length);
   const bytes = gzipSync(Buffer.concat([h, data, Buffer.alloc(1024)]));
   return { bytes, filename: `linux-xen-legacy-6.1.${n}-xen-legacy-x86_64.tar.gz`, sha256: createHash('sha256').update(bytes).digest('hex') };
 }

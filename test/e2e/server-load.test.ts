@@ -8,6 +8,7 @@ import { Readable } from 'node:stream';
 import { api, mintTokens, peakRssKiB, sha256File, spawnServer, type SpawnedServer } from '../support/server-harness.js';
 import { tempDir } from '../support/tmp.js';
 import path from 'node:path';
+import { ustarHeader } from '../support/tar-fixture.js';
 
 const UPLOADS = 20;
 const MIB = 1024 * 1024;
@@ -17,29 +18,12 @@ const block = randomBytes(MIB);
 /** An uncompressed kernel tarball of ~50 MB, generated on the fly: one ustar header, the data, padding, end blocks. */
 function tarChunks(i: number): () => Iterable<Buffer> {
   return function* () {
-    yield tarHeader(`boot/vmlinuz-6.1.${300 + i}-xen-legacy`, DATA_MIB * MIB);
+    yield ustarHeader(`boot/vmlinuz-6.1.${300 + i}-xen-legacy`, DATA_MIB * MIB);
     for (let k = 0; k < DATA_MIB; k++) yield k === 0 ? Buffer.concat([Buffer.from(`upload ${i}\n`), block.subarray(`upload ${i}\n`.length)]) : block;
     yield Buffer.alloc(1024);
   };
 }
 
-function tarHeader(name: string, size: number): Buffer {
-  const h = Buffer.alloc(512);
-  h.write(name, 0);
-  h.write('0000644\0', 100);
-  h.write('0000000\0', 108);
-  h.write('0000000\0', 116);
-  h.write(`${size.toString(8).padStart(11, '0')}\0`, 124);
-  h.write('00000000000\0', 136);
-  h.write('        ', 148);
-  h.write('0', 156);
-  h.write('ustar\0', 257);
-  h.write('00', 263);
-  let sum = 0;
-  for (const c of h) sum += c;
-  h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
-  return h;
-}
 
 let server: SpawnedServer | undefined;
 after(() => server?.stop('SIGKILL'));

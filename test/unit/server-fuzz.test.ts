@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { api, artifactFiles, httpRequest, startTestServer, uploadStream, type TestServer } from '../support/server-harness.js';
 import { Readable } from 'node:stream';
+import { ustarHeader } from '../support/tar-fixture.js';
 
 /** xorshift32: a small seeded PRNG, so every run sends the same requests. */
 function rng(seed: number) {
@@ -135,7 +136,7 @@ test('1,200 malformed JSON and multipart requests all get 4xx JSON errors; the s
   const r = rng(0x6c786c);
   // Something to keep intact: one good package.
   const good = Buffer.from('good');
-  const goodTar = await import('node:zlib').then((z) => z.gzipSync(Buffer.concat([tarHeader('boot/vmlinuz-6.1.1-xen-legacy', good.length), good, Buffer.alloc(512 - good.length), Buffer.alloc(1024)])));
+  const goodTar = await import('node:zlib').then((z) => z.gzipSync(Buffer.concat([ustarHeader('boot/vmlinuz-6.1.1-xen-legacy', good.length), good, Buffer.alloc(512 - good.length), Buffer.alloc(1024)])));
   const goodSha = createHash('sha256').update(goodTar).digest('hex');
   const up = await uploadStream(srv.url, 'main', () => Readable.from([goodTar]), { token: srv.builder, filename: 'linux-xen-legacy-6.1.1-xen-legacy-x86_64.tar.gz', sha256: goodSha, size: goodTar.length, line: '6.1' });
   assert.equal(up.status, 201, up.text);
@@ -177,21 +178,3 @@ test('1,200 malformed JSON and multipart requests all get 4xx JSON errors; the s
   assert.equal(again.status, 200, 'uploads still work');
 });
 
-/** A minimal ustar header for one regular file. */
-function tarHeader(name: string, size: number): Buffer {
-  const h = Buffer.alloc(512);
-  h.write(name, 0);
-  h.write('0000644\0', 100);
-  h.write('0000000\0', 108);
-  h.write('0000000\0', 116);
-  h.write(`${size.toString(8).padStart(11, '0')}\0`, 124);
-  h.write('00000000000\0', 136);
-  h.write('        ', 148);
-  h.write('0', 156);
-  h.write('ustar\0', 257);
-  h.write('00', 263);
-  let sum = 0;
-  for (const c of h) sum += c;
-  h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
-  return h;
-}
