@@ -13,6 +13,7 @@ import { BY_HASH } from './apt-release.js';
 import { BINARY_ARCHES } from './apt-pool.js';
 import { applyRetention } from './apt-retention.js';
 import { debSourcesFile, oneLineSourcesEntry } from './apt-sources.js';
+import { awaitFreshSecond } from '../../storage/fresh-mtime.js';
 
 /** How to publish. */
 export interface AptPublishOptions {
@@ -158,6 +159,8 @@ export async function publishApt(opts: AptPublishOptions): Promise<AptPublishRep
     })),
   );
   step('release');
+  // A client that fetched the previous InRelease must not get a 304 for this one (same Last-Modified second).
+  await awaitFreshSecond(storage, signed.flatMap(({ idx }) => [`${prefix}/dists/${idx.suite}/InRelease`, `${prefix}/dists/${idx.suite}/Release`]));
   await putAll(
     storage,
     signed.flatMap(({ idx, detached }) => [

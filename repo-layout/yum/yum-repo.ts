@@ -25,6 +25,7 @@ import type { PendingDelete, YumCatalogue, YumProfile, YumSettings, YumState } f
 import { yumPackageFrom, type YumPackage } from './yum-package.js';
 import { filelistsXml, otherXml, primaryXml, type ChecksumType } from './yum-xml.js';
 import { mapLimit } from '../concurrency.js';
+import { awaitFreshSecond } from '../../storage/fresh-mtime.js';
 
 /** Where a YUM repo lives and how its catalogue is kept. */
 export interface YumRepoContext {
@@ -225,6 +226,7 @@ export async function publishYum(ctx: YumRepoContext, opts: PublishYumOptions): 
       { key: `${prefix}/repodata/repomd.xml`, body: repomd, opts: { cacheControl: CACHE_INDEX, contentType: 'application/xml' } },
       { key: `${prefix}/repodata/repomd.xml.asc`, body: asc, opts: { cacheControl: CACHE_INDEX, contentType: 'application/pgp-signature' } },
     ];
+    await awaitFreshSecond(ctx.storage, pair.map((x) => x.key));
     if (ctx.storage.putMany) await ctx.storage.putMany(pair);
     else for (const x of pair) await ctx.storage.put(x.key, x.body, x.opts);
     const baseUrl = settings.baseUrl ?? opts.defaultBaseUrl;
