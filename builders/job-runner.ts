@@ -6,6 +6,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { LxlError, SpecError } from '../repo-layout/errors.js';
+import { cachedBuild } from './build-cache.js';
 import { JobApiError } from './job-client.js';
 import { buildKernel } from './kernel-build.js';
 import { KernelBuildError, type KernelBuildPhase } from './kernel-errors.js';
@@ -39,6 +40,8 @@ export interface BuildJobOptions {
   jobs?: number;
   /** Skip the kernel build and package this staged tree (tests reuse a cached build this way). */
   stageFrom?: string;
+  /** Build cache root (builders/build-cache.ts): reuse the kernel built from the same inputs, or build into it. */
+  buildCache?: string;
   /** Fixed clock when stageFrom is used (the build library picks its own otherwise). */
   sourceDateEpoch?: number;
   debCompression?: 'gzip' | 'xz';
@@ -89,6 +92,20 @@ export async function runBuildJob(params: BuildJobParams, opts: BuildJobOptions)
       krel = await stagedKrel(stageDir);
       epoch = opts.sourceDateEpoch ?? envEpoch() ?? 0;
       opts.onLine?.(`using the prebuilt staged tree ${stageDir} (kernel ${krel})`);
+    } else if (opts.buildCache) {
+      const line = await loadKernelLine(opts.linesDir ? path.join(opts.linesDir, params.line) : params.line);
+      const r = await cachedBuild(opts.buildCache, { line, arch: params.arch, flavour: params.flavour }, {
+        cacheDir: opts.cacheDir,
+        jobs: opts.jobs,
+        signal: opts.signal,
+        onLine: opts.onLine,
+        onPhase: (p) => enter(p),
+      });
+      opts.onLine?.(`${r.built ? 'built' : 'reusing the cached build'} ${r.dir} (kernel ${r.krel})`);
+      stageDir = r.stageDir;
+      krel = r.krel;
+      kernelVersion = r.version;
+      epoch = r.sourceDateEpoch;
     } else {
       const line = await loadKernelLine(opts.linesDir ? path.join(opts.linesDir, params.line) : params.line);
       const r = await buildKernel({

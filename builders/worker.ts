@@ -25,6 +25,8 @@ export interface WorkerOptions {
   jobs?: number;
   linesDir?: string;
   stageFrom?: string;
+  /** Build cache root: kernels built from the same inputs are reused (builders/build-cache.ts). */
+  buildCache?: string;
   /** Lease length asked for; heartbeats come every third of it. */
   leaseTtlSeconds?: number;
   /** Wait between polls of an empty queue. */
@@ -99,6 +101,7 @@ async function runLeasedJob(client: JobClient, job: LeasedJob, opts: WorkerOptio
       linesDir: opts.linesDir,
       jobs: opts.jobs,
       stageFrom: opts.stageFrom,
+      buildCache: opts.buildCache,
       debCompression: settings.compression,
       signal: abort.signal,
       onPhase,

@@ -1,18 +1,21 @@
 // `lxl apt add|remove|publish`: manage a local APT repo folder.
-// `<repo>/public/` is the published tree (apt/dists, apt/pool, keys/), written
-// only through PublishedStorage; `<repo>/state/` holds the catalogue, the
-// saved publish settings and the lock, and is never served.
+// `<repo>/public/` (or `--storage`, e.g. an S3 bucket) is the published tree
+// (apt/dists, apt/pool, keys/), written only through PublishedStorage;
+// `<repo>/state/` holds the catalogue, the saved publish settings and the
+// lock, and is never served.
 
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Command, Option } from 'commander';
-import { FsStorage } from '../storage/fs-storage.js';
 import type { PublishedStorage } from '../storage/storage.js';
+import { openRepoStorage, storageOptions, traceCompleted, type StorageFlags } from './storage-option.js';
 import { ConfigError } from '../repo-layout/errors.js';
 import { JsonAptCatalog, lockRepoState, writeStateFile } from '../repo-layout/apt/apt-catalog.js';
 import { addDebs, parseRemoveSpec, removePackages } from '../repo-layout/apt/apt-changes.js';
 import { publishApt } from '../repo-layout/apt/apt-publish.js';
-import { loadSigner } from '../repo-layout/signing/openpgp-signer.js';
+
+// OpenPGP (~150 ms to load) only for commands that sign; cli/main.ts starts loading it early when --key is given.
+const loadSigner: typeof import('../repo-layout/signing/openpgp-signer.js').loadSigner = async (o) => (await import('../repo-layout/signing/openpgp-signer.js')).loadSigner(o);
 
 /** Publish settings saved in `<repo>/state/apt/settings.json`; flags override and update them. */
 interface AptSettings {
@@ -29,7 +32,7 @@ interface AptSettings {
 
 const DEFAULTS: AptSettings = { origin: 'linux-xen-legacy', label: 'linux-xen-legacy', name: 'linux-xen-legacy', validDays: 0, retention: 0, graceHours: 24, xzLevel: 6 };
 
-interface PublishFlags {
+interface PublishFlags extends StorageFlags {
   key?: string;
   passphraseEnv?: string;
   passphraseFile?: string;
@@ -45,9 +48,8 @@ interface PublishFlags {
   xzLevel?: number;
 }
 
-function repoPaths(repo: string): { publicDir: string; stateDir: string } {
-  const root = path.resolve(repo);
-  return { publicDir: path.join(root, 'public'), stateDir: path.join(root, 'state') };
+function repoPaths(repo: string): { stateDir: string } {
+  return { stateDir: path.join(path.resolve(repo), 'state') };
 }
 
 function intArg(what: string) {
@@ -62,7 +64,7 @@ function intArg(what: string) {
 function publishOptions(cmd: Command, keyRequired: boolean): Command {
   const key = new Option('--key <secret.asc>', keyRequired ? 'armored secret signing key' : 'armored secret signing key: publish right after the change');
   if (keyRequired) key.makeOptionMandatory();
-  return cmd
+  return storageOptions(cmd)
     .addOption(key)
     .option('--passphrase-env <VAR>', 'environment variable that holds the key passphrase')
     .option('--passphrase-file <file>', 'file that holds the key passphrase')
@@ -90,6 +92,7 @@ async function loadSettings(stateDir: string): Promise<AptSettings> {
 /** Signs and publishes every suite (or --suites) with the merged settings, and saves them. */
 async function runPublish(repo: string, flags: PublishFlags, catalog: JsonAptCatalog, storage: PublishedStorage): Promise<void> {
   const { stateDir } = repoPaths(repo);
+  const started = new Date();
   if (!flags.key) throw new ConfigError('cannot publish: --key <secret.asc> is required');
   const saved = await loadSettings(stateDir);
   const s: AptSettings = {
@@ -125,15 +128,31 @@ async function runPublish(repo: string, flags: PublishFlags, catalog: JsonAptCat
     // Progress on a terminal only; piped output stays one line per result.
     onStep: process.stderr.isTTY ? (st) => process.stderr.write(st === 'done' ? '\r\x1b[K' : `\r\x1b[Klxl apt publish: ${st}…`) : undefined,
   });
+  // Last write of a completed publish, outside the GC's view (apt/project/trace/<host>).
+  await traceCompleted(storage, 'apt', started);
   await writeStateFile(path.join(stateDir, 'apt', 'settings.json'), `${JSON.stringify(s, null, 2)}\n`);
   for (const p of report.pruned) process.stdout.write(`pruned ${p.record.name} ${p.record.version} ${p.record.arch} from ${p.suite} (retention ${s.retention})\n`);
   for (const k of report.deleted) process.stdout.write(`deleted ${k} (unreferenced for ${s.graceHours} h)\n`);
   for (const x of report.suites) process.stdout.write(`published ${x.suite}: ${x.packages} package(s)\n`);
 }
 
+/** Runs a change under the bucket's publish lock (S3; taken first, so a loser never touches the catalogue) and the repo's state lock. */
+async function withRepo(repo: string, flags: StorageFlags, fn: (catalog: JsonAptCatalog, storage: PublishedStorage) => Promise<void>): Promise<void> {
+  const { stateDir } = repoPaths(repo);
+  const rs = openRepoStorage(repo, flags);
+  await rs.locked(async () => {
+    const unlock = await lockRepoState(stateDir);
+    try {
+      await fn(new JsonAptCatalog({ stateDir }), rs.storage);
+    } finally {
+      await unlock();
+    }
+  });
+}
+
 /** Registers `lxl apt`. */
 export function register(program: Command): void {
-  const apt = program.command('apt').description('manage a signed APT repository in a local folder (<repo>/public is what HTTP serves)');
+  const apt = program.command('apt').description('manage a signed APT repository in a local folder (<repo>/public is what HTTP serves, or --storage)');
 
   publishOptions(
     apt
@@ -144,17 +163,11 @@ export function register(program: Command): void {
       .option('--suite <suite>', 'suite to add to', 'stable'),
     false,
   ).action(async (repo: string, debs: string[], o: PublishFlags & { suite: string }) => {
-    const { publicDir, stateDir } = repoPaths(repo);
-    const unlock = await lockRepoState(stateDir);
-    try {
-      const storage = new FsStorage({ root: publicDir });
-      const catalog = new JsonAptCatalog({ stateDir });
+    await withRepo(repo, o, async (catalog, storage) => {
       const results = await addDebs({ storage, catalog, suite: o.suite, files: debs });
       for (const { record: r, outcome } of results) process.stdout.write(`${outcome} ${r.name} ${r.version} ${r.arch} in ${o.suite}\n`);
       if (o.key) await runPublish(repo, o, catalog, storage);
-    } finally {
-      await unlock();
-    }
+    });
   });
 
   publishOptions(
@@ -167,17 +180,11 @@ export function register(program: Command): void {
       .option('--arch <arch>', 'only this architecture (amd64, i386, all)'),
     false,
   ).action(async (repo: string, pkgs: string[], o: PublishFlags & { suite: string; arch?: string }) => {
-    const { publicDir, stateDir } = repoPaths(repo);
-    const unlock = await lockRepoState(stateDir);
-    try {
-      const storage = new FsStorage({ root: publicDir });
-      const catalog = new JsonAptCatalog({ stateDir });
+    await withRepo(repo, o, async (catalog, storage) => {
       const removed = await removePackages(catalog, o.suite, pkgs.map((p) => parseRemoveSpec(p, o.arch)));
       for (const r of removed) process.stdout.write(`removed ${r.name} ${r.version} ${r.arch} from ${o.suite}\n`);
       if (o.key) await runPublish(repo, o, catalog, storage);
-    } finally {
-      await unlock();
-    }
+    });
   });
 
   publishOptions(
@@ -187,12 +194,6 @@ export function register(program: Command): void {
       .argument('<repo>', 'repo folder'),
     true,
   ).action(async (repo: string, o: PublishFlags) => {
-    const { publicDir, stateDir } = repoPaths(repo);
-    const unlock = await lockRepoState(stateDir);
-    try {
-      await runPublish(repo, o, new JsonAptCatalog({ stateDir }), new FsStorage({ root: publicDir }));
-    } finally {
-      await unlock();
-    }
+    await withRepo(repo, o, (catalog, storage) => runPublish(repo, o, catalog, storage));
   });
 }

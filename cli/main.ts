@@ -37,10 +37,15 @@ function reportFailure(err: unknown): void {
   process.exitCode = 1;
 }
 
+// Signing commands: start loading OpenPGP now, so it overlaps the command's file I/O instead of following it.
+if (process.argv.some((a) => a === '--key' || a.startsWith('--key='))) void import('../repo-layout/signing/openpgp-signer.js').catch(() => {});
+
 try {
   const wanted = process.argv[2];
   const load = wanted !== undefined && Object.hasOwn(groups, wanted) ? [groups[wanted]] : Object.values(groups);
   for (const mod of await Promise.all(load.map((l) => l()))) mod.register(program);
+  // URL storage (zod, the AWS SDK) is loaded only for a command line that names it.
+  if (process.argv.some((a) => a === '--storage' || a.startsWith('--storage='))) await (await import('./storage-option.js')).loadStorageModules();
   await program.parseAsync(process.argv);
 } catch (err) {
   reportFailure(err);

@@ -27,7 +27,7 @@ export function register(program: Command): void {
     .option('--config <file>', 'JSON config file (env LXL_* and flags override it)')
     .option('--var <dir>', 'state folder: lxl.db, artifacts/, public/ (env LXL_VAR)')
     .option('--listen <host:port>', 'address to listen on (default 127.0.0.1:8080; env LXL_LISTEN)')
-    .option('--database <url>', 'metadata store, sqlite:<file> (default sqlite:<var>/lxl.db)')
+    .option('--database <url>', 'metadata store: sqlite:<file> (default sqlite:<var>/lxl.db) or postgres://user:pass@host/db (env LXL_DATABASE)')
     .option('--public-dir <dir>', 'published tree (default <var>/public)')
     .option('--no-static', 'API only: do not serve the published tree')
     .option('--signing-key <secret.asc>', 'armored secret key that signs the published repos (env LXL_SIGNING_KEY)')

@@ -10,9 +10,7 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { Option, type Command } from 'commander';
 import { ConfigError } from '../repo-layout/errors.js';
-import { S3PublishLock } from '../storage/s3-lock.js';
-import { S3Storage } from '../storage/s3-storage.js';
-import { openStorage, storageConfigFromUrl } from '../storage/storage-config.js';
+import { FsStorage } from '../storage/fs-storage.js';
 import type { PublishedStorage } from '../storage/storage.js';
 import { writeTrace } from '../storage/trace.js';
 
@@ -47,10 +45,25 @@ export interface RepoStorage {
   locked<T>(fn: () => Promise<T>): Promise<T>;
 }
 
+// The storage-URL parser and the S3 backend pull in zod and the AWS SDK (~100 ms of module loading):
+// loaded only when a command line names --storage, so a local-folder command never pays for them.
+let modules:
+  | { S3PublishLock: typeof import('../storage/s3-lock.js').S3PublishLock; S3Storage: typeof import('../storage/s3-storage.js').S3Storage } & Pick<typeof import('../storage/storage-config.js'), 'openStorage' | 'storageConfigFromUrl'>
+  | undefined;
+
+/** Loads what `openRepoStorage` needs for a `--storage` URL; cli/main.ts calls it when the command line has --storage. */
+export async function loadStorageModules(): Promise<void> {
+  const [lock, s3, config] = await Promise.all([import('../storage/s3-lock.js'), import('../storage/s3-storage.js'), import('../storage/storage-config.js')]);
+  modules = { S3PublishLock: lock.S3PublishLock, S3Storage: s3.S3Storage, openStorage: config.openStorage, storageConfigFromUrl: config.storageConfigFromUrl };
+}
+
 /** Opens `--storage` (default `<repo>/public`). */
 export function openRepoStorage(repo: string, flags: StorageFlags): RepoStorage {
-  const storage = flags.storage ? openStorage(storageConfigFromUrl(flags.storage)) : openStorage({ kind: 'fs', root: path.join(path.resolve(repo), 'public') });
-  if (!(storage instanceof S3Storage)) return { storage, local: !flags.storage, locked: (fn) => fn() };
+  if (!flags.storage) return { storage: new FsStorage({ root: path.join(path.resolve(repo), 'public') }), local: true, locked: (fn) => fn() };
+  if (!modules) throw new Error('internal: --storage needs loadStorageModules() first (cli/main.ts does it)');
+  const { S3PublishLock, S3Storage, openStorage, storageConfigFromUrl } = modules;
+  const storage = openStorage(storageConfigFromUrl(flags.storage));
+  if (!(storage instanceof S3Storage)) return { storage, local: false, locked: (fn) => fn() };
   // Owner host:pid:random, shown to the loser.
   const lock = new S3PublishLock({ store: storage, key: S3_LOCK_KEY });
   return {

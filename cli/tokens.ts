@@ -1,5 +1,5 @@
 // `lxl tokens create|list|revoke`: manage API tokens directly in the
-// server's SQLite file (bootstrap the first admin token, or work offline).
+// server's database, the SQLite file or PostgreSQL (bootstrap the first admin token, or work offline).
 // A created token is printed once on stdout; only its hash is stored.
 
 import { userInfo } from 'node:os';
@@ -7,8 +7,10 @@ import path from 'node:path';
 import { Command, Option } from 'commander';
 import { ConfigError } from '../repo-layout/errors.js';
 import { SqliteStore } from '../server/sqlite-store.js';
+import { PgStore } from '../server/pg-store.js';
+import { isPostgresUrl } from '../server/config.js';
 import { createToken } from '../server/tokens.js';
-import { TOKEN_SCOPES, type TokenScope } from '../server/metadata-store.js';
+import { TOKEN_SCOPES, type MetadataStore, type TokenScope } from '../server/metadata-store.js';
 import { tokenView } from '../server/views.js';
 
 interface DbFlags {
@@ -23,8 +25,10 @@ function dbFile(flags: DbFlags): string {
   throw new ConfigError('cannot find the server database: pass --db <file> or --var <dir> (or set LXL_VAR)');
 }
 
-async function withStore<T>(flags: DbFlags, fn: (s: SqliteStore) => Promise<T>): Promise<T> {
-  const store = new SqliteStore({ file: dbFile(flags) });
+async function withStore<T>(flags: DbFlags, fn: (s: MetadataStore) => Promise<T>): Promise<T> {
+  // Flags win; without them a PostgreSQL LXL_DATABASE (several instances) comes before LXL_VAR.
+  const url = flags.db ?? (flags.var ? undefined : process.env.LXL_DATABASE);
+  const store = url && isPostgresUrl(url) ? new PgStore({ url }) : new SqliteStore({ file: dbFile(flags) });
   try {
     await store.migrate();
     return await fn(store);
@@ -37,7 +41,7 @@ const actor = (): string => `cli:${userInfo().username}`;
 const when = (ms?: number): string => (ms === undefined ? '-' : new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z'));
 
 function dbOptions(cmd: Command): Command {
-  return cmd.option('--db <file>', 'the server database (sqlite file)').option('--var <dir>', 'the server state folder (uses <dir>/lxl.db; env LXL_VAR)');
+  return cmd.option('--db <file|url>', 'the server database: sqlite file, or postgres:// URL (env LXL_DATABASE)').option('--var <dir>', 'the server state folder (uses <dir>/lxl.db; env LXL_VAR)');
 }
 
 /** Registers `lxl tokens`. */

@@ -19,6 +19,7 @@ interface WorkerFlags {
   jobs?: string;
   linesDir?: string;
   stageFrom?: string;
+  buildCache?: string;
   leaseTtl: string;
   poll: string;
 }
@@ -37,6 +38,7 @@ export function register(program: Command): void {
     .option('--jobs <n>', 'make -j (default: all CPUs)')
     .option('--lines-dir <dir>', 'kernel line definitions (<dir>/<line>/line.json; default: the shipped kernel/)')
     .option('--stage-from <dir>', 'package this prebuilt staged tree instead of building (tests, rebuilds)')
+    .option('--build-cache <dir>', 'reuse kernels built from the same inputs from this folder, and keep new builds there (env LXL_BUILD_CACHE)', process.env.LXL_BUILD_CACHE)
     .option('--lease-ttl <seconds>', 'lease length; heartbeats come every third of it', '300')
     .option('--poll <seconds>', 'wait between polls of an empty queue', '10')
     .action(async (flags: WorkerFlags) => {
@@ -55,6 +57,7 @@ export function register(program: Command): void {
           jobs: positive(flags.jobs, '--jobs'),
           linesDir: flags.linesDir && path.resolve(flags.linesDir),
           stageFrom: flags.stageFrom && path.resolve(flags.stageFrom),
+          buildCache: flags.buildCache && path.resolve(flags.buildCache),
           leaseTtlSeconds: positive(flags.leaseTtl, '--lease-ttl'),
           pollSeconds: positive(flags.poll, '--poll'),
           signal: abort.signal,

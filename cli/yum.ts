@@ -7,11 +7,13 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, Option } from 'commander';
 import { ConfigError } from '../repo-layout/errors.js';
-import { loadSigner } from '../repo-layout/signing/openpgp-signer.js';
 import { JsonYumCatalogue } from '../repo-layout/yum/yum-catalogue.js';
 import { addRpms, publishYum, removePackages, type YumRepoContext } from '../repo-layout/yum/yum-repo.js';
 import type { PublishedStorage } from '../storage/storage.js';
 import { openRepoStorage, storageOptions, traceCompleted, type StorageFlags } from './storage-option.js';
+
+// OpenPGP (~150 ms to load) only for commands that sign; cli/main.ts starts loading it early when --key is given.
+const loadSigner: typeof import('../repo-layout/signing/openpgp-signer.js').loadSigner = async (o) => (await import('../repo-layout/signing/openpgp-signer.js')).loadSigner(o);
 
 const DEFAULT_NAME = 'stable';
 

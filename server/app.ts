@@ -7,6 +7,7 @@ import type { ServerContext } from './context.js';
 import { errorHandler, notFoundHandler } from './http-errors.js';
 import { requestMetrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
+import { archiveRoutes } from './routes/archive.js';
 import { buildRoutes } from './routes/builds.js';
 import { healthRoutes } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
@@ -60,7 +61,10 @@ export function createApp(ctx: ServerContext, opts: AppOptions): Express {
     next();
   }, api);
 
-  if (opts.publicDir) app.use(staticRoutes(opts.publicDir));
+  if (opts.publicDir) {
+    app.use(archiveRoutes(ctx, { publicDir: opts.publicDir, version: opts.version }));
+    app.use(staticRoutes(opts.publicDir));
+  }
 
   app.use(notFoundHandler());
   app.use(errorHandler((err, msg) => ctx.log.error({ err }, msg)));

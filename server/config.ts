@@ -24,7 +24,7 @@ export const serverConfigSchema = z.object({
   var: z.string({ error: 'is required (--var, LXL_VAR or "var" in the config file)' }).min(1),
   /** host:port to listen on (port 0 picks a free one). */
   listen: z.string().regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:8080').default('127.0.0.1:8080'),
-  /** Metadata store: `sqlite:<file>` (default `sqlite:<var>/lxl.db`); `postgres://…` comes with issue 10. */
+  /** Metadata store: `sqlite:<file>` (default `sqlite:<var>/lxl.db`), or `postgres://user:pass@host/db` for several instances (README "Scaling out"). */
   database: z.string().optional(),
   /** The published tree (default `<var>/public`). */
   publicDir: z.string().optional(),
@@ -139,10 +139,15 @@ export function parseServerConfig(raw: unknown): ServerConfig {
   const c = r.data;
   c.var = path.resolve(c.var);
   if (c.publicDir) c.publicDir = path.resolve(c.publicDir);
-  if (c.database && !c.database.startsWith('sqlite:')) {
-    throw new ConfigError(`invalid server config: database: ${JSON.stringify(c.database.replace(/\/\/[^@/]*@/, '//***@'))} is not supported yet (use sqlite:<file>)`);
+  if (c.database && !c.database.startsWith('sqlite:') && !isPostgresUrl(c.database)) {
+    throw new ConfigError(`invalid server config: database: ${JSON.stringify(c.database.replace(/\/\/[^@/]*@/, '//***@'))} is not supported (use sqlite:<file> or postgres://user:password@host/database)`);
   }
   return c;
+}
+
+/** True for a PostgreSQL connection URL (`postgres://` or `postgresql://`). */
+export function isPostgresUrl(database: string): boolean {
+  return /^postgres(ql)?:\/\//.test(database);
 }
 
 /** Splits `host:port` (IPv6 in brackets). */
@@ -154,11 +159,11 @@ export function parseListen(listen: string): { host: string; port: number } {
   return { host, port };
 }
 
-/** Resolved locations under the state folder. */
+/** Resolved locations under the state folder (`dbFile` is the SQLite file; unused with PostgreSQL). */
 export function serverPaths(c: ServerConfig): { dbFile: string; artifacts: string; publicDir: string; stateDir: string } {
   return {
     stateDir: path.join(c.var, 'state'),
-    dbFile: c.database ? path.resolve(c.database.slice('sqlite:'.length)) : path.join(c.var, 'lxl.db'),
+    dbFile: c.database?.startsWith('sqlite:') ? path.resolve(c.database.slice('sqlite:'.length)) : path.join(c.var, 'lxl.db'),
     artifacts: path.join(c.var, 'artifacts'),
     publicDir: c.publicDir ?? path.join(c.var, 'public'),
   };

@@ -1,6 +1,8 @@
 // Numbered schema migrations shared by every MetadataStore: plain SQL files
 // `migrations/NNNN-name.sql`, applied in order, each recorded in the
-// `schema_version` table. The SQL is kept portable (SQLite and PostgreSQL).
+// `schema_version` table. The SQL is kept portable: the same file runs on
+// SQLite (sqlite-store.ts) and PostgreSQL (pg-store.ts); there are no
+// per-engine files. PostgreSQL applies them under an advisory lock.
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';

@@ -5,7 +5,7 @@
 // the bucket's lock object); `project/trace/<host>` is written last.
 //   apt:      <public>/apt/<repo>/dists/{testing,stable}, pool shared by both suites
 //   yum:      <public>/yum/<repo>/ (stable) and <public>/yum/<repo>-testing/
-//   tarballs: <public>/tarballs/<repo>/<channel>/ + SHA256SUMS(.asc)
+//   tarballs: <public>/tarballs/<repo>/<krel>/ + SHA256SUMS(.asc), and tarballs/<repo>/index.json
 // testing lists every package (testing and promoted); stable only promoted ones.
 // The format catalogues are JSON files under <var>/state/<repo>/ (one server
 // instance; the PostgreSQL deployment of issue 10 keeps them in the store).
@@ -27,10 +27,12 @@ import { publishApt } from '../repo-layout/apt/apt-publish.js';
 import { JsonYumCatalogue } from '../repo-layout/yum/yum-catalogue.js';
 import { addRpms, publishYum, type YumRepoContext } from '../repo-layout/yum/yum-repo.js';
 import { formatSha256Sums } from '../repo-layout/sums/sha256sums.js';
+import { formatTarballIndex, groupByVersion, tarballIndex, tarballRepoPrefix, tarballVersionDir, type TarballEntry } from '../repo-layout/tarball/tarball-index.js';
 import type { Signer } from '../repo-layout/signing/signer.js';
 import type { ArtifactStore } from './artifact-store.js';
 import type { Channel, MetadataStore, PackageRecord, RepoRecord } from './metadata-store.js';
 import type { Publisher, PublishReport } from './publisher.js';
+import { SignedRpms } from './signed-rpms.js';
 
 export interface RepoPublisherOptions {
   store: MetadataStore;
@@ -62,9 +64,11 @@ export class RepoPublisher implements Publisher {
 
   private readonly storage: PublishedStorage;
   private readonly s3Lock: S3PublishLock | undefined;
+  private readonly signedRpms: SignedRpms;
 
   constructor(private readonly opts: RepoPublisherOptions) {
     this.baseUrl = opts.baseUrl;
+    this.signedRpms = new SignedRpms({ artifacts: opts.artifacts, signer: opts.signer, log: opts.log });
     this.storage = opts.storage ? openStorage(storageConfigFromUrl(opts.storage)) : new FsStorage({ root: opts.publicDir });
     // The metadata-store lock serialises publishes within this deployment; the lock object covers deployments sharing a bucket.
     this.s3Lock = this.storage instanceof S3Storage ? new S3PublishLock({ store: this.storage, key: S3_PUBLISH_LOCK_KEY }) : undefined;
@@ -130,9 +134,12 @@ export class RepoPublisher implements Publisher {
       const want = rpms.filter((p) => inSuite(p, suite));
       const state = await ctx.catalogue.read();
       const have = new Set(state.packages.map((p) => p.sha256));
-      const add = want.filter((p) => !have.has(p.sha256));
-      if (add.length) await addRpms(ctx, await Promise.all(add.map((p) => this.opts.artifacts.localPath(p.sha256))));
-      const wantSha = new Set(want.map((p) => p.sha256));
+      // Published is the copy signed with the repo key; an rpm published unsigned before keeps its (immutable) bytes.
+      const files: Array<{ sha256: string; path?: string }> = [];
+      for (const p of want) files.push(have.has(p.sha256) ? { sha256: p.sha256 } : await this.signedRpms.signed(p.sha256));
+      const add = files.filter((f) => !have.has(f.sha256));
+      if (add.length) await addRpms(ctx, add.map((f) => f.path!));
+      const wantSha = new Set(files.map((f) => f.sha256));
       const release = await ctx.catalogue.lock();
       try {
         const s = await ctx.catalogue.read();
@@ -149,21 +156,44 @@ export class RepoPublisher implements Publisher {
   }
 
   private async tarballs(repo: RepoRecord, tars: PackageRecord[], storage: PublishedStorage, signal: AbortSignal): Promise<unknown> {
-    const out: Record<string, number> = {};
-    for (const suite of SUITES) {
-      const dir = `tarballs/${repo.name}/${suite}`;
-      const want = tars.filter((p) => inSuite(p, suite));
-      // 1. the tarballs (immutable), 2. SHA256SUMS, 3. its signature last.
-      for (const p of want) {
+    // One folder per kernel version holding every arch's tarballs (testing and stable; the index says which is which).
+    // Order (DESIGN.md §5): 1. the tarballs (immutable), 2. each changed folder's SHA256SUMS, then its
+    // SHA256SUMS.asc, 3. index.json last, so a script following the index finds every file it names.
+    const entries: TarballEntry[] = tars.map((p) => ({
+      krel: typeof p.meta.krel === 'string' ? p.meta.krel : p.version,
+      arch: p.arch,
+      line: p.line,
+      filename: p.filename,
+      sha256: p.sha256,
+      size: p.size,
+      channel: p.channel,
+      createdAt: p.createdAt,
+    }));
+    const groups = groupByVersion(entries);
+    for (const g of groups) {
+      const dir = tarballVersionDir(repo.name, g.krel);
+      for (const e of g.entries) {
         signal.throwIfAborted();
-        const key = `${dir}/${p.filename}`;
-        if (!(await storage.head(key))) await storage.put(key, createReadStream(await this.opts.artifacts.localPath(p.sha256)), { cacheControl: CACHE_IMMUTABLE });
+        const key = `${dir}/${e.filename}`;
+        const rec = tars.find((p) => p.sha256 === e.sha256 && p.filename === e.filename)!;
+        if (!(await storage.head(key))) await storage.put(key, createReadStream(await this.opts.artifacts.localPath(rec.sha256)), { cacheControl: CACHE_IMMUTABLE });
       }
-      const sums = formatSha256Sums(want.map((p) => ({ name: p.filename, sha256: p.sha256 })));
+    }
+    let changed = 0;
+    for (const g of groups) {
+      signal.throwIfAborted();
+      const dir = tarballVersionDir(repo.name, g.krel);
+      const sums = formatSha256Sums(g.entries.map((e) => ({ name: e.filename, sha256: e.sha256 })));
+      // Unchanged folders keep their files: no window where SHA256SUMS and its signature disagree.
+      const old = await storage.getBytes(`${dir}/SHA256SUMS`).catch(() => undefined);
+      if (old?.toString('utf8') === sums && (await storage.head(`${dir}/SHA256SUMS.asc`))) continue;
       await storage.put(`${dir}/SHA256SUMS`, sums, { cacheControl: CACHE_INDEX, contentType: 'text/plain' });
       await storage.put(`${dir}/SHA256SUMS.asc`, await this.opts.signer.detachArmored(sums), { cacheControl: CACHE_INDEX, contentType: 'application/pgp-signature' });
-      out[suite] = want.length;
+      changed++;
     }
-    return out;
+    signal.throwIfAborted();
+    const index = tarballIndex({ repo: repo.name, entries, generated: new Date(), keyPath: 'keys/linux-xen-legacy.asc' });
+    await storage.put(`${tarballRepoPrefix(repo.name)}/index.json`, formatTarballIndex(index), { cacheControl: CACHE_INDEX, contentType: 'application/json' });
+    return { versions: groups.length, files: entries.length, changedFolders: changed };
   }
 }

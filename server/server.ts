@@ -9,10 +9,10 @@ import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { LockedError } from '../repo-layout/errors.js';
+import { hasCode, LockedError } from '../repo-layout/errors.js';
 import { pino, type Logger } from 'pino';
 import { createApp } from './app.js';
-import { FsArtifactStore } from './artifact-store.js';
+import { FsArtifactStore, UNREFERENCED_GRACE_MS } from './artifact-store.js';
 import { parseListen, serverPaths, type ServerConfig } from './config.js';
 import type { ServerContext } from './context.js';
 import { newId } from './ids.js';
@@ -20,6 +20,8 @@ import { defaultRepoSettings, type MetadataStore } from './metadata-store.js';
 import { createMetrics } from './metrics.js';
 import { PublishRunner, UnconfiguredPublisher, type Publisher } from './publisher.js';
 import { SqliteStore } from './sqlite-store.js';
+import { isSharedStore, openMetadataStore } from './open-store.js';
+import { registerInstance } from './instance-registry.js';
 import { RepoPublisher } from './repo-publisher.js';
 import { loadSigner } from '../repo-layout/signing/openpgp-signer.js';
 import path from 'node:path';
@@ -29,7 +31,7 @@ export interface StartOptions {
   publisher?: Publisher | ((ctx: { store: MetadataStore; artifacts: FsArtifactStore; publicDir: string; log: Logger }) => Publisher);
   /** Logger; default pino to stderr at config.logLevel. */
   log?: Logger;
-  /** Metadata store; default SQLite at the configured file. */
+  /** Metadata store; default the configured one (SQLite file or PostgreSQL URL). */
   store?: MetadataStore;
 }
 
@@ -81,19 +83,31 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const paths = serverPaths(config);
   const owner = `${hostname()}:${process.pid}:${newId('inst')}`;
 
-  const releaseVar = opts.store ? async () => {} : await claimVarDir(config.var);
-  const store = opts.store ?? new SqliteStore({ file: paths.dbFile });
+  // SQLite: one server per state folder. PostgreSQL: several instances may share it (README "Scaling out").
+  const shared = opts.store ? !(opts.store instanceof SqliteStore) : isSharedStore(config.database);
+  const instance = shared ? await registerInstance(config.var, owner) : undefined;
+  const releaseVar = instance ? instance.release : opts.store ? async () => {} : await claimVarDir(config.var);
+  const store = opts.store ?? openMetadataStore({ database: config.database, defaultFile: paths.dbFile, onIdleError: (err) => log.warn({ err }, 'lost an idle PostgreSQL connection') });
   const version = await store.migrate();
   const artifacts = new FsArtifactStore({ root: paths.artifacts });
   await artifacts.init();
-  const swept = await artifacts.sweepTemp();
+  // Temp files of cut uploads, unless another live instance may be writing one right now.
+  const swept = instance && !instance.alone ? 0 : await artifacts.sweepTemp();
+  // Artifacts stored but never catalogued (the server died in between); the grace period spares other instances' fresh uploads.
+  const unreferenced = await artifacts.sweepUnreferenced(new Set(await store.listArtifactDigests()), { graceMs: UNREFERENCED_GRACE_MS });
   // SQLite is one process's store: any publish still marked running was interrupted by our own crash.
-  const abandoned = await store.abandonPublishes(store instanceof SqliteStore ? { all: true } : { owner });
+  // Shared: only expired ones, and those of instances on this host that died (their pid is gone).
+  let abandoned = await store.abandonPublishes(shared ? { owner } : { all: true });
+  for (const dead of instance?.deadOwners ?? []) abandoned += await store.abandonPublishes({ owner: dead });
   await store.expireLeases();
   for (const r of config.repos) {
-    if (!(await store.getRepo(r.name))) await store.createRepo(r.name, defaultRepoSettings(r.settings), 'config');
+    if (await store.getRepo(r.name)) continue;
+    // Another instance starting at the same time may create it first.
+    await store.createRepo(r.name, defaultRepoSettings(r.settings), 'config').catch((err: unknown) => {
+      if (!hasCode(err, 'E_CONFLICT')) throw err;
+    });
   }
-  log.info({ schema: version, sweptTempFiles: swept, abandonedPublishes: abandoned }, 'metadata store ready');
+  log.info({ schema: version, sweptTempFiles: swept, sweptArtifacts: unreferenced.artifacts.length, abandonedPublishes: abandoned }, 'metadata store ready');
 
   let repoPublisher: RepoPublisher | undefined;
   let publisher: Publisher;

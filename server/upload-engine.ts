@@ -1,14 +1,22 @@
 // A multer storage engine that streams each file part to a temp file in the
 // artifact store while hashing it (one pass, constant memory: no upload is
-// ever held in RAM). The temp file is fsynced on close and deleted on any error,
-// abort or limit; the route commits it by digest only once it is verified.
+// ever held in RAM). The temp file is deleted on any error, abort or limit;
+// the route commits it by digest only once it is verified.
+// Durability without a stall: while the part streams in, a background
+// fdatasync every SYNC_EVERY bytes lets the disk write back alongside the
+// network (Linux would otherwise keep a whole 1 GiB upload dirty until the
+// end); at the end a last fsync starts in the background and overlaps the
+// route's package checks. ArtifactStore.commit fsyncs the temp file before
+// linking it into place, so nothing is stored before its bytes are on disk.
 
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, fdatasync } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { createHash } from 'node:crypto';
 import type { Request } from 'express';
 import type { StorageEngine } from 'multer';
-import { DigestStream } from '../repo-layout/digests.js';
+import { fsyncPath } from '../storage/durable-file.js';
 import type { ArtifactStore } from './artifact-store.js';
 
 /** What the engine adds to `req.file`. */
@@ -17,6 +25,35 @@ export interface StreamedFile {
   path: string;
   size: number;
   sha256: string;
+}
+
+/** Bytes between background fdatasyncs of an upload's temp file. */
+const SYNC_EVERY = 32 << 20;
+/** Write buffer: socket chunks (16-64 KiB) are gathered into writev calls of up to this much. */
+const WRITE_HWM = 4 << 20;
+
+/** Counts and hashes what flows through, and calls `onBytes` per chunk. */
+class Sha256Counter extends Transform {
+  size = 0;
+  /** Called after each chunk is passed on. */
+  afterChunk?: () => void;
+  private readonly hash = createHash('sha256');
+
+  constructor(private readonly onBytes?: (n: number) => void) {
+    super({ highWaterMark: 1 << 20 });
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.size += chunk.length;
+    this.hash.update(chunk);
+    this.onBytes?.(chunk.length);
+    cb(null, chunk);
+    this.afterChunk?.();
+  }
+
+  digest(): string {
+    return this.hash.digest('hex');
+  }
 }
 
 /** Streams uploads into `store`'s temp folder, hashing with sha256 on the way. */
@@ -31,15 +68,26 @@ export class HashingTempStorage implements StorageEngine {
 
   _handleFile(_req: Request, file: Express.Multer.File, cb: (error?: unknown, info?: Partial<Express.Multer.File>) => void): void {
     const tmp = this.store.tempPath();
-    const digest = new DigestStream(['sha256'] as const);
-    const onBytes = this.onBytes;
-    if (onBytes) digest.on('data', (b: Buffer) => onBytes(b.length));
-    // 'wx': never follow or reuse an existing name; `flush`: fsync before close, so a later rename publishes whole bytes.
-    const out = createWriteStream(tmp, { flags: 'wx', mode: 0o640, flush: true, highWaterMark: 1 << 20 });
-    pipeline(file.stream, digest, out).then(
+    const counter = new Sha256Counter(this.onBytes);
+    // 'wx': never follow or reuse an existing name.
+    const out = createWriteStream(tmp, { flags: 'wx', mode: 0o640, highWaterMark: WRITE_HWM });
+    let syncing = false;
+    let lastSync = 0;
+    counter.afterChunk = () => {
+      // One background flush at a time, on the write stream's own fd once it is open.
+      const fd = (out as unknown as { fd: number | null }).fd;
+      if (syncing || typeof fd !== 'number' || out.bytesWritten - lastSync < SYNC_EVERY) return;
+      syncing = true;
+      lastSync = out.bytesWritten;
+      fdatasync(fd, () => {
+        syncing = false;
+      });
+    };
+    pipeline(file.stream, counter, out).then(
       () => {
-        const d = digest.result();
-        cb(null, { path: tmp, size: d.size, sha256: d.sha256 } as Partial<Express.Multer.File> & StreamedFile);
+        // Start the final flush now; commit() waits for it (its own fsync) before storing.
+        fsyncPath(tmp).catch(() => {});
+        cb(null, { path: tmp, size: counter.size, sha256: counter.digest() } as Partial<Express.Multer.File> & StreamedFile);
       },
       (err: unknown) => {
         rm(tmp, { force: true }).then(

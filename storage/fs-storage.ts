@@ -6,7 +6,7 @@
 
 import fs, { createReadStream, createWriteStream } from 'node:fs';
 import { promisify } from 'node:util';
-import { link, mkdir, open, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { copyFile, link, lstat, mkdir, open, readFile, readdir, rename, rm, rmdir, stat, symlink, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -139,7 +139,9 @@ export class FsStorage implements PublishedStorage {
         if (name.startsWith('.lxl-tmp-')) continue;
         const abs = path.join(dir, name);
         const key = rel ? `${rel}/${name}` : name;
-        const st = await stat(abs);
+        // lstat: a directory alias made by linkDirectory is not walked (its files are listed under the target).
+        const st = await lstat(abs);
+        if (st.isSymbolicLink()) continue;
         if (st.isDirectory()) {
           if (key.startsWith(prefix) || prefix.startsWith(`${key}/`)) await walk(abs, key);
         } else if (key.startsWith(prefix)) keys.push({ key, size: st.size, mtimeMs: st.mtimeMs });
@@ -151,10 +153,57 @@ export class FsStorage implements PublishedStorage {
   }
 
   async delete(key: string): Promise<void> {
+    const file = this.abs(key);
     try {
-      await unlink(this.abs(key));
+      await unlink(file);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new StorageError(`cannot delete ${key}: ${(err as Error).message}`, { cause: err });
+    }
+    // Objects are files: a directory left empty goes too (S3 has no directories), so collected generations leave nothing behind.
+    for (let d = path.dirname(file); d.startsWith(`${this.root}${path.sep}`); d = path.dirname(d)) {
+      if (!(await rmdir(d).then(() => true, () => false))) break;
+    }
+  }
+
+  async linkDirectory(key: string, target: string): Promise<void> {
+    const dest = this.abs(key);
+    if (!/^[^/\\]+$/.test(target) || target === '.' || target === '..') throw new StorageError(`cannot link ${key} to ${JSON.stringify(target)}: the target must be a sibling directory name`);
+    const dir = path.dirname(dest);
+    const st = await stat(path.join(dir, target)).catch(() => undefined);
+    if (!st?.isDirectory()) throw new StorageError(`cannot link ${key} to ${target}: no such directory`);
+    const tmp = path.join(dir, `.lxl-tmp-${randomBytes(6).toString('hex')}`);
+    try {
+      await symlink(target, tmp);
+      const old = await lstat(dest).catch(() => undefined);
+      if (old?.isDirectory()) await rename(dest, `${dest}.pre-link-${randomBytes(4).toString('hex')}`);
+      // rename(2) replaces the old link in one step: a reader resolves the old target or the new.
+      await rename(tmp, dest);
+      await fsyncDir(dir);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw new StorageError(`cannot link ${key} to ${target}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  async copy(from: string, to: string): Promise<void> {
+    const src = this.abs(from);
+    const dest = this.abs(to);
+    await this.statOrThrow(from, src);
+    await mkdir(path.dirname(dest), { recursive: true });
+    const tmp = path.join(path.dirname(dest), `.lxl-tmp-${randomBytes(6).toString('hex')}`);
+    try {
+      // Published files are never changed in place (every write renames a new file over), so sharing the inode is safe.
+      await link(src, tmp).catch(async (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EXDEV' && err.code !== 'EPERM') throw err;
+        await copyFile(src, tmp);
+        const fh = await open(tmp, 'r');
+        await fh.sync().finally(() => fh.close());
+      });
+      await rename(tmp, dest);
+      await fsyncDir(path.dirname(dest));
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw new StorageError(`cannot copy ${from} to ${to}: ${(err as Error).message}`, { cause: err });
     }
   }
 

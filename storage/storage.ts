@@ -46,6 +46,16 @@ export interface PublishedStorage {
   list(prefix: string): AsyncIterable<ObjectInfo>;
   /** Removes `key`; removing a missing key is not an error. */
   delete(key: string): Promise<void>;
+  /**
+   * Optional, where the backend can swap a whole directory atomically (the local folder): makes the directory `key`
+   * an alias of its sibling directory `target` (a relative symlink made under a temp name and renamed over `key`), so
+   * readers through `key` see every file of the old target or every file of the new one, never a mix. A real
+   * directory at `key` (an older layout) is first moved aside to `<key>.pre-link-<random>`; that one-time migration
+   * step is not atomic. `list` does not descend into such aliases: their files are listed under the target.
+   */
+  linkDirectory?(key: string, target: string): Promise<void>;
+  /** Optional cheap copy of an existing object to a new key (the local folder: a hard link); rejects with NotFoundError when `from` is missing. */
+  copy?(from: string, to: string): Promise<void>;
 }
 
 /** Throws unless `key` is a clean relative path (no `..`, no leading `/`). */

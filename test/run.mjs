@@ -26,5 +26,16 @@ if (files.length === 0) {
   process.exit(1);
 }
 // Tests share chroots, ports and kernel builds: run files one at a time.
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files], { stdio: 'inherit' });
-process.exit(r.status ?? 1);
+const runFiles = (list, env = process.env) => spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...list], { stdio: 'inherit', env }).status ?? 1;
+let status = runFiles(files);
+// The server tests run once per metadata store: SQLite above, then PostgreSQL
+// (the harness reads LXL_TEST_STORE) when LXL_TEST_PG_URL names one. Setting
+// LXL_TEST_STORE yourself runs only that store.
+const serverFiles = files.filter((f) => /(^|[/\\])(server-[^/\\]*|worker-jobs)\.test\.ts$/.test(f));
+if (serverFiles.length && !process.env.LXL_TEST_STORE) {
+  if (process.env.LXL_TEST_PG_URL) {
+    console.log(`# postgres pass: ${serverFiles.length} server test files again with LXL_TEST_STORE=postgres`);
+    status = runFiles(serverFiles, { ...process.env, LXL_TEST_STORE: 'postgres' }) || status;
+  } else console.log(`# SKIP postgres pass (${serverFiles.length} server test files): LXL_TEST_PG_URL is not set (.ci/run starts PostgreSQL and sets it)`);
+}
+process.exit(status);

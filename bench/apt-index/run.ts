@@ -107,13 +107,18 @@ sh('gpg', ['--batch', '--import', keyFile], { env: genv });
 
 const results: Record<string, { full?: Sample; inc?: Sample }> = {};
 
-// lxl through the CLI: one process adds and publishes.
+// lxl through the CLI: one process adds and publishes. bin/lxl.mjs runs the compiled dist/ when it is current (npm run build), else tsx.
+// @ts-expect-error plain ESM helper without types
+const { distIsCurrent } = (await import('../../bin/dist-current.mjs')) as { distIsCurrent: () => boolean };
+const cliMode = (): string => (distIsCurrent() ? 'compiled dist/' : 'tsx (dist/ missing or older than the sources: npm run build)');
+console.log(`  lxl CLI runs: ${cliMode()}`);
 {
   const repo = path.join(work, 'lxl-cli');
   const full = sh(process.execPath, [lxlBin, 'apt', 'add', repo, ...all, '--key', keyFile]);
   const inc = sh(process.execPath, [lxlBin, 'apt', 'add', repo, extra, '--key', keyFile]);
   const start = sh(process.execPath, [lxlBin, '--help']);
   results['lxl (CLI)'] = { full, inc };
+  console.log(`  lxl CLI ran: ${cliMode()} (checked again after the runs)`);
   console.log(`  lxl CLI process start alone (lxl --help): ${start.wall.toFixed(2)} s wall, ${start.cpu.toFixed(2)} s CPU`);
 }
 // lxl in process (the server's path): same work without process start; default xz preset and the fast one.

@@ -46,7 +46,8 @@ inproc=$("$tsx" "$here/inproc.ts" "$set_dir/rpms" "$extra" "$key" "$work/inproc"
 in_full=$(node -e "console.log(JSON.parse(process.argv[1]).full.toFixed(2))" "$inproc")
 in_add=$(node -e "console.log(JSON.parse(process.argv[1]).addOne.toFixed(2))" "$inproc")
 
-echo "$count rpms, $(nproc) CPUs, load $(cut -d' ' -f1 /proc/loadavg)"
+mode=$(cd "$top" && node --input-type=module -e "import { distIsCurrent } from './bin/dist-current.mjs'; console.log(distIsCurrent() ? 'compiled dist/' : 'tsx (dist/ missing or stale: npm run build)')")
+echo "$count rpms, $(nproc) CPUs, load $(cut -d' ' -f1 /proc/loadavg), lxl CLI ran: $mode"
 printf '%-40s %8s s\n' "createrepo_c --workers 2 (full)" "$cr_full" "createrepo_c --workers 2 --update (+1)" "$cr_add" \
   "lxl yum add+publish CLI (full)" "$lxl_full" "lxl yum add+publish CLI (full, in place)" "$lxl_inplace" "lxl yum add --key CLI (+1)" "$lxl_add" "lxl CLI start-up alone (yum --help)" "$cli_start" \
   "lxl in-process (full)" "$in_full" "lxl in-process (+1)" "$in_add"

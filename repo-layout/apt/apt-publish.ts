@@ -14,6 +14,7 @@ import { BINARY_ARCHES } from './apt-pool.js';
 import { applyRetention } from './apt-retention.js';
 import { debSourcesFile, oneLineSourcesEntry } from './apt-sources.js';
 import { awaitFreshSecond } from '../../storage/fresh-mtime.js';
+import { runGc } from '../../storage/gc.js';
 
 /** How to publish. */
 export interface AptPublishOptions {
@@ -183,22 +184,11 @@ export async function publishApt(opts: AptPublishOptions): Promise<AptPublishRep
   for (const k of poolKeys) referenced.add(k);
   if (!wholeRepo) for (const s of allSuites) if (!suites.includes(s)) for (const r of await opts.catalog.list(s)) referenced.add(`${prefix}/${r.filename}`);
   for (const k of before) if (stillOwned(k)) referenced.add(k);
-  const graceMs = opts.graceMs ?? 24 * 3_600_000;
-  const next: Record<string, number> = {};
-  const deleted: string[] = [];
-  let pending = 0;
-  const candidates = new Set([...before, ...Object.keys(state.unreferenced)]);
-  for (const key of candidates) {
-    if (referenced.has(key)) continue;
-    const since = state.unreferenced[key] ?? now;
-    if (now - since >= graceMs) {
-      await storage.delete(key);
-      deleted.push(key);
-    } else {
-      if (state.unreferenced[key] === undefined) pending++;
-      next[key] = since;
-    }
-  }
+  // The one GC (storage/gc.ts): candidates are what the last publish referenced plus the pending keys; no pool listing.
+  const gc = await runGc(storage, { candidates: before, referenced, pending: state.unreferenced, graceMs: opts.graceMs ?? 24 * 3_600_000, nowMs: now });
+  const next = gc.pending;
+  const deleted = gc.delete;
+  const pending = Object.keys(next).filter((k) => state.unreferenced[k] === undefined).length;
   await opts.catalog.setPublishState({ referenced: [...referenced].sort(), unreferenced: next });
 
   step('done');

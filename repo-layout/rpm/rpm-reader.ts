@@ -4,7 +4,7 @@
 // digest is verified.
 
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { closeSync, createReadStream, fstatSync, openSync, readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { FormatError } from '../errors.js';
 import { decodeHeader, decodeLead, headerBlobSize, LEAD_SIZE, signaturePadding, type DecodedEntry } from './rpm-header.js';
@@ -92,11 +92,13 @@ export interface RpmFileDigests {
 
 /** Reads an rpm file's headers; throws FormatError on bad magic, truncation or (with verify) digest mismatch. */
 export async function readRpmFile(file: string, opts: ReadRpmOptions = {}): Promise<RpmInfo> {
-  const fh = await open(file, 'r');
+  // Small files (most uploads but kernels) are read once into memory, synchronously: for a batch of thousands
+  // of page-cached rpms that costs a tenth of the CPU of async FileHandle calls. Big ones are streamed.
+  const small = readIfSmall(file, SMALL_FILE);
+  const fh = small.bytes ? undefined : await open(file, 'r');
   try {
-    const { size: fileSize } = await fh.stat();
-    // Small files (most uploads but kernels) are read once into memory; big ones are streamed.
-    const whole = fileSize <= SMALL_FILE ? await fh.readFile() : undefined;
+    const fileSize = small.size;
+    const whole = small.bytes;
     const readAt = async (pos: number, len: number, what: string): Promise<Buffer> => {
       if (whole) {
         if (pos + len > whole.length) throw new FormatError(`cannot read rpm ${what}: file is truncated`);
@@ -104,7 +106,7 @@ export async function readRpmFile(file: string, opts: ReadRpmOptions = {}): Prom
       }
       // Check against the file size first, so a hostile header cannot make us allocate a huge buffer.
       if (pos + len > fileSize) throw new FormatError(`cannot read rpm ${what}: file is truncated`);
-      return readRange(fh, pos, len, what);
+      return readRange(fh!, pos, len, what);
     };
     const lead = await readAt(0, LEAD_SIZE, 'lead');
     const l = decodeLead(lead);
@@ -121,11 +123,26 @@ export async function readRpmFile(file: string, opts: ReadRpmOptions = {}): Prom
     if (opts.verify || opts.digests?.length) await scan(whole ? [whole] : createReadStream(file, { highWaterMark: 1 << 20 }), fileSize, header, info, opts);
     return info;
   } finally {
-    await fh.close();
+    await fh?.close();
   }
 }
 
 const SMALL_FILE = 8 << 20;
+
+/** The file's size, and its bytes when it has at most `limit` of them. */
+function readIfSmall(file: string, limit: number): { size: number; bytes?: Buffer } {
+  const fd = openSync(file, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    if (size > limit) return { size };
+    const buf = Buffer.allocUnsafe(size);
+    let got = 0;
+    for (let n = 1; got < size && n > 0; got += n) n = readSync(fd, buf, got, size - got, got);
+    return { size, bytes: got === size ? buf : buf.subarray(0, got) };
+  } finally {
+    closeSync(fd);
+  }
+}
 
 async function readRange(fh: FileHandle, pos: number, len: number, what: string): Promise<Buffer> {
   const buf = Buffer.alloc(len);

@@ -5,12 +5,16 @@
 //   yum/<name>/repodata/<checksum>-{primary,filelists,other}.xml.gz    immutable, unique names
 //   yum/<name>/repodata/repomd.xml.key                                 armored public key
 //   yum/<name>/repodata/repomd.xml, repomd.xml.asc                     written last
+//
+// On a storage that can swap a directory link (the local folder), repodata/
+// is a symlink to repodata.<revision>-<random>/ and a publish swaps it in one
+// rename (publishGeneration); elsewhere (S3) the files are written in place.
 //   yum/<name>.repo                                                    ready-made client config
 //
 // Adding an rpm reads only that rpm; publishing works from the catalogue.
 
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, readFileSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { compressBuffer } from '../compress.js';
 import { hashBytes } from '../digests.js';
@@ -19,9 +23,10 @@ import { readRpmFile } from '../rpm/rpm-reader.js';
 import { PgpHash } from '../rpm/rpm-tags.js';
 import { compareEvr } from '../rpm/rpm-vercmp.js';
 import type { Signer } from '../signing/signer.js';
-import { CACHE_IMMUTABLE, CACHE_INDEX, type PublishedStorage } from '../../storage/storage.js';
+import { CACHE_IMMUTABLE, CACHE_INDEX, type PublishedStorage, type PutItem } from '../../storage/storage.js';
+import { planGc, runGc, type GcPending } from '../../storage/gc.js';
 import { repoFile, repomdXml, type RepomdRecord } from './repomd.js';
-import type { PendingDelete, YumCatalogue, YumProfile, YumSettings, YumState } from './yum-catalogue.js';
+import type { YumCatalogue, YumProfile, YumSettings, YumState } from './yum-catalogue.js';
 import { yumPackageFrom, type YumPackage } from './yum-package.js';
 import { filelistsXml, otherXml, primaryXml, type ChecksumType } from './yum-xml.js';
 import { mapLimit } from '../concurrency.js';
@@ -82,17 +87,24 @@ export async function addRpms(ctx: YumRepoContext, files: string[]): Promise<Add
       fresh.push(x);
       results.push({ href: x.href, status: 'added' });
     }
+    // Small new rpms are stored in one batch (shared fsync waits), up to BATCH_BYTES in memory; big ones stream.
+    const batch: PutItem[] = [];
+    let batchBytes = 0;
     await mapLimit(fresh, ADD_CONCURRENCY, async (x) => {
       const key = `${prefix}/${x.href}`;
       if (await ctx.storage.head(key)) {
         const small = x.pkg.packageSize <= 8 << 20;
         const have = small ? createHash('sha256').update(await ctx.storage.getBytes(key)).digest('hex') : await hashStream(await ctx.storage.get(key));
         if (have !== x.pkg.sha256) throw new ConflictError(`cannot add ${x.file}: ${key} exists with other bytes (published files are immutable)`);
+      } else if (ctx.storage.putMany && x.pkg.packageSize <= 8 << 20 && batchBytes + x.pkg.packageSize <= BATCH_BYTES) {
+        batchBytes += x.pkg.packageSize;
+        batch.push({ key, body: readFileSync(x.file), opts: RPM_PUT });
       } else {
         const body = x.pkg.packageSize <= 8 << 20 ? await readFile(x.file) : createReadStream(x.file);
-        await ctx.storage.put(key, body, { cacheControl: CACHE_IMMUTABLE, contentType: 'application/x-rpm' });
+        await ctx.storage.put(key, body, RPM_PUT);
       }
     });
+    if (batch.length > 0) await ctx.storage.putMany!(batch);
     const keys = new Set(fresh.map((x) => `${prefix}/${x.href}`));
     state.packages.push(...fresh.map((x) => x.pkg));
     state.pending = state.pending.filter((d) => !keys.has(d.key));
@@ -105,6 +117,8 @@ export async function addRpms(ctx: YumRepoContext, files: string[]): Promise<Add
 
 // Parallel adds overlap the storage's per-file fsyncs.
 const ADD_CONCURRENCY = 16;
+const BATCH_BYTES = 256 << 20;
+const RPM_PUT = { cacheControl: CACHE_IMMUTABLE, contentType: 'application/x-rpm' };
 
 
 async function hashStream(s: AsyncIterable<Buffer>): Promise<string> {
@@ -215,20 +229,17 @@ export async function publishYum(ctx: YumRepoContext, opts: PublishYumOptions): 
     const checksumType: ChecksumType = settings.profile === 'el5' ? 'sha1' : 'sha256';
     const timestamp = Math.floor(now.getTime() / 1000);
     const { files, repomd } = await buildRepodata(kept, { checksumType, timestamp });
-    for (const f of files) await ctx.storage.putIfAbsent(`${prefix}/${f.href}`, f.body, { cacheControl: CACHE_IMMUTABLE, contentType: 'application/gzip' });
-
     // EL5's gpg 1.4 verifies SHA-256; modern clients get the signer's default (SHA-512).
     const asc = await opts.signer.detachArmored(repomd, settings.profile === 'el5' ? { hash: 'sha256' } : {});
-    await ctx.storage.put(`${prefix}/repodata/repomd.xml.key`, opts.signer.publicKeyArmored(), { cacheControl: CACHE_INDEX, contentType: 'application/pgp-keys' });
-    // repomd.xml and its .asc are two files, so a reader (or a crash) between the two writes sees a pair
-    // dnf rejects; a batch (local folder) makes both durable first and then renames them back to back.
-    const pair = [
-      { key: `${prefix}/repodata/repomd.xml`, body: repomd, opts: { cacheControl: CACHE_INDEX, contentType: 'application/xml' } },
-      { key: `${prefix}/repodata/repomd.xml.asc`, body: asc, opts: { cacheControl: CACHE_INDEX, contentType: 'application/pgp-signature' } },
-    ];
-    await awaitFreshSecond(ctx.storage, pair.map((x) => x.key));
-    if (ctx.storage.putMany) await ctx.storage.putMany(pair);
-    else for (const x of pair) await ctx.storage.put(x.key, x.body, x.opts);
+    const key = opts.signer.publicKeyArmored();
+
+    const gc = { nowMs: now.getTime(), graceMs: settings.graceHours * 3_600_000, pending: Object.fromEntries(state.pending.map((d) => [d.key, d.since])) as GcPending };
+    const packageKeys = kept.map((p) => `${prefix}/${p.href}`);
+    const swap = ctx.storage.linkDirectory && ctx.storage.copy ? { link: ctx.storage.linkDirectory.bind(ctx.storage), copy: ctx.storage.copy.bind(ctx.storage) } : undefined;
+    const written = swap
+      ? await publishGeneration(ctx.storage, swap, prefix, { files, repomd, asc, key, timestamp, packageKeys, gc })
+      : await publishFlat(ctx.storage, prefix, { files, repomd, asc, key, packageKeys, gc });
+
     const baseUrl = settings.baseUrl ?? opts.defaultBaseUrl;
     if (baseUrl) {
       const base = `${baseUrl.replace(/\/+$/, '')}/${prefix}/`;
@@ -236,33 +247,129 @@ export async function publishYum(ctx: YumRepoContext, opts: PublishYumOptions): 
       await ctx.storage.put(`${prefix}.repo`, text, { cacheControl: CACHE_INDEX, contentType: 'text/plain' });
     }
 
-    const referenced = new Set<string>([
-      ...kept.map((p) => `${prefix}/${p.href}`),
-      ...files.map((f) => `${prefix}/${f.href}`),
-      ...['repomd.xml', 'repomd.xml.asc', 'repomd.xml.key'].map((n) => `${prefix}/repodata/${n}`),
-    ]);
-    const deleted = await collectGarbage(ctx.storage, `${prefix}/`, referenced, state, now.getTime() - settings.graceHours * 3_600_000, now.getTime());
+    const physical = await runGc(ctx.storage, { ...gc, prefix: `${prefix}/`, referenced: written.referenced, pending: written.physicalPending });
+    state.pending = Object.entries({ ...written.logicalPending, ...physical.pending })
+      .map(([k, since]) => ({ key: k, since }))
+      .sort((a, b) => (a.key < b.key ? -1 : 1));
     await ctx.catalogue.write(state);
-    return { packages: kept.length, retired: retired.map((p) => p.href), deleted, repomd };
+    return { packages: kept.length, retired: retired.map((p) => p.href), deleted: [...written.dropped, ...physical.delete], repomd };
   } finally {
     await release();
   }
 }
 
-/** Marks unreferenced files pending, and deletes those pending since before `cutoff`. */
-async function collectGarbage(storage: PublishedStorage, prefix: string, referenced: Set<string>, state: YumState, cutoff: number, nowMs: number): Promise<string[]> {
-  const pending = new Map<string, PendingDelete>(state.pending.filter((d) => !referenced.has(d.key)).map((d) => [d.key, d]));
-  for await (const o of storage.list(prefix)) {
-    if (!referenced.has(o.key) && !pending.has(o.key)) pending.set(o.key, { key: o.key, since: nowMs });
+interface RepodataOut {
+  files: Array<{ href: string; body: Buffer }>;
+  repomd: string;
+  asc: string;
+  key: string;
+  packageKeys: string[];
+  gc: { nowMs: number; graceMs: number; pending: GcPending };
+}
+
+interface Written {
+  /** Physical keys the published state references (the GC over `yum/<name>/` keeps them). */
+  referenced: Set<string>;
+  /** Pending physical keys, for that GC. */
+  physicalPending: GcPending;
+  /** Pending `repodata/<file>` names that exist only as carried-over copies (generation layout). */
+  logicalPending: GcPending;
+  /** `repodata/<file>` names dropped from the served repodata (their grace is over). */
+  dropped: string[];
+}
+
+const PAIR = ['repomd.xml', 'repomd.xml.asc'] as const;
+const META_PUT = { cacheControl: CACHE_IMMUTABLE, contentType: 'application/gzip' };
+const KEY_PUT = { cacheControl: CACHE_INDEX, contentType: 'application/pgp-keys' };
+const PAIR_PUT = [
+  { cacheControl: CACHE_INDEX, contentType: 'application/xml' },
+  { cacheControl: CACHE_INDEX, contentType: 'application/pgp-signature' },
+];
+
+async function putAll(storage: PublishedStorage, items: PutItem[]): Promise<void> {
+  if (storage.putMany) await storage.putMany(items);
+  else for (const x of items) await storage.put(x.key, x.body, x.opts);
+}
+
+/**
+ * Flat layout (S3, or any storage without directory links): unique-named metadata, the key, then repomd.xml and
+ * repomd.xml.asc side by side (one batch: on the local folder both are durable before either is renamed). S3 has no
+ * way to swap two objects at once: a reader (or a crash) between the two PUTs sees a pair dnf rejects, until the next
+ * publish. README's storage section gives the window.
+ */
+async function publishFlat(storage: PublishedStorage, prefix: string, o: RepodataOut): Promise<Written> {
+  for (const f of o.files) await storage.putIfAbsent(`${prefix}/${f.href}`, f.body, META_PUT);
+  await storage.put(`${prefix}/repodata/repomd.xml.key`, o.key, KEY_PUT);
+  const pair = PAIR.map((n, i) => ({ key: `${prefix}/repodata/${n}`, body: i === 0 ? o.repomd : o.asc, opts: PAIR_PUT[i] }));
+  await awaitFreshSecond(storage, pair.map((x) => x.key));
+  await putAll(storage, pair);
+  const referenced = new Set([...o.packageKeys, ...o.files.map((f) => `${prefix}/${f.href}`), ...[...PAIR, 'repomd.xml.key'].map((n) => `${prefix}/repodata/${n}`)]);
+  return { referenced, physicalPending: o.gc.pending, logicalPending: {}, dropped: [] };
+}
+
+/** A metadata file name inside a repodata directory (`<checksum>-<type>.xml.gz`). */
+const META_FILE = /^[0-9a-f]{32,128}-[a-z_]+\.xml(\.gz)?$/;
+
+/**
+ * Generation layout (local folder): `repodata` is a symlink to `repodata.<revision>-<random>/`, a complete directory
+ * (metadata, key, repomd.xml, repomd.xml.asc). A publish fills a new generation, then swaps the link in one rename, so
+ * readers never see a mixed repomd.xml/.asc pair. The new generation also holds the metadata files that earlier
+ * repomd.xml versions named and whose grace period runs (hard links), so a client that fetched an older repomd.xml
+ * still finds them under repodata/. Old generation directories are collected like any unreferenced file.
+ */
+async function publishGeneration(
+  storage: PublishedStorage,
+  swap: { link: (key: string, target: string) => Promise<void>; copy: (from: string, to: string) => Promise<void> },
+  prefix: string,
+  o: RepodataOut & { timestamp: number },
+): Promise<Written> {
+  const served = `${prefix}/repodata/`;
+  const isServed = (k: string): boolean => k.startsWith(served);
+  // Every metadata file any generation (or an older real repodata/) holds, by the name clients use under repodata/.
+  const sources = new Map<string, string>();
+  const dirOf = new RegExp(`^${prefix.replace(/\./g, '\\.')}/repodata(\\.[^/]+)?/([^/]+)$`);
+  for await (const obj of storage.list(`${prefix}/repodata`)) {
+    const m = dirOf.exec(obj.key);
+    if (m && META_FILE.test(m[2]!) && !sources.has(`${served}${m[2]}`)) sources.set(`${served}${m[2]}`, obj.key);
   }
-  const deleted: string[] = [];
-  for (const d of [...pending.values()]) {
-    if (d.since <= cutoff) {
-      await storage.delete(d.key);
-      pending.delete(d.key);
-      deleted.push(d.key);
+  const fresh = new Set(o.files.map((f) => `${prefix}/${f.href}`));
+  const logical = planGc({
+    candidates: sources.keys(),
+    referenced: fresh,
+    pending: Object.fromEntries(Object.entries(o.gc.pending).filter(([k]) => isServed(k))),
+    nowMs: o.gc.nowMs,
+    graceMs: o.gc.graceMs,
+  });
+
+  const gen = `repodata.${o.timestamp}-${randomBytes(4).toString('hex')}`;
+  const dir = `${prefix}/${gen}`;
+  const referenced = new Set(o.packageKeys);
+  const items: PutItem[] = o.files.map((f) => ({ key: `${dir}/${f.href.slice('repodata/'.length)}`, body: f.body, opts: META_PUT }));
+  items.push({ key: `${dir}/repomd.xml.key`, body: o.key, opts: KEY_PUT });
+  await putAll(storage, items);
+  for (const x of items) referenced.add(x.key);
+  // Files still in their grace period: the same bytes under the same names, as hard links.
+  for (const k of Object.keys(logical.pending)) {
+    const from = sources.get(k);
+    if (!from) {
+      delete logical.pending[k];
+      continue;
     }
+    const to = `${dir}/${k.slice(served.length)}`;
+    await swap.copy(from, to);
+    referenced.add(to);
   }
-  state.pending = [...pending.values()].sort((a, b) => (a.key < b.key ? -1 : 1));
-  return deleted;
+  // A later Last-Modified second than the served repomd.xml, so If-Modified-Since never hides the new one.
+  await awaitFreshSecond(storage, PAIR.map((n) => `${served}${n}`));
+  const pair = PAIR.map((n, i) => ({ key: `${dir}/${n}`, body: i === 0 ? o.repomd : o.asc, opts: PAIR_PUT[i] }));
+  await putAll(storage, pair);
+  for (const x of pair) referenced.add(x.key);
+  // The one step that makes the new generation visible.
+  await swap.link(`${prefix}/repodata`, gen);
+  return {
+    referenced,
+    physicalPending: Object.fromEntries(Object.entries(o.gc.pending).filter(([k]) => !isServed(k))),
+    logicalPending: logical.pending,
+    dropped: logical.delete,
+  };
 }

@@ -71,7 +71,8 @@ async function setup(): Promise<Fixture> {
   await mkdir(debDir);
   const image = await makeDeb(debDir, { name: `linux-image-${KREL}`, version: KVER, arch: 'x86_64' });
   const meta = await makeDeb(debDir, { name: 'linux-xen-legacy', version: KVER, arch: 'x86_64', depends: [`linux-image-${KREL} (= ${KVER})`] });
-  const rpm = await packRpm(await fixtureSpec(path.join(work, 'rpm'), { version: KVER, krel: KREL, extras: false, provides: ['installonlypkg(kernel)', `kernel (= ${KVER})`] }), path.join(work, 'rpms'), { signer: key.signer });
+  // Unsigned, as workers make them: the server signs it with the repo key when it publishes.
+  const rpm = await packRpm(await fixtureSpec(path.join(work, 'rpm'), { version: KVER, krel: KREL, extras: false, provides: ['installonlypkg(kernel)', `kernel (= ${KVER})`] }), path.join(work, 'rpms'));
   const tree = path.join(work, 'tree');
   await mkdir(path.join(tree, 'boot'), { recursive: true });
   await writeFile(path.join(tree, 'boot', `vmlinuz-${KREL}`), 'kernel image\n');
@@ -146,11 +147,11 @@ test('tarballs are published with a SHA256SUMS that gpgv verifies', { skip: skip
   assert.ok(fx);
   const dir = await tempDir('lxl-sums-');
   for (const f of ['SHA256SUMS', 'SHA256SUMS.asc', `linux-xen-legacy-${KREL}-x86_64.tar.xz`]) {
-    const r = await httpRequest(`${fx.server.url}/tarballs/main/testing/${f}`);
+    const r = await httpRequest(`${fx.server.url}/tarballs/main/${KREL}/${f}`);
     assert.equal(r.status, 200, f);
   }
-  const sums = await httpRequest(`${fx.server.url}/tarballs/main/testing/SHA256SUMS`);
-  const sig = await httpRequest(`${fx.server.url}/tarballs/main/testing/SHA256SUMS.asc`);
+  const sums = await httpRequest(`${fx.server.url}/tarballs/main/${KREL}/SHA256SUMS`);
+  const sig = await httpRequest(`${fx.server.url}/tarballs/main/${KREL}/SHA256SUMS.asc`);
   await writeFile(path.join(dir, 'SHA256SUMS'), sums.text);
   await writeFile(path.join(dir, 'SHA256SUMS.asc'), sig.text);
   await writeFile(path.join(dir, 'keyring.gpg'), fx.keyring);

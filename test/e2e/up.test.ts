@@ -1,24 +1,38 @@
-// `lxl up` (npm start): first run creates the signing key and serves the
-// embedded server; a second run reuses the same key.
+// `lxl up` (npm start): the first run creates the signing key and serves the
+// embedded server; a second run reuses the key (--no-build: serving only).
+// Missing build prerequisites are named with the apt-get command that
+// installs them. A build left leased by an `lxl up` that died is requeued at
+// once and redone (with the tests' kernel cache, so only packaging runs).
+
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import { buildCacheKey } from '../../builders/build-cache.js';
+import { loadKernelLine } from '../../builders/kernel-line.js';
+import { defaultRepoSettings } from '../../server/metadata-store.js';
+import { SqliteStore } from '../../server/sqlite-store.js';
+import { lxl, run } from '../support/exec.js';
+import { kernelBuildUnavailable, KERNEL_CACHE } from '../support/kernel-cache.js';
 import { tempDir } from '../support/tmp.js';
 
-/** Starts `lxl up`, waits for its banner, returns the banner and a stop function. */
-async function up(varDir: string): Promise<{ out: string; url: string; stop: () => Promise<number | null> }> {
-  const child = spawn(process.execPath, [new URL('../../bin/lxl.mjs', import.meta.url).pathname, 'up', '--var', varDir, '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+const BIN = new URL('../../bin/lxl.mjs', import.meta.url).pathname;
+
+/** Starts `lxl up`, waits for "ready", returns the banner, stderr and a stop function. */
+async function up(varDir: string, args: string[] = ['--no-build']): Promise<{ out: string; err: () => string; url: string; stop: () => Promise<number | null> }> {
+  const child = spawn(process.execPath, [BIN, 'up', '--var', varDir, '--listen', '127.0.0.1:0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stderr.on('data', (b: Buffer) => (err += b));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`lxl up did not start:\n${out}\n${err}`)), 180_000);
+    const timer = setTimeout(() => reject(new Error(`lxl up did not start:\n${out}\n${err}`)), 600_000);
     child.stdout.on('data', (b: Buffer) => {
       out += b;
       const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m && out.includes('npx lxl worker')) {
+      if (m && out.includes('lxl up: ready')) {
         clearTimeout(timer);
         resolve(m[1].replace(/\/$/, ''));
       }
@@ -27,6 +41,7 @@ async function up(varDir: string): Promise<{ out: string; url: string; stop: () 
   });
   return {
     out,
+    err: () => err,
     url,
     stop: () =>
       new Promise((resolve) => {
@@ -45,6 +60,15 @@ test('lxl up: first run makes the signing key and serves; the second run reuses 
     assert.equal(((await (await fetch(`${first.url}/healthz`)).json()) as { status: string }).status, 'ok');
     const repos = (await (await fetch(`${first.url}/api/v1/repos`)).json()) as { repos: Array<{ name: string }> };
     assert.deepEqual(repos.repos.map((r) => r.name), ['linux-xen-legacy']);
+    // The guest lines are true: the key, the .sources and .repo files they name are served.
+    for (const p of ['/keys/linux-xen-legacy.gpg', '/apt/linux-xen-legacy/linux-xen-legacy.sources', '/yum/linux-xen-legacy.repo', '/apt/linux-xen-legacy/dists/stable/InRelease', '/tarballs/linux-xen-legacy/index.json']) {
+      assert.equal((await fetch(`${first.url}${p}`)).status, 200, p);
+      assert.ok(first.out.includes(`${first.url}${p.replace(/\/dists\/.*|\/index\.json/, '')}`), `the banner names ${p}`);
+    }
+    const page = await fetch(`${first.url}/`);
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
+    assert.match(await page.text(), /No kernels built yet/);
   } finally {
     assert.equal(await first.stop(), 0, 'SIGTERM stops lxl up cleanly');
   }
@@ -55,5 +79,69 @@ test('lxl up: first run makes the signing key and serves; the second run reuses 
     assert.match(second.out, new RegExp(`Signing key ${fpr}`), 'the second run reuses the key');
   } finally {
     await second.stop();
+  }
+});
+
+test('lxl up: missing build prerequisites are named with the exact apt-get command, and nothing starts', { timeout: 120_000 }, async () => {
+  const dir = await tempDir('lxl-up-prereqs-');
+  // A line whose source package is not installed.
+  const real = await loadKernelLine('6.1');
+  const lineDir = path.join(dir, 'lines', '9.9');
+  await mkdir(lineDir, { recursive: true });
+  const json = JSON.parse(await readFile(path.join(real.dir, 'line.json'), 'utf8'));
+  json.line = '9.9';
+  json.source = { tarball: '/nonexistent/linux-source-9.9.tar.xz', debianPackage: 'linux-source-9.9' };
+  json.series = real.series;
+  json.common = real.common;
+  json.arches = Object.fromEntries(Object.entries(real.arches).map(([a, v]) => [a, { fragments: v!.fragments }]));
+  json.flavours = Object.fromEntries(Object.entries(real.flavours).map(([n, f]) => [n, { ...f, fragments: f.fragments }]));
+  await writeFile(path.join(lineDir, 'line.json'), JSON.stringify(json));
+  const varDir = path.join(dir, 'var');
+  const r = await lxl(['up', '--var', varDir, '--listen', '127.0.0.1:0', '--line', lineDir, '--flavour', 'minimal'], { allowFail: true, timeoutMs: 60_000 });
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /Debian package.* missing/);
+  assert.match(r.stderr, /linux-source-9\.9 +\(the 9\.9 kernel source\)/);
+  assert.match(r.stderr, /apt-get install -y --no-install-recommends (\S+ )*linux-source-9\.9/);
+  assert.match(r.stderr, /--install-prereqs/);
+  assert.ok(!existsSync(path.join(varDir, 'lxl.db')), 'no server was started');
+});
+
+test('lxl up: a build left leased by a dead lxl up is requeued at once and redone, then published', { skip: kernelBuildUnavailable(), timeout: 30 * 60_000 }, async () => {
+  const varDir = path.join(await tempDir('lxl-up-resume-'), 'var');
+  await mkdir(varDir, { recursive: true });
+  // The job a killed `lxl up` was building: leased for an hour by a pid that no longer exists.
+  const gone = spawn('true');
+  const deadPid = await new Promise<number>((resolve) => gone.on('exit', () => resolve(gone.pid!)));
+  const line = await loadKernelLine('6.1');
+  const inputs = await buildCacheKey({ line, arch: 'x86_64', flavour: 'minimal' });
+  const store = new SqliteStore({ file: path.join(varDir, 'lxl.db') });
+  let jobId: string;
+  try {
+    await store.migrate();
+    await store.createRepo('linux-xen-legacy', defaultRepoSettings({ lines: ['6.1'] }), 'test');
+    jobId = (await store.enqueueJob({ repo: 'linux-xen-legacy', kind: 'build', params: { line: '6.1', flavour: 'minimal', arch: 'x86_64', inputs } }, 'test')).id;
+    const leased = await store.leaseJob({ owner: `${hostname()}:${deadPid}`, ttlMs: 3_600_000 }, 'test');
+    assert.equal(leased?.id, jobId);
+  } finally {
+    await store.close();
+  }
+  const u = await up(varDir, ['--flavour', 'minimal', '--arch', 'x86_64', '--build-cache', KERNEL_CACHE]);
+  try {
+    assert.match(u.err(), new RegExp(`requeued job ${jobId}: its worker \\(pid ${deadPid}\\) is gone`));
+    assert.match(u.err(), new RegExp(`x86_64: resuming job ${jobId}`));
+    assert.doesNotMatch(u.err(), /queued build job/, 'no second job for the same inputs');
+    assert.match(u.out, /Kernels: x86_64 6\.1\.\d+-xen-legacy; publish succeeded/);
+    const job = ((await (await fetch(`${u.url}/api/v1/jobs/${jobId}`)).json()) as { job: { state: string; attempts: number } }).job;
+    assert.equal(job.state, 'succeeded');
+    assert.equal(job.attempts, 2, 'the interrupted attempt and the redone one');
+    const log = await (await fetch(`${u.url}/api/v1/jobs/${jobId}/log`)).text();
+    assert.match(log, /reusing the cached build/);
+    const packages = await (await fetch(`${u.url}/apt/linux-xen-legacy/dists/stable/main/binary-amd64/Packages`)).text();
+    assert.match(packages, /^Package: linux-xen-legacy$/m, 'promoted to stable and published');
+    const token = await readFile(path.join(varDir, 'worker.token'), 'utf8');
+    assert.match(token, /^lxl\.tok_/);
+    assert.equal(((await run('stat', ['-c', '%a', path.join(varDir, 'worker.token')])).stdout.trim()), '600');
+  } finally {
+    assert.equal(await u.stop(), 0);
   }
 });

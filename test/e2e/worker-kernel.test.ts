@@ -128,9 +128,9 @@ test('the minimal 6.1 kernel: leased, packaged, uploaded, published; apt-get and
     const base = `${fx.server.url}/yum/main-testing/`;
     // The kernel's scriptlets need /bin/sh: a static busybox package provides it in the empty root, so %post really runs.
     const shell = await packRpm(await shellSpec(root, '/bin/busybox'), path.join(root, 'shell-rpm'));
-    // The worker does not hold the signing key, so the rpm itself is unsigned: gpgcheck=0, but the metadata is checked (repo_gpgcheck=1).
+    // The worker holds no key: the server signs the rpm with the repo key when it publishes, so both checks are on.
     const dnf = await run('dnf', ['-y', '--installroot', root, '--releasever', '9', '--setopt', `reposdir=${reposdir}`, '--setopt', `cachedir=${path.join(root, 'var/cache/dnf')}`, '--setopt', 'install_weak_deps=0', '--nodocs',
-      '--repofrompath', `lxl,${base}`, '--setopt', 'lxl.gpgcheck=0', '--setopt', 'lxl.repo_gpgcheck=1', '--setopt', `lxl.gpgkey=${base}repodata/repomd.xml.key`, 'install', 'kernel-xen-legacy', shell], { timeoutMs: 300_000 });
+      '--repofrompath', `lxl,${base}`, '--setopt', 'lxl.gpgcheck=1', '--setopt', 'lxl.repo_gpgcheck=1', '--setopt', `lxl.gpgkey=${base}repodata/repomd.xml.key`, 'install', 'kernel-xen-legacy', shell], { timeoutMs: 300_000 });
     assert.doesNotMatch(dnf.stdout + dnf.stderr, /scriptlet failure|scriptlet failed/i, dnf.stdout + dnf.stderr);
     assert.equal((await run('rpm', ['--root', root, '-q', '--qf', '%{VERSION}-%{RELEASE}', 'kernel-xen-legacy'])).stdout, '6.1.192+1~legacy1-1');
     assert.deepEqual(await readFile(path.join(root, 'boot', `vmlinuz-${krel}`)), await readFile(kernel.bzImage));

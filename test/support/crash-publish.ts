@@ -31,6 +31,8 @@ export interface CrashJob {
   baseUrl: string;
   debs: string[];
   rpms: string[];
+  /** YUM grace period in hours (default: the repo's saved setting, 24 at first). */
+  yumGraceHours?: number;
 }
 
 export const APT_NAME = 'lxl-crash';
@@ -46,9 +48,12 @@ export async function publishChange(job: CrashJob, opts: { signer: Signer; stora
   await writeTrace(storage, 'apt', { host: 'lxl-crash', started, finished: new Date(), creator: 'lxl crash trial' });
   const ctx = { storage, catalogue: new JsonYumCatalogue({ dir: path.join(job.stateDir, 'yum-state') }), name: YUM_NAME };
   await addRpms(ctx, job.rpms);
-  await publishYum(ctx, { signer: opts.signer, settings: { retention: 0 }, defaultBaseUrl: job.baseUrl });
+  await publishYum(ctx, { signer: opts.signer, settings: { retention: 0, graceHours: job.yumGraceHours }, defaultBaseUrl: job.baseUrl });
   await writeTrace(storage, 'yum', { host: 'lxl-crash', started, finished: new Date(), creator: 'lxl crash trial' });
 }
+
+/** Storage methods that change the published tree one key (or one directory link) at a time. */
+export const WRITES: ReadonlySet<string | symbol> = new Set(['put', 'putIfAbsent', 'delete', 'copy', 'linkDirectory']);
 
 /** Wraps a storage so each write logs `<method> <key>` to stderr synchronously before it starts. */
 export function loggedStorage(inner: PublishedStorage): PublishedStorage {
@@ -58,9 +63,10 @@ export function loggedStorage(inner: PublishedStorage): PublishedStorage {
       const v = Reflect.get(target, prop, receiver) as unknown;
       if (typeof v !== 'function') return v;
       const fn = v as (...a: unknown[]) => unknown;
-      if (prop === 'put' || prop === 'putIfAbsent' || prop === 'delete') {
+      if (WRITES.has(prop)) {
         return (...a: unknown[]) => {
-          log(`${String(prop)} ${String(a[0])}`);
+          // copy(from, to) writes `to`; every other write names its key first.
+          log(`${String(prop)} ${String(prop === 'copy' ? a[1] : a[0])}`);
           return fn.apply(target, a);
         };
       }

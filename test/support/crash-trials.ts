@@ -145,8 +145,9 @@ export function killPoint(lastWrite: string | undefined): string {
   if (/^apt\/dists\/[^/]+\/Release(\.gpg)?$/.test(key)) return 'apt Release/Release.gpg';
   if (key.startsWith('apt/dists/')) return 'apt plain indices';
   if (key.includes('/Packages/')) return 'yum pool upload';
-  if (/repodata\/repomd\.xml/.test(key)) return 'yum repomd.xml(.asc/.key)';
-  if (key.includes('/repodata/')) return 'yum repodata';
+  if (lastWrite.startsWith('linkDirectory ')) return 'yum repodata swap';
+  if (/repodata[^/]*\/repomd\.xml/.test(key)) return 'yum repomd.xml(.asc/.key)';
+  if (/\/repodata[^/]*\//.test(key)) return 'yum repodata';
   if (key.includes('project/trace')) return 'trace';
   return 'other (keys, .sources, .repo)';
 }
@@ -186,7 +187,7 @@ async function childPublish(s: TrialSetup, i: number, killAfterMs: number | unde
   let frozen = false;
   child.stderr!.on('data', (b: Buffer) => {
     stderr += b.toString();
-    if (!frozen) for (const l of stderr.split('\n').slice(0, -1)) if (/^(put|putIfAbsent|delete) /.test(l)) lastWrite = l;
+    if (!frozen) for (const l of stderr.split('\n').slice(0, -1)) if (/^(put|putIfAbsent|delete|copy|linkDirectory) /.test(l)) lastWrite = l;
     if (!readyAt && /^ready$/m.test(stderr)) {
       readyAt = Date.now();
       if (killAfterMs !== undefined) timer = setTimeout(() => {

@@ -1,6 +1,8 @@
 // Helpers for the server tests: start a server in-process or as a separate
 // `lxl server` process, make tokens and a repo, stream multipart uploads
 // without buffering them, and list what the artifact store holds.
+// LXL_TEST_STORE=postgres (test/run.mjs's second pass) gives every server
+// folder its own PostgreSQL database instead of `<var>/lxl.db`.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -14,7 +16,10 @@ import { parseServerConfig, type ServerConfigInput } from '../../server/config.j
 import type { Publisher } from '../../server/publisher.js';
 import { startServer, type RunningServer } from '../../server/server.js';
 import { SqliteStore } from '../../server/sqlite-store.js';
+import { PgStore } from '../../server/pg-store.js';
+import type { MetadataStore } from '../../server/metadata-store.js';
 import { createToken } from '../../server/tokens.js';
+import { createTestDatabase, testStoreKind } from './postgres.js';
 
 export interface TestServer {
   url: string;
@@ -25,9 +30,20 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** Mints an admin and a builder token straight in the SQLite file (as `lxl tokens create` does). */
+const databases = new Map<string, Promise<string>>();
+
+/** The `database` setting of a test server on `varDir`: undefined (SQLite in the folder), or its own PostgreSQL database under LXL_TEST_STORE=postgres. */
+export async function testDatabase(varDir: string): Promise<string | undefined> {
+  if (testStoreKind() === 'sqlite') return undefined;
+  const key = path.resolve(varDir);
+  if (!databases.has(key)) databases.set(key, createTestDatabase(key));
+  return databases.get(key)!;
+}
+
+/** Mints an admin and a builder token straight in the server's store (as `lxl tokens create` does). */
 export async function mintTokens(varDir: string): Promise<{ admin: string; builder: string }> {
-  const store = new SqliteStore({ file: path.join(varDir, 'lxl.db') });
+  const url = await testDatabase(varDir);
+  const store: MetadataStore = url ? new PgStore({ url }) : new SqliteStore({ file: path.join(varDir, 'lxl.db') });
   try {
     await store.migrate();
     const admin = (await createToken(store, { name: 'test-admin', scopes: ['admin'] }, 'test')).token;
@@ -43,7 +59,8 @@ export async function startTestServer(opts: { config?: Partial<ServerConfigInput
   // Not tempDir(): its after() would fire at the end of a before() hook. close() removes the folder.
   const varDir = opts.varDir ?? (await mkdtemp(path.join(os.tmpdir(), 'lxl-server-')));
   const tokens = await mintTokens(varDir);
-  const config = parseServerConfig({ var: varDir, listen: '127.0.0.1:0', logLevel: 'silent', repos: [{ name: 'main', settings: { lines: ['6.1'] } }], ...opts.config });
+  const database = await testDatabase(varDir);
+  const config = parseServerConfig({ var: varDir, listen: '127.0.0.1:0', logLevel: 'silent', repos: [{ name: 'main', settings: { lines: ['6.1'] } }], database, ...opts.config });
   const running = await startServer(config, { publisher: opts.publisher });
   const close = async (): Promise<void> => {
     await running.close();
@@ -65,8 +82,9 @@ export interface SpawnedServer {
 /** Runs `lxl server` as its own process (for RSS measurements and SIGKILL) and waits until it listens. */
 export async function spawnServer(varDir: string, extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<SpawnedServer> {
   const bin = new URL('../../bin/lxl.mjs', import.meta.url).pathname;
+  const database = await testDatabase(varDir);
   const child = spawn(process.execPath, [bin, 'server', '--var', varDir, '--listen', '127.0.0.1:0', '--log-level', 'warn', ...extraArgs], {
-    env: { ...process.env, ...env },
+    env: { ...process.env, ...(database ? { LXL_DATABASE: database } : {}), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let err = '';

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { run } from './exec.js';
 import { bootQemu } from './qemu-boot.js';
 import { addFiles, busyboxInitramfs, packCpio } from './qemu-initramfs.js';
-import { dom0Initramfs, dom0Kernel, xenHypervisor } from './xen-host.js';
+import { dom0Initramfs, dom0Kernel, dom0RunFiles, xenHypervisor } from './xen-host.js';
 import { tempDir } from './tmp.js';
 
 /** One guest run. */
@@ -30,6 +30,10 @@ export interface XenGuestReport {
   consoles: string[];
   /** `ls -l` lines of the console device nodes. */
   nodes: string;
+  /** The guest's report lines (between its LXL-GUEST markers). */
+  report: string;
+  /** dom0's LXL-STEP lines, with dom0 uptimes. */
+  steps: string[];
   guestLog: string;
   serial: string;
   seconds: number;
@@ -80,6 +84,8 @@ export async function runXenGuest(opts: XenGuestOptions): Promise<XenGuestReport
   ].join('\n');
   const runRoot = path.join(dir, 'run');
   await addFiles(runRoot, {
+    ...dom0RunFiles(),
+    ...dom0.files,
     'guest/guest.cfg': { text: cfg },
     'guest/kernel': { from: opts.kernel },
     'guest/initrd.cpio': { from: guestInitrd },
@@ -93,7 +99,7 @@ export async function runXenGuest(opts: XenGuestOptions): Promise<XenGuestReport
   const boot = await bootQemu({
     kernel: xen,
     append: 'console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M noreboot',
-    initrd: `${dom0.bzImage} console=hvc0,${initrd}`,
+    initrd: `${dom0.vmlinuz} console=hvc0,${initrd}`,
     cpu: 'Nehalem',
     memoryMb: 2048,
     until: /LXL-DOM0-DONE/,
@@ -109,6 +115,8 @@ export async function runXenGuest(opts: XenGuestOptions): Promise<XenGuestReport
     blocks,
     consoles: [...report.matchAll(/^console: (.*)$/gm)].map((m) => m[1]!.trim()),
     nodes: [...report.matchAll(/^node: (.*)$/gm)].map((m) => m[1]!).join('\n'),
+    report: report.trim(),
+    steps: [...serial.matchAll(/^LXL-STEP (.*)$/gm)].map((m) => m[1]!),
     guestLog,
     serial,
     seconds: boot.seconds,

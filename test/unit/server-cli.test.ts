@@ -73,5 +73,6 @@ test('server config: file, then env, then flags; bad values are named', async ()
   await assert.rejects(loadServerConfig({ env: {} }), (e) => hasCode(e, 'E_CONFIG') && /var: is required/.test((e as Error).message));
   await assert.rejects(loadServerConfig({ env: { LXL_VAR: dir, LXL_LISTEN: 'nowhere' } }), (e) => /listen: must be host:port/.test((e as Error).message));
   await assert.rejects(loadServerConfig({ env: { LXL_VAR: dir, LXL_MAX_UPLOAD_BYTES: 'lots' } }), (e) => /LXL_MAX_UPLOAD_BYTES/.test((e as Error).message));
-  await assert.rejects(loadServerConfig({ env: { LXL_VAR: dir, LXL_DATABASE: 'postgres://u:secret@db/lxl' } }), (e) => /not supported yet/.test((e as Error).message) && !(e as Error).message.includes('secret'));
+  await assert.rejects(loadServerConfig({ env: { LXL_VAR: dir, LXL_DATABASE: 'mysql://u:secret@db/lxl' } }), (e) => /is not supported/.test((e as Error).message) && !(e as Error).message.includes('secret'));
+  assert.equal((await loadServerConfig({ env: { LXL_VAR: dir, LXL_DATABASE: 'postgres://u:secret@db/lxl' } })).database, 'postgres://u:secret@db/lxl');
 });

@@ -1,45 +1,105 @@
-// The SQLite metadata store: migrations, tokens, job leases with expiry and
-// retry (on a fake clock), build logs, the per-repo publish lock, promotion,
-// and the audit trail of every change.
-import { test } from 'node:test';
+// The metadata store, on the store the run selects (LXL_TEST_STORE: SQLite,
+// or PostgreSQL in test/run.mjs's second pass): migrations, tokens, job
+// leases with expiry and retry (on a fake clock), build logs, the per-repo
+// publish lock, promotion, the audit trail of every change, and two store
+// handles on one database (two server instances) racing for jobs and locks.
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import pg from 'pg';
 import { SqliteStore } from '../../server/sqlite-store.js';
-import { defaultRepoSettings } from '../../server/metadata-store.js';
+import { PgStore } from '../../server/pg-store.js';
+import { defaultRepoSettings, type MetadataStore } from '../../server/metadata-store.js';
 import { createToken, verifyToken, allows } from '../../server/tokens.js';
 import { loadMigrations } from '../../server/migrations.js';
 import { hasCode } from '../../repo-layout/errors.js';
 import { tempDir } from '../support/tmp.js';
+import { createTestDatabase, pgUnavailable, testStoreKind } from '../support/postgres.js';
 
-async function freshStore(clock: { t: number }) {
-  const dir = await tempDir('lxl-store-');
-  const file = path.join(dir, 'lxl.db');
-  const store = new SqliteStore({ file, now: () => clock.t });
-  await store.migrate();
-  await store.createRepo('main', defaultRepoSettings({ lines: ['6.1'] }), 'test');
-  return { store, file };
+const KIND = testStoreKind();
+const skip = KIND === 'postgres' ? await pgUnavailable() : undefined;
+
+/** Where a test store lives: the SQLite file or the PostgreSQL URL. */
+interface StoreHandle {
+  store: MetadataStore;
+  /** Opens another store on the same database (another server instance), with its own clock. */
+  another(now: () => number): MetadataStore;
+  /** Rows of a read-only query on the database itself (bypassing the store). */
+  rows(sql: string): Promise<Array<Record<string, unknown>>>;
 }
 
-test('migrations apply once, are recorded in schema_version, and use WAL', async () => {
+async function freshStore(clock: { t: number }): Promise<StoreHandle> {
+  let open: (now: () => number) => MetadataStore;
+  let rows: StoreHandle['rows'];
+  if (KIND === 'postgres') {
+    const url = await createTestDatabase();
+    open = (now) => new PgStore({ url, now });
+    rows = async (sql) => {
+      const c = new pg.Client({ connectionString: url });
+      await c.connect();
+      try {
+        return (await c.query(sql)).rows as Array<Record<string, unknown>>;
+      } finally {
+        await c.end();
+      }
+    };
+  } else {
+    const file = path.join(await tempDir('lxl-store-'), 'lxl.db');
+    open = (now) => new SqliteStore({ file, now });
+    rows = async (sql) => {
+      const db = new Database(file, { readonly: true });
+      try {
+        return db.prepare(sql).all() as Array<Record<string, unknown>>;
+      } finally {
+        db.close();
+      }
+    };
+  }
+  const store = open(() => clock.t);
+  await store.migrate();
+  await store.createRepo('main', defaultRepoSettings({ lines: ['6.1'] }), 'test');
+  opened.push(store);
+  return {
+    store,
+    rows,
+    another: (now) => {
+      const s = open(now);
+      opened.push(s);
+      return s;
+    },
+  };
+}
+
+const opened: MetadataStore[] = [];
+after(async () => {
+  for (const s of opened) await s.close();
+});
+
+test(`${KIND}: migrations apply once and are recorded in schema_version`, { skip }, async () => {
   const clock = { t: 1_000 };
-  const { store, file } = await freshStore(clock);
+  const { store, rows, another } = await freshStore(clock);
   const expected = loadMigrations().length;
   assert.equal(await store.migrate(), expected, 'a second migrate is a no-op returning the same version');
-  await store.close();
-  const db = new Database(file, { readonly: true });
-  try {
-    const rows = db.prepare('SELECT version, name FROM schema_version ORDER BY version').all() as Array<{ version: number }>;
-    assert.deepEqual(rows.map((r) => r.version), Array.from({ length: expected }, (_, i) => i + 1));
-    assert.equal((db.pragma('journal_mode', { simple: true }) as string).toLowerCase(), 'wal');
-  } finally {
-    db.close();
+  // Two instances starting at once: both migrate, neither fails, nothing is applied twice.
+  assert.deepEqual(await Promise.all([another(Date.now).migrate(), another(Date.now).migrate()]), [expected, expected]);
+  const versions = (await rows('SELECT version, name FROM schema_version ORDER BY version')).map((r) => Number(r.version));
+  assert.deepEqual(versions, Array.from({ length: expected }, (_, i) => i + 1));
+  if (KIND === 'sqlite') {
+    const file = (store as SqliteStore).file;
+    await store.close();
+    const db = new Database(file, { readonly: true });
+    try {
+      assert.equal((db.pragma('journal_mode', { simple: true }) as string).toLowerCase(), 'wal');
+    } finally {
+      db.close();
+    }
   }
 });
 
-test('tokens: only the hash is stored; revoked, expired and forged tokens are refused', async () => {
+test(`${KIND}: tokens: only the hash is stored; revoked, expired and forged tokens are refused`, { skip }, async () => {
   const clock = { t: Date.now() };
-  const { store, file } = await freshStore(clock);
+  const { store, rows } = await freshStore(clock);
   const { token, record } = await createToken(store, { name: 'w1', scopes: ['builder'] }, 'cli:test');
   const ok = await verifyToken(store, token);
   assert.ok('record' in ok && ok.record.id === record.id);
@@ -55,18 +115,12 @@ test('tokens: only the hash is stored; revoked, expired and forged tokens are re
   await assert.rejects(store.revokeToken('tok_000000000000000000000000', 'cli:test'), (e) => hasCode(e, 'E_NOT_FOUND'));
   const actions = (await store.listAudit()).map((a) => a.action);
   assert.deepEqual(actions.filter((a) => a.startsWith('token.')).sort(), ['token.create', 'token.create', 'token.revoke']);
-  await store.close();
   // The database never holds the token text.
-  const db = new Database(file, { readonly: true });
-  try {
-    const dump = JSON.stringify(db.prepare('SELECT * FROM tokens').all()) + JSON.stringify(db.prepare('SELECT * FROM audit_log').all());
-    assert.ok(!dump.includes(token.split('.')[2]), 'token secret found in the database');
-  } finally {
-    db.close();
-  }
+  const dump = JSON.stringify(await rows('SELECT * FROM tokens')) + JSON.stringify(await rows('SELECT * FROM audit_log'));
+  assert.ok(!dump.includes(token.split('.')[2]), 'token secret found in the database');
 });
 
-test('jobs: lease, heartbeat, expiry returns the job to the queue, retries run out', async () => {
+test(`${KIND}: jobs: lease, heartbeat, expiry returns the job to the queue, retries run out`, { skip }, async () => {
   const clock = { t: 10_000 };
   const { store } = await freshStore(clock);
   const job = await store.enqueueJob({ repo: 'main', kind: 'build', params: { line: '6.1', arch: 'x86_64' }, maxAttempts: 2 }, 'admin');
@@ -112,7 +166,7 @@ test('jobs: lease, heartbeat, expiry returns the job to the queue, retries run o
   assert.deepEqual(actions, ['job.enqueue', 'job.lease', 'job.requeue', 'job.lease', 'job.fail']);
 });
 
-test('job logs append while leased and read back from any byte offset', async () => {
+test(`${KIND}: job logs append while leased and read back from any byte offset`, { skip }, async () => {
   const clock = { t: 1 };
   const { store } = await freshStore(clock);
   const job = await store.enqueueJob({ repo: 'main', kind: 'build', params: {} }, 'admin');
@@ -130,7 +184,7 @@ test('job logs append while leased and read back from any byte offset', async ()
   await assert.rejects(store.appendJobLog(job.id, l!.leaseId!, 'x'.repeat(100), 64), (e) => hasCode(e, 'E_CONFLICT'), 'log size cap');
 });
 
-test('publish lock: one publish per repo; an expired lock is taken over and its publish marked failed', async () => {
+test(`${KIND}: publish lock: one publish per repo; an expired lock is taken over and its publish marked failed`, { skip }, async () => {
   const clock = { t: 50_000 };
   const { store } = await freshStore(clock);
   await store.createRepo('other', defaultRepoSettings(), 'test');
@@ -157,7 +211,7 @@ test('publish lock: one publish per repo; an expired lock is taken over and its 
   await store.beginPublish({ id: 'pub_5', repo: 'main', owner: 'i1', ttlMs: 1_000 }, 'admin');
 });
 
-test('packages: identity is immutable, builds promote with their packages', async () => {
+test(`${KIND}: packages: identity is immutable, builds promote with their packages`, { skip }, async () => {
   const clock = { t: 1 };
   const { store } = await freshStore(clock);
   const build = await store.createBuild({ repo: 'main', line: '6.1', version: '6.1.192-1', flavour: 'minimal', arch: 'x86_64' }, 'b');
@@ -175,4 +229,44 @@ test('packages: identity is immutable, builds promote with their packages', asyn
   assert.deepEqual(await store.listArtifactDigests(), ['a'.repeat(64)]);
   const audit = (await store.listAudit({ target: 'repo:main' })).map((a) => a.action);
   assert.ok(audit.includes('build.promote') && audit.includes('package.add') && audit.includes('build.create'));
+});
+
+test(`${KIND}: two instances on one database: every job is leased once, expiry is seen by both, one publish lock winner`, { skip }, async () => {
+  const clock = { t: 100_000 };
+  const { store: a, another } = await freshStore(clock);
+  const b = another(() => clock.t);
+  const ids = new Set<string>();
+  for (let i = 0; i < 40; i++) ids.add((await a.enqueueJob({ repo: 'main', kind: 'build', params: { i } }, 'admin')).id);
+  const leased: string[] = [];
+  // 8 workers, half on each instance, leasing and completing as fast as they can.
+  await Promise.all(
+    Array.from({ length: 8 }, async (_, w) => {
+      const s = w % 2 ? b : a;
+      for (;;) {
+        const job = await s.leaseJob({ owner: `w${w}`, ttlMs: 60_000 }, `tok${w}`);
+        if (!job) return;
+        leased.push(job.id);
+        await s.completeJob(job.id, job.leaseId!, { by: w }, `tok${w}`);
+      }
+    }),
+  );
+  assert.equal(leased.length, 40, 'no job was handed out twice');
+  assert.deepEqual(new Set(leased), ids);
+  for (const j of await b.listJobs({ repo: 'main' })) assert.ok(j.state === 'succeeded' && j.attempts === 1, JSON.stringify(j));
+
+  // A lease taken through one instance expires for the other.
+  const j = await a.enqueueJob({ repo: 'main', kind: 'build', params: {} }, 'admin');
+  const first = await a.leaseJob({ owner: 'dies', ttlMs: 1_000 }, 'tokA');
+  assert.equal(first?.id, j.id);
+  assert.equal(await b.leaseJob({ owner: 'w2', ttlMs: 1_000 }, 'tokB'), undefined);
+  clock.t += 1_001;
+  const retry = await b.leaseJob({ owner: 'w2', ttlMs: 1_000 }, 'tokB');
+  assert.equal(retry?.id, j.id);
+  assert.equal(retry?.attempts, 2);
+  await assert.rejects(a.completeJob(j.id, first!.leaseId!, {}, 'tokA'), (e) => hasCode(e, 'E_LOCKED'));
+
+  // 20 publishes of one repo requested at once through both: exactly one takes the lock.
+  const tries = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => (i % 2 ? b : a).beginPublish({ id: `pub_${i}`, repo: 'main', owner: `i${i % 2}`, ttlMs: 5_000 }, 'admin')));
+  assert.equal(tries.filter((t) => t.status === 'fulfilled').length, 1);
+  for (const t of tries) if (t.status === 'rejected') assert.ok(hasCode(t.reason, 'E_LOCKED'), String(t.reason));
 });

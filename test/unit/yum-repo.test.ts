@@ -3,7 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { lstat, readdir, readFile, readlink, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { ConflictError, FormatError, LockedError, NotFoundError } from '../../repo-layout/errors.js';
@@ -123,4 +123,59 @@ test('el5 profile: sha1 repodata, modern rpms refused; repomd.xml.asc verifies w
   assert.equal(await readFile(path.join(repodata, 'repomd.xml.key'), 'utf8'), signer.publicKeyArmored());
   await addRpms(ctx, [await kernel(dir, '6.1.2-1')]);
   await assert.rejects(publishYum(ctx, { signer }), /SHA-256 file digests/);
+});
+
+test('local folder: repodata is a symlink swapped per publish; earlier metadata stays reachable under repodata/ for the grace period, then goes with its generation', { skip }, async () => {
+  const dir = await tempDir();
+  const clock = { t: Date.UTC(2025, 0, 1) };
+  const ctx = await ctxFor(dir, clock);
+  const { signer } = await testKey();
+  const root = path.join(dir, 'public/yum/stable');
+  const gens = async () => (await readdir(root)).filter((n) => n.startsWith('repodata.')).sort();
+  await addRpms(ctx, [await kernel(dir, '6.1.1-1')]);
+  const r1 = await publishYum(ctx, { signer, settings: { graceHours: 1 } });
+  const link1 = await readlink(path.join(root, 'repodata'));
+  assert.match(link1, /^repodata\.\d+-[0-9a-f]{8}$/);
+  const first = /<location href="repodata\/([^"]+primary[^"]+)"/.exec(r1.repomd)![1];
+  clock.t += 10 * 60_000;
+  await addRpms(ctx, [await kernel(dir, '6.1.2-1')]);
+  const r2 = await publishYum(ctx, { signer });
+  const link2 = await readlink(path.join(root, 'repodata'));
+  assert.notEqual(link2, link1);
+  assert.deepEqual(await gens(), [link1, link2].sort(), 'the old generation is kept during the grace period');
+  // A client that fetched the first repomd.xml still finds its primary under repodata/, as a hard link.
+  const carried = await stat(path.join(root, 'repodata', first));
+  assert.equal(carried.nlink, 2);
+  assert.equal((await readFile(path.join(root, 'repodata', 'repomd.xml'), 'utf8')), r2.repomd);
+  // The pair verifies as a pair: both files sit in the generation the link names.
+  assert.deepEqual((await readdir(path.join(root, link2))).filter((n) => n.startsWith('repomd')).sort(), ['repomd.xml', 'repomd.xml.asc', 'repomd.xml.key']);
+  clock.t += 61 * 60_000;
+  const r3 = await publishYum(ctx, { signer });
+  const link3 = await readlink(path.join(root, 'repodata'));
+  assert.ok(r3.deleted.includes(`yum/stable/repodata/${first}`), r3.deleted.join(' '));
+  assert.ok(r3.deleted.some((k) => k.startsWith(`yum/stable/${link1}/`)), 'the first generation is collected');
+  assert.deepEqual(await gens(), [link2, link3].sort(), 'no empty generation directory is left');
+  await assert.rejects(stat(path.join(root, 'repodata', first)), /ENOENT/);
+  const state = await ctx.catalogue.read();
+  assert.ok(state.pending.some((d) => d.key.startsWith(`yum/stable/${link2}/`)), 'the second generation waits for its grace period');
+});
+
+test('a repo published flat (S3-like storage, or an older lxl) moves to the symlinked layout; a storage without linkDirectory keeps the flat layout', { skip }, async () => {
+  const dir = await tempDir();
+  const clock = { t: Date.UTC(2025, 0, 1) };
+  const ctx = await ctxFor(dir, clock);
+  const { signer } = await testKey();
+  const root = path.join(dir, 'public/yum/stable');
+  const flat: YumRepoContext = { ...ctx, storage: new Proxy(ctx.storage, { get: (t, p, r) => (p === 'linkDirectory' || p === 'copy' ? undefined : Reflect.get(t, p, r)) }) };
+  await addRpms(ctx, [await kernel(dir, '6.1.1-1')]);
+  const r1 = await publishYum(flat, { signer });
+  assert.ok((await lstat(path.join(root, 'repodata'))).isDirectory(), 'flat: a real directory');
+  const first = /<location href="repodata\/([^"]+primary[^"]+)"/.exec(r1.repomd)![1];
+  clock.t += 60_000;
+  await addRpms(ctx, [await kernel(dir, '6.1.2-1')]);
+  const r2 = await publishYum(ctx, { signer });
+  assert.ok((await lstat(path.join(root, 'repodata'))).isSymbolicLink(), 'now a link');
+  assert.equal(await readFile(path.join(root, 'repodata/repomd.xml'), 'utf8'), r2.repomd);
+  assert.ok(await readFile(path.join(root, 'repodata', first)), 'the flat generation’s metadata is carried over');
+  assert.equal((await readdir(root)).filter((n) => n.startsWith('repodata.pre-link-')).length, 1, 'the old directory is kept aside until its grace period ends');
 });

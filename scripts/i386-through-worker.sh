@@ -1,0 +1,11 @@
+#!/bin/sh
+# The real i386 minimal 6.1 build through a running `lxl server` and `lxl worker`
+# (fetch, patch, config, make, package, upload, publish), then checks of the
+# published i386 .deb and the server-signed i686 .rpm. About 5-7 min on 2 CPUs
+# plus packaging; CI runs the same checks on the cached i386 build instead.
+# Usage: scripts/i386-through-worker.sh   (as root on the CI machine; needs linux-source-6.1)
+set -e
+cd "$(dirname "$0")/.."
+start=$(date +%s)
+LXL_I386_FULL=1 node test/run.mjs e2e/worker-i386
+echo "i386 through the worker: $(( $(date +%s) - start )) s in all (see the '# i386 full build' line for the build itself)"

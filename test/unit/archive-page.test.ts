@@ -1,0 +1,146 @@
+// The archive page renderer (server/archive-page.ts), the tarball index
+// (repo-layout/tarball/tarball-index.ts) and the build-prerequisite check
+// (builders/prereqs.ts): pure functions, checked on fixed data.
+
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { test } from 'node:test';
+import { renderArchivePage, type ArchivePageData } from '../../server/archive-page.js';
+import { formatTarballIndex, tarballIndex, tarballVersionDir, type TarballEntry } from '../../repo-layout/tarball/tarball-index.js';
+import { BUILD_PREREQS, describeMissing, installCommand, missingPrereqs, prereqsFor } from '../../builders/prereqs.js';
+import { loadKernelLine } from '../../builders/kernel-line.js';
+
+const SHA = (c: string) => c.repeat(64);
+
+function pageData(over: Partial<ArchivePageData> = {}): ArchivePageData {
+  return {
+    baseUrl: 'http://repo.example.org',
+    keyName: 'linux-xen-legacy',
+    fingerprint: 'E1D15D733EE576D9283F48A400DAB29B10019E22',
+    generated: new Date('2025-01-02T03:04:05Z'),
+    version: '0.1.0',
+    repos: [
+      {
+        name: 'linux-xen-legacy',
+        lastPublish: { state: 'succeeded', at: Date.parse('2025-01-02T03:00:00Z') },
+        kernels: [
+          {
+            version: '6.1.192-1', krel: '6.1.192-xen-legacy', arch: 'x86_64', flavour: 'full', line: '6.1', status: 'published', channel: 'stable', date: Date.parse('2025-01-01T10:00:00Z'),
+            sha256sums: 'tarballs/linux-xen-legacy/6.1.192-xen-legacy/SHA256SUMS',
+            packages: [
+              { kind: 'deb', name: 'linux-xen-legacy', filename: 'linux-xen-legacy_6.1.192-1_amd64.deb', href: 'apt/linux-xen-legacy/pool/main/l/linux-xen-legacy/linux-xen-legacy_6.1.192-1_amd64.deb', sha256: SHA('a'), size: 700 },
+              { kind: 'tarball', name: 'linux-xen-legacy.tar.xz', filename: 'linux-xen-legacy-6.1.192-xen-legacy-x86_64.tar.xz', href: 'tarballs/linux-xen-legacy/6.1.192-xen-legacy/linux-xen-legacy-6.1.192-xen-legacy-x86_64.tar.xz', sha256: SHA('b'), size: 2_500_000 },
+            ],
+          },
+          { version: '6.1.193 (next)', arch: 'i386', flavour: 'full', line: '6.1', status: 'failed', detail: 'compile: make exited 2 <script>alert(1)</script>', date: Date.parse('2025-01-02T00:00:00Z'), packages: [] },
+        ],
+      },
+    ],
+    ...over,
+  };
+}
+
+test('archive page: phone-ready HTML without scripts, versions per arch with status, date, links, checksums and install lines', () => {
+  const html = renderArchivePage(pageData());
+  assert.match(html, /^<!doctype html>/);
+  assert.match(html, /<meta name="viewport" content="width=device-width, initial-scale=1">/);
+  assert.match(html, /@media \(max-width:40rem\)/, 'a narrow-screen layout');
+  assert.doesNotMatch(html, /<script/i, 'no JavaScript, and the failure text is escaped');
+  assert.match(html, /&lt;script&gt;alert\(1\)&lt;\/script&gt;/);
+  assert.ok(html.indexOf('<h3>x86_64</h3>') < html.indexOf('<h3>i386</h3>'), 'x86_64 first');
+  assert.match(html, /<strong>6\.1\.192-1<\/strong><br><code>6\.1\.192-xen-legacy<\/code>/);
+  assert.match(html, /class="status published">published<\/span><span class="chan">stable<\/span>/);
+  assert.match(html, /class="status failed">failed<\/span>/);
+  assert.match(html, /2025-01-01 10:00 UTC/);
+  assert.match(html, /href="http:\/\/repo\.example\.org\/apt\/linux-xen-legacy\/pool\/main\/l\/linux-xen-legacy\/linux-xen-legacy_6\.1\.192-1_amd64\.deb"/);
+  assert.match(html, new RegExp(`sha256 ${SHA('b')}`));
+  assert.match(html, /\(2\.4 MiB\)/);
+  assert.match(html, /href="http:\/\/repo\.example\.org\/tarballs\/linux-xen-legacy\/6\.1\.192-xen-legacy\/SHA256SUMS\.asc"/);
+  assert.match(html, /E1D15D733EE576D9283F48A400DAB29B10019E22/);
+  for (const line of [
+    'deb [signed-by=/etc/apt/keyrings/linux-xen-legacy.gpg] http://repo.example.org/apt/linux-xen-legacy stable main',
+    'curl -fsSL -o /etc/yum.repos.d/linux-xen-legacy.repo http://repo.example.org/yum/linux-xen-legacy.repo',
+    'zypper addrepo http://repo.example.org/yum/linux-xen-legacy linux-xen-legacy',
+    'gpgv --keyring ./linux-xen-legacy.gpg SHA256SUMS.asc SHA256SUMS &amp;&amp; sha256sum -c --ignore-missing SHA256SUMS',
+    'curl -fsSLO http://repo.example.org/tarballs/linux-xen-legacy/6.1.192-xen-legacy/linux-xen-legacy-6.1.192-xen-legacy-x86_64.tar.xz',
+  ]) assert.ok(html.includes(line), `install line missing: ${line}`);
+});
+
+test('archive page: every value is HTML-escaped (repo names, URLs, versions)', () => {
+  const evil = '"><img src=x onerror=alert(1)>';
+  const d = pageData({ baseUrl: `http://h${evil}` });
+  d.repos[0].kernels[0].version = evil;
+  d.repos[0].kernels[0].packages[0].filename = evil;
+  const html = renderArchivePage(d);
+  assert.doesNotMatch(html, /<img/);
+  assert.doesNotMatch(html, /"><img/);
+  assert.match(html, /&quot;&gt;&lt;img src=x onerror=alert\(1\)&gt;/);
+});
+
+test('archive page: empty server says so', () => {
+  const html = renderArchivePage(pageData({ repos: [] }));
+  assert.match(html, /No repositories yet/);
+  const none = renderArchivePage(pageData({ repos: [{ name: 'r', kernels: [] }] }));
+  assert.match(none, /No kernels built yet/);
+  assert.match(none, /Not published yet/);
+});
+
+const entry = (krel: string, arch: string, ext: string, channel: 'testing' | 'stable', c: string, createdAt = 1_700_000_000_000): TarballEntry => ({
+  krel, arch, line: '6.1', filename: `linux-xen-legacy-${krel}-${arch}.tar.${ext}`, sha256: SHA(c), size: 100, channel, createdAt,
+});
+
+test('tarball index: versions newest first, arches with channel and files, latest per channel and arch', () => {
+  const idx = tarballIndex({
+    repo: 'main',
+    generated: new Date('2025-01-01T00:00:00Z'),
+    keyPath: 'keys/linux-xen-legacy.asc',
+    entries: [
+      entry('6.1.9-xen-legacy', 'x86_64', 'xz', 'stable', 'a'),
+      entry('6.1.10-xen-legacy', 'x86_64', 'xz', 'testing', 'b', 1_700_000_100_000),
+      entry('6.1.10-xen-legacy', 'x86_64', 'gz', 'testing', 'c'),
+      entry('6.1.10-xen-legacy', 'i386', 'xz', 'stable', 'd'),
+      entry('6.1.9-xen-legacy', 'i386', 'xz', 'stable', 'e'),
+    ],
+  });
+  assert.deepEqual(idx.versions.map((v) => v.version), ['6.1.10-xen-legacy', '6.1.9-xen-legacy'], 'dpkg order: 6.1.10 > 6.1.9');
+  const v10 = idx.versions[0];
+  assert.equal(v10.dir, '6.1.10-xen-legacy/');
+  assert.equal(v10.sha256sums, '6.1.10-xen-legacy/SHA256SUMS');
+  assert.equal(v10.signature, '6.1.10-xen-legacy/SHA256SUMS.asc');
+  assert.equal(v10.date, new Date(1_700_000_100_000).toISOString());
+  assert.deepEqual(Object.keys(v10.arches), ['i386', 'x86_64']);
+  assert.equal(v10.arches.x86_64.channel, 'testing');
+  assert.deepEqual(v10.arches.x86_64.files.map((f) => [f.name, f.compression]), [['linux-xen-legacy-6.1.10-xen-legacy-x86_64.tar.gz', 'gzip'], ['linux-xen-legacy-6.1.10-xen-legacy-x86_64.tar.xz', 'xz']]);
+  assert.equal(v10.arches.x86_64.files[1].path, '6.1.10-xen-legacy/linux-xen-legacy-6.1.10-xen-legacy-x86_64.tar.xz');
+  assert.deepEqual(idx.latest, { stable: { i386: '6.1.10-xen-legacy', x86_64: '6.1.9-xen-legacy' }, testing: { i386: '6.1.10-xen-legacy', x86_64: '6.1.10-xen-legacy' } });
+  const text = formatTarballIndex(idx);
+  assert.ok(text.endsWith('}\n'));
+  assert.deepEqual(JSON.parse(text), idx);
+  assert.equal(formatTarballIndex(tarballIndex({ repo: 'main', generated: new Date(0), keyPath: 'k', entries: [...[entry('6.1.9-xen-legacy', 'x86_64', 'xz', 'stable', 'a')]] })), formatTarballIndex(tarballIndex({ repo: 'main', generated: new Date(0), keyPath: 'k', entries: [entry('6.1.9-xen-legacy', 'x86_64', 'xz', 'stable', 'a')] })), 'deterministic');
+});
+
+test('tarball index: a version folder name must be a kernel release', () => {
+  assert.equal(tarballVersionDir('main', '6.1.192+1~x-xen-legacy'), 'tarballs/main/6.1.192+1~x-xen-legacy');
+  for (const bad of ['../etc', '6.1/../../x', '.hidden', '']) assert.throws(() => tarballVersionDir('main', bad), /not a kernel release/);
+});
+
+test('prereqs: missing packages are named with the exact apt-get command', async () => {
+  const line = await loadKernelLine('6.1');
+  const all = prereqsFor([line]);
+  assert.ok(all.some((p) => p.package === 'linux-source-6.1' && p.probes.includes('/usr/src/linux-source-6.1.tar.xz')));
+  assert.deepEqual(missingPrereqs(all, () => true), []);
+  const missing = missingPrereqs(all, (f) => !f.includes('bison') && !f.includes('linux-source'));
+  assert.deepEqual(missing.map((p) => p.package), ['bison', 'linux-source-6.1']);
+  assert.equal(installCommand(missing, true), 'apt-get update && apt-get install -y --no-install-recommends bison linux-source-6.1');
+  assert.equal(installCommand(missing, false), 'sudo apt-get update && sudo apt-get install -y --no-install-recommends bison linux-source-6.1');
+  const msg = describeMissing(missing);
+  assert.match(msg, /2 Debian packages are missing/);
+  assert.match(msg, /--install-prereqs/);
+});
+
+test('prereqs: every package is in .ci/apt-packages.txt (so CI installs what lxl up checks)', async () => {
+  const listed = new Set((await readFile(new URL('../../.ci/apt-packages.txt', import.meta.url), 'utf8')).split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#')));
+  const line = await loadKernelLine('6.1');
+  for (const p of prereqsFor([line])) assert.ok(listed.has(p.package), `${p.package} is not in .ci/apt-packages.txt`);
+  assert.ok(BUILD_PREREQS.length >= 10);
+});
