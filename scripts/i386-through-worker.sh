@@ -8,4 +8,4 @@ set -e
 cd "$(dirname "$0")/.."
 start=$(date +%s)
 LXL_I386_FULL=1 node test/run.mjs e2e/worker-i386
-echo "i386 through the worker: $(( $(date +%s) - start )) s in all (see the '# i386 full build' line for the build itself)"
+echo "i386 through the worker: $(( $(date +%s) - start )) s in all (the 'full i386 worker build' line is the build alone)"

@@ -29,8 +29,8 @@ export interface StreamedFile {
 
 /** Bytes between background fdatasyncs of an upload's temp file. */
 const SYNC_EVERY = 32 << 20;
-/** Write buffer: socket chunks (16-64 KiB) are gathered into writev calls of up to this much. */
-const WRITE_HWM = 4 << 20;
+/** Write buffer: socket chunks (16-64 KiB) are gathered into writev calls of up to this much (more only adds RSS). */
+const WRITE_HWM = 1 << 20;
 
 /** Counts and hashes what flows through, and calls `onBytes` per chunk. */
 class Sha256Counter extends Transform {

@@ -6,7 +6,7 @@
 // upstream: xvda/xvda1 and hvc0 (229:0). On by default wherever the tools are
 // (xenUnavailable says why not; LXL_XEN_TESTS=0 turns it off). The one-off
 // set-up (hypervisor and dom0 kernel downloads, dom0 userland) is cached under
-// $LXL_TEST_CACHE/xen; each boot then takes about 60-90 s of QEMU TCG.
+// $LXL_TEST_CACHE/xen; each boot then takes 25-60 s of QEMU TCG.
 // The published-package variant (issue 8) is in worker-kernel.test.ts.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';

@@ -135,7 +135,6 @@ test('i386: the full pipeline (source, patches, config, make) through server and
   const job = await buildAndPublish(fx, ['--cache-dir', CACHE_DIR], 35 * 60_000);
   const seconds = Math.round((Date.now() - started) / 1000);
   t.diagnostic(`full i386 worker build + upload + publish took ${seconds} s`);
-  process.stdout.write(`# i386 full build through the worker: ${seconds} s\n`);
   const log = (await api(fx.server.url, 'GET', `/api/v1/jobs/${job.id}/log`)).text;
   for (const p of ['fetch', 'unpack', 'patch', 'config', 'compile', 'install', 'package', 'upload']) assert.match(log, new RegExp(`== phase ${p}`));
   await checkPublished(fx, String(job.result.krel));

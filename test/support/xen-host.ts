@@ -5,7 +5,7 @@
 // xen-utils-4.17 + busybox-static) packed as an initramfs. Each run adds its
 // /init, which starts xenstored/xenconsoled and runs one guest.
 // Everything is cached under $LXL_TEST_CACHE/xen: the one-off set-up takes
-// about 2 minutes (mostly mmdebstrap), one guest run about 60-90 s.
+// under a minute (mostly mmdebstrap), one guest run 25-60 s.
 
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
