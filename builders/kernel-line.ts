@@ -50,7 +50,8 @@ const lineSchema = z.strictObject({
   series: z.string().min(1),
   /** Fragments every build of the line gets (the legacy options). */
   common: fragmentList,
-  arches: z.partialRecord(z.enum(KERNEL_BUILD_ARCHES), z.strictObject({ fragments: fragmentList })),
+  /** Per arch: fragments for every flavour, and optionally more for one flavour (options only that arch has). */
+  arches: z.partialRecord(z.enum(KERNEL_BUILD_ARCHES), z.strictObject({ fragments: fragmentList, flavours: z.record(z.string(), fragmentList).optional() })),
   flavours: z.record(
     z.string().regex(/^[a-z][a-z0-9-]*$/),
     z.strictObject({ description: z.string().optional(), base: z.enum(KCONFIG_BASES), fragments: fragmentList }),
@@ -70,7 +71,7 @@ export interface KernelLine {
   /** Absolute path of the quilt-style series file; patches sit next to it. */
   series: string;
   common: string[];
-  arches: Partial<Record<KernelBuildArch, { fragments: string[] }>>;
+  arches: Partial<Record<KernelBuildArch, { fragments: string[]; flavours?: Record<string, string[]> }>>;
   flavours: Record<string, { description?: string; base: KconfigBase; fragments: string[] }>;
 }
 
@@ -108,12 +109,14 @@ export async function loadKernelLine(ref: string): Promise<KernelLine> {
     source,
     series: abs(d.series),
     common: d.common.map(abs),
-    arches: Object.fromEntries(Object.entries(d.arches).map(([a, v]) => [a, { fragments: v!.fragments.map(abs) }])),
+    arches: Object.fromEntries(
+      Object.entries(d.arches).map(([a, v]) => [a, { fragments: v!.fragments.map(abs), ...(v!.flavours && { flavours: Object.fromEntries(Object.entries(v!.flavours).map(([n, l]) => [n, l.map(abs)])) }) }]),
+    ),
     flavours: Object.fromEntries(
       Object.entries(d.flavours).map(([n, f]) => [n, { ...f, fragments: f.fragments.map(abs) }]),
     ),
   };
-  for (const f of [line.series, ...line.common, ...Object.values(line.arches).flatMap((a) => a!.fragments), ...Object.values(line.flavours).flatMap((f) => f.fragments)]) {
+  for (const f of [line.series, ...line.common, ...Object.values(line.arches).flatMap((a) => [...a!.fragments, ...Object.values(a!.flavours ?? {}).flat()]), ...Object.values(line.flavours).flatMap((f) => f.fragments)]) {
     await stat(f).catch((err) => {
       throw new KernelBuildError('line', `invalid kernel line ${file}: ${f} does not exist`, { cause: err });
     });
@@ -121,13 +124,13 @@ export async function loadKernelLine(ref: string): Promise<KernelLine> {
   return line;
 }
 
-/** The fragments of one build, in merge order (later wins): arch base, flavour, common (legacy options last). */
+/** The fragments of one build, in merge order (later wins): arch base, flavour, the arch's own for that flavour, common (legacy options last). */
 export function fragmentsFor(line: KernelLine, arch: KernelBuildArch, flavour: string): string[] {
   const a = line.arches[arch];
   if (!a) throw new KernelBuildError('line', `cannot build line ${line.line} for ${arch}: the line has no such arch (has ${Object.keys(line.arches).join(', ')})`);
   const f = line.flavours[flavour];
   if (!f) throw new KernelBuildError('line', `cannot build flavour ${flavour} of line ${line.line}: known flavours are ${Object.keys(line.flavours).join(', ')}`);
-  return [...a.fragments, ...f.fragments, ...line.common];
+  return [...a.fragments, ...f.fragments, ...(a.flavours?.[flavour] ?? []), ...line.common];
 }
 
 async function resolveLineFile(ref: string): Promise<string> {

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { prepareKernelTree, buildEnv } from '../../builders/kernel-build.js';
 import { configureKernel } from '../../builders/kernel-config.js';
 import { ConfigDroppedError, PatchRejectError } from '../../builders/kernel-errors.js';
-import { loadKernelLine } from '../../builders/kernel-line.js';
+import { fragmentsFor, loadKernelLine } from '../../builders/kernel-line.js';
 import { applySeries, parseSeries } from '../../builders/kernel-patches.js';
 import { run, missingTools } from '../support/exec.js';
 import { CACHE_DIR } from '../support/chroot.js';
@@ -55,9 +55,15 @@ test('the series applies, passes git apply --check and checkpatch, and the legac
 
   // The full flavour is not built in CI, but its fragments must survive too.
   const fullEnv = buildEnv(prepared.tree, 'x86_64', prepared.sourceDateEpoch);
-  const full = await configureKernel(prepared.tree, { arch: 'x86_64', base: 'defconfig', fragments: [...line.arches.x86_64!.fragments, ...line.flavours.full!.fragments, ...line.common], localversion: '-xen-legacy', env: fullEnv });
+  const full = await configureKernel(prepared.tree, { arch: 'x86_64', base: 'defconfig', fragments: fragmentsFor(line, 'x86_64', 'full'), localversion: '-xen-legacy', env: fullEnv });
   assert.equal(full.get('CONFIG_XFS_FS'), 'm');
   assert.equal(full.get('CONFIG_HVC_XEN_LEGACY_TTY'), 'y');
+  assert.equal(full.get('CONFIG_XEN_PCIDEV_FRONTEND'), 'm');
+  // `lxl up` builds the full flavour for i386 too (PVHVM, PAE).
+  const fullI386 = await configureKernel(prepared.tree, { arch: 'i386', base: 'defconfig', fragments: fragmentsFor(line, 'i386', 'full'), localversion: '-xen-legacy', env: buildEnv(prepared.tree, 'i386', prepared.sourceDateEpoch) });
+  assert.equal(fullI386.get('CONFIG_X86_PAE'), 'y');
+  assert.equal(fullI386.get('CONFIG_XEN_PVHVM_GUEST'), 'y');
+  assert.equal(fullI386.get('CONFIG_XEN_BLKDEV_FRONTEND_LEGACY_NAMES'), 'y');
 
   // i386: the real fragments keep CONFIG_XEN; without X86_LOCAL_APIC (no SMP,
   // no X86_UP_APIC) olddefconfig drops CONFIG_XEN and every Xen driver, and the
