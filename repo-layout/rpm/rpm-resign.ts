@@ -13,11 +13,11 @@ import { open, rm } from 'node:fs/promises';
 import { once } from 'node:events';
 import { Readable, Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { FormatError, LxlError, SignError } from '../errors.js';
+import { FormatError } from '../errors.js';
 import type { SignatureHash, Signer } from '../signing/signer.js';
 import { encodeHeader, LEAD_SIZE, signaturePadding } from './rpm-header.js';
 import { readRpmFile, type RpmInfo } from './rpm-reader.js';
-import { signatureEntries } from './rpm-writer.js';
+import { signatureEntries, signRpmPart } from './rpm-writer.js';
 import { PgpHash, SigTag, Tag, TAG_HEADERSIGNATURES } from './rpm-tags.js';
 
 export interface ResignOptions {
@@ -64,8 +64,8 @@ export async function resignRpm(input: string, out: Writable, opts: ResignOption
         yield chunk as Buffer;
       }
     };
-    const rsa = await sign(opts.signer, header, hash);
-    const pgp = await sign(opts.signer, Readable.from(headerAndPayload(), { signal: opts.signal }), hash);
+    const rsa = await signRpmPart(opts.signer, header, hash);
+    const pgp = await signRpmPart(opts.signer, Readable.from(headerAndPayload(), { signal: opts.signal }), hash);
     opts.signal?.throwIfAborted();
     const digest = md5.digest();
     const oldMd5 = info.sigTags.get(SigTag.MD5)?.value;
@@ -139,14 +139,5 @@ async function readHeaders(file: string, info: RpmInfo): Promise<{ lead: Buffer;
     return { lead, header, fileSize: size };
   } finally {
     await fh.close();
-  }
-}
-
-async function sign(signer: Signer, data: Buffer | Readable, hash: 'sha256' | 'sha1'): Promise<Uint8Array> {
-  try {
-    return await signer.detachBinary(data, { hash });
-  } catch (err) {
-    if (err instanceof LxlError) throw err;
-    throw new SignError(`cannot sign rpm: ${(err as Error).message}`, { cause: err });
   }
 }

@@ -102,8 +102,8 @@ export async function writeRpm(specIn: PackageSpec, out: Writable, opts: PackOpt
     let rsa: Uint8Array | undefined;
     let pgp: Uint8Array | undefined;
     if (opts.signer) {
-      rsa = await sign(opts.signer, header, cfg.sigHash);
-      pgp = await sign(opts.signer, Readable.from(headerAndPayload()), cfg.sigHash);
+      rsa = await signRpmPart(opts.signer, header, cfg.sigHash);
+      pgp = await signRpmPart(opts.signer, Readable.from(headerAndPayload()), cfg.sigHash);
     } else {
       for await (const _ of headerAndPayload());
     }
@@ -134,7 +134,8 @@ export async function writeRpm(specIn: PackageSpec, out: Writable, opts: PackOpt
   }
 }
 
-async function sign(signer: Signer, data: Buffer | Readable, hash: 'sha256' | 'sha1'): Promise<Uint8Array> {
+/** One detached binary signature for the rpm signature header; signer failures become SignError. */
+export async function signRpmPart(signer: Signer, data: Buffer | Readable, hash: 'sha256' | 'sha1'): Promise<Uint8Array> {
   try {
     return await signer.detachBinary(data, { hash });
   } catch (err) {

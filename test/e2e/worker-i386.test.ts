@@ -7,48 +7,33 @@
 // the worker (5-7 min on 2 CPUs); scripts/i386-through-worker.sh runs it.
 
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { after, test } from 'node:test';
 import { CACHE_DIR } from '../support/chroot.js';
 import { lxl, missingTools, run } from '../support/exec.js';
 import { cachedKernel, kernelBuildUnavailable } from '../support/kernel-cache.js';
-import { api, mintTokens, spawnServer, type SpawnedServer } from '../support/server-harness.js';
+import { api, spawnRepoServer, type RepoServer } from '../support/server-harness.js';
 import { testKey } from '../support/test-key.js';
 import { tempDir } from '../support/tmp.js';
 
 const VERSION = '6.1.192+1~legacy1';
 const skipKernel = kernelBuildUnavailable() ?? missingTools('tar', 'xz', 'patch', 'dpkg-deb', 'rpm', 'rpmkeys', 'rpm2cpio', 'cpio');
 const skipFull = process.env.LXL_I386_FULL === '1' ? skipKernel : 'set LXL_I386_FULL=1 (or run scripts/i386-through-worker.sh): a full i386 build takes 5-7 min';
-const servers: SpawnedServer[] = [];
-const varDirs: string[] = [];
+const servers: RepoServer[] = [];
 after(async () => {
-  for (const s of servers) await s.stop('SIGKILL');
-  for (const d of varDirs) await rm(d, { recursive: true, force: true });
+  for (const s of servers) await s.dispose();
 });
 
-interface Fixture {
-  server: SpawnedServer;
-  admin: string;
-  builder: string;
-}
-
-async function serverWithRepo(): Promise<Fixture> {
-  const varDir = await mkdtemp(path.join(os.tmpdir(), 'lxl-i386-server-'));
-  varDirs.push(varDir);
-  const key = await testKey();
-  const { admin, builder } = await mintTokens(varDir);
-  const server = await spawnServer(varDir, [], { LXL_SIGNING_KEY: path.join(key.dir, 'lxl-test-rsa4096.secret.asc') });
-  servers.push(server);
-  const r = await api(server.url, 'POST', '/api/v1/repos', { token: admin, body: { name: 'main', settings: { lines: ['6.1'] } } });
-  assert.equal(r.status, 201, r.text);
-  return { server, admin, builder };
+async function serverWithRepo(): Promise<RepoServer> {
+  const fx = await spawnRepoServer('lxl-i386-server-');
+  servers.push(fx);
+  return fx;
 }
 
 /** Enqueues the i386 job, runs one worker pass with `workerArgs`, publishes; returns the job. */
-async function buildAndPublish(fx: Fixture, workerArgs: string[], timeoutMs: number): Promise<Record<string, any>> {
+async function buildAndPublish(fx: RepoServer, workerArgs: string[], timeoutMs: number): Promise<Record<string, any>> {
   const url = fx.server.url;
   const enq = await api(url, 'POST', '/api/v1/jobs', { token: fx.admin, body: { repo: 'main', params: { line: '6.1', version: VERSION, flavour: 'minimal', arch: 'i386' } } });
   assert.equal(enq.status, 201, enq.text);
@@ -77,7 +62,7 @@ async function fetchBytes(url: string): Promise<Buffer> {
 }
 
 /** Checks what guests download: the i386 deb and the signed i686 rpm hold `krel`'s image (equal to `bzImage` when given). */
-async function checkPublished(fx: Fixture, krel: string, bzImage?: Buffer): Promise<void> {
+async function checkPublished(fx: RepoServer, krel: string, bzImage?: Buffer): Promise<void> {
   const base = fx.server.url;
   const dir = await tempDir('lxl-i386-published-');
   // APT: linux-image-<krel> for i386 in binary-i386, and the meta package.

@@ -9,42 +9,31 @@
 // that its packages are byte-identical to those made from the cached build.
 
 import assert from 'node:assert/strict';
-import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { after, test } from 'node:test';
 import { chrootUnavailable, makeChroot, removeChroot } from '../support/chroot.js';
 import { lxl, missingTools, run } from '../support/exec.js';
 import { cachedKernel, kernelBuildUnavailable } from '../support/kernel-cache.js';
-import { api, mintTokens, spawnServer, type SpawnedServer } from '../support/server-harness.js';
+import { api, spawnRepoServer, type RepoServer } from '../support/server-harness.js';
 import { runXenGuest } from '../support/xen-guest.js';
 import { xenUnavailable } from '../support/xen-host.js';
-import { testKey } from '../support/test-key.js';
 import { tempDir } from '../support/tmp.js';
 import { CACHE_DIR } from '../support/chroot.js';
 import { packRpm, shellSpec } from './rpm-fixture.js';
 
 const VERSION = '6.1.192+1~legacy1';
 const skipKernel = kernelBuildUnavailable() ?? missingTools('tar', 'xz', 'patch', 'gpgv');
-const servers: SpawnedServer[] = [];
-const varDirs: string[] = [];
+const servers: RepoServer[] = [];
 after(async () => {
-  for (const s of servers) await s.stop('SIGKILL');
-  for (const d of varDirs) await rm(d, { recursive: true, force: true });
+  for (const s of servers) await s.dispose();
 });
 
-async function serverWithRepo(): Promise<{ server: SpawnedServer; admin: string; builder: string; varDir: string }> {
-  // Not tempDir(): its cleanup fires when the calling test ends, and the published repo outlives that test.
-  const varDir = await mkdtemp(path.join(os.tmpdir(), 'lxl-worker-server-'));
-  varDirs.push(varDir);
-  const key = await testKey();
-  const { admin, builder } = await mintTokens(varDir);
-  const server = await spawnServer(varDir, [], { LXL_SIGNING_KEY: path.join(key.dir, 'lxl-test-rsa4096.secret.asc') });
-  servers.push(server);
-  const r = await api(server.url, 'POST', '/api/v1/repos', { token: admin, body: { name: 'main', settings: { lines: ['6.1'] } } });
-  assert.equal(r.status, 201, r.text);
-  return { server, admin, builder, varDir };
+async function serverWithRepo(): Promise<RepoServer> {
+  const fx = await spawnRepoServer('lxl-worker-server-');
+  servers.push(fx);
+  return fx;
 }
 
 async function waitJobDone(url: string, id: string): Promise<Record<string, any>> {

@@ -20,6 +20,7 @@ import { PgStore } from '../../server/pg-store.js';
 import type { MetadataStore } from '../../server/metadata-store.js';
 import { createToken } from '../../server/tokens.js';
 import { createTestDatabase, testStoreKind } from './postgres.js';
+import { testKey } from './test-key.js';
 
 export interface TestServer {
   url: string;
@@ -110,6 +111,35 @@ export async function spawnServer(varDir: string, extraArgs: string[] = [], env:
       return exited;
     },
   };
+}
+
+/** A spawned `lxl server` that signs with the cached test key, with repo `main` (line 6.1) and both tokens. */
+export interface RepoServer {
+  server: SpawnedServer;
+  admin: string;
+  builder: string;
+  /** Not a tempDir(): its cleanup fires when the calling test ends, and the published repo outlives that test. */
+  varDir: string;
+  /** SIGKILLs the server and removes its folder. */
+  dispose(): Promise<void>;
+}
+
+/** Spawns a server for the worker tests (see RepoServer); dispose() it in after(). */
+export async function spawnRepoServer(prefix = 'lxl-repo-server-'): Promise<RepoServer> {
+  const varDir = await mkdtemp(path.join(os.tmpdir(), prefix));
+  const key = await testKey();
+  const { admin, builder } = await mintTokens(varDir);
+  const server = await spawnServer(varDir, [], { LXL_SIGNING_KEY: path.join(key.dir, 'lxl-test-rsa4096.secret.asc') });
+  const dispose = async () => {
+    await server.stop('SIGKILL');
+    await rm(varDir, { recursive: true, force: true });
+  };
+  const r = await api(server.url, 'POST', '/api/v1/repos', { token: admin, body: { name: 'main', settings: { lines: ['6.1'] } } });
+  if (r.status !== 201) {
+    await dispose();
+    throw new Error(`cannot create repo main: ${r.status} ${r.text}`);
+  }
+  return { server, admin, builder, varDir, dispose };
 }
 
 export interface HttpResult {
