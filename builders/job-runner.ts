@@ -10,7 +10,7 @@ import { cachedBuild } from './build-cache.js';
 import { JobApiError } from './job-client.js';
 import { buildKernel } from './kernel-build.js';
 import { KernelBuildError, type KernelBuildPhase } from './kernel-errors.js';
-import { loadKernelLine } from './kernel-line.js';
+import { loadKernelLine, type KernelLine } from './kernel-line.js';
 import { stagedKrel, writeKernelPackages, type BuiltArtifact } from './kernel-packages.js';
 
 /** Every phase a job goes through, in order (the kernel library's, then packaging and upload). */
@@ -19,8 +19,15 @@ export type JobPhase = KernelBuildPhase | 'package' | 'upload' | 'complete';
 /** The job parameters (`params` of a queued job). */
 export const buildJobParams = z.object({
   line: z.string().regex(/^\d+\.\d+$/, 'must be a kernel line such as "6.1"'),
-  /** Package version (Debian syntax, `+`/`~` allowed); default `<kernel version>-1`. */
+  /** Package version (Debian syntax, `+`/`~` allowed); default `<kernel version>-<revision>`. */
   version: z.string().min(1).optional(),
+  /**
+   * Build revision of this kernel version: 1 for the first build, n for the n-th build of changed inputs (patches,
+   * config, source). Above 1 it goes into the kernel release too (`6.1.192-2-xen-legacy`), so the new packages never
+   * reuse a published name with other bytes, and rpm installs them beside the old ones (installonly) without file
+   * conflicts.
+   */
+  revision: z.number().int().min(1).max(9999).default(1),
   flavour: z.string().min(1).default('minimal'),
   arch: z.enum(['x86_64', 'i386']),
 });
@@ -90,10 +97,12 @@ export async function runBuildJob(params: BuildJobParams, opts: BuildJobOptions)
     if (opts.stageFrom) {
       stageDir = opts.stageFrom;
       krel = await stagedKrel(stageDir);
+      if (params.revision > 1 && !new RegExp(`-${params.revision}-[^-]`).test(krel))
+        throw new JobError('line', `cannot package revision ${params.revision} from ${stageDir}: its kernel ${krel} was not built for it (expected -${params.revision}- before the line's LOCALVERSION)`, false);
       epoch = opts.sourceDateEpoch ?? envEpoch() ?? 0;
       opts.onLine?.(`using the prebuilt staged tree ${stageDir} (kernel ${krel})`);
     } else if (opts.buildCache) {
-      const line = await loadKernelLine(opts.linesDir ? path.join(opts.linesDir, params.line) : params.line);
+      const line = withRevision(await loadKernelLine(opts.linesDir ? path.join(opts.linesDir, params.line) : params.line), params.revision);
       const r = await cachedBuild(opts.buildCache, { line, arch: params.arch, flavour: params.flavour }, {
         cacheDir: opts.cacheDir,
         jobs: opts.jobs,
@@ -107,7 +116,7 @@ export async function runBuildJob(params: BuildJobParams, opts: BuildJobOptions)
       kernelVersion = r.version;
       epoch = r.sourceDateEpoch;
     } else {
-      const line = await loadKernelLine(opts.linesDir ? path.join(opts.linesDir, params.line) : params.line);
+      const line = withRevision(await loadKernelLine(opts.linesDir ? path.join(opts.linesDir, params.line) : params.line), params.revision);
       const r = await buildKernel({
         line,
         arch: params.arch,
@@ -125,7 +134,7 @@ export async function runBuildJob(params: BuildJobParams, opts: BuildJobOptions)
       kernelVersion = r.version;
       epoch = r.sourceDateEpoch;
     }
-    const version = params.version ?? `${kernelVersion ?? krel.replace(/-.*$/, '')}-1`;
+    const version = params.version ?? `${kernelVersion ?? krel.replace(/-.*$/, '')}-${params.revision}`;
     enter('package');
     const artifacts = await writeKernelPackages(
       { stageDir, krel, arch: params.arch, version, sourceDateEpoch: epoch },
@@ -137,6 +146,11 @@ export async function runBuildJob(params: BuildJobParams, opts: BuildJobOptions)
   } catch (err) {
     throw asJobError(err, phase);
   }
+}
+
+/** The line as built for `revision`: above 1 the revision goes before the line's LOCALVERSION (`-2-xen-legacy`). */
+export function withRevision(line: KernelLine, revision: number): KernelLine {
+  return revision > 1 ? { ...line, localversion: `-${revision}${line.localversion}` } : line;
 }
 
 /** Wraps any failure as a JobError of `phase`; kernel errors keep their own phase. Bad inputs are final, tool and I/O trouble may be retried. */

@@ -13,6 +13,7 @@ interface BuildFlags {
   flavour: string;
   arch: string;
   version?: string;
+  revision: string;
   out: string;
   workDir: string;
   cacheDir: string;
@@ -30,7 +31,8 @@ export function register(program: Command): void {
     .requiredOption('--line <line>', 'kernel line, e.g. 6.1')
     .option('--flavour <name>', 'flavour of the line', 'minimal')
     .addOption(new Option('--arch <arch>', 'kernel arch').choices(['x86_64', 'i386']).default('x86_64'))
-    .option('--version <version>', 'package version (default <kernel version>-1)')
+    .option('--version <version>', 'package version (default <kernel version>-<revision>, revision 1)')
+    .option('--revision <n>', 'build revision of this kernel version: above 1 it goes into the kernel release (6.1.192-2-xen-legacy) and the version', '1')
     .requiredOption('--out <dir>', 'folder for the packages (deb/, rpm/, rpm-el5/, tarballs/)')
     .option('--work-dir <dir>', 'scratch folder', path.join(os.tmpdir(), 'lxl-build'))
     .option('--cache-dir <dir>', 'download cache for kernel sources', path.join(os.homedir(), '.cache', 'lxl'))
@@ -39,7 +41,7 @@ export function register(program: Command): void {
     .option('--stage-from <dir>', 'package this prebuilt staged tree instead of building')
     .addOption(new Option('--deb-compression <kind>', 'deb payload compression').choices(['gzip', 'xz']).default('gzip'))
     .action(async (flags: BuildFlags) => {
-      const params = parseJobParams({ line: flags.line, flavour: flags.flavour, arch: flags.arch, version: flags.version });
+      const params = parseJobParams({ line: flags.line, flavour: flags.flavour, arch: flags.arch, version: flags.version, revision: Number(flags.revision) });
       const progress = createProgress();
       const abort = new AbortController();
       const stop = () => abort.abort(new Error('interrupted'));

@@ -66,8 +66,10 @@ export async function runMainJob(o: MainJobOptions): Promise<MainJobResult> {
       ours.push({ arch, id: live.id, reused: live.state === 'succeeded' });
       continue;
     }
-    const job = await store.enqueueJob({ repo: o.repo, kind: 'build', params, maxAttempts: o.running.ctx.config.jobs.maxAttempts }, ACTOR);
-    o.say(`${arch}: queued build job ${job.id} (${line.line} ${o.flavour}, inputs ${inputs})`);
+    // Other inputs than every earlier build of this line and arch: a new revision, so no published name is reused.
+    const revision = nextRevision(await store.listJobs({ repo: o.repo }), { line: line.line, arch, flavour: o.flavour, inputs });
+    const job = await store.enqueueJob({ repo: o.repo, kind: 'build', params: { ...params, revision }, maxAttempts: o.running.ctx.config.jobs.maxAttempts }, ACTOR);
+    o.say(`${arch}: queued build job ${job.id} (${line.line} ${o.flavour}, inputs ${inputs}${revision > 1 ? `, revision ${revision}: the inputs changed since the last build` : ''})`);
     ours.push({ arch, id: job.id, reused: false });
   }
 
@@ -101,6 +103,23 @@ export async function runMainJob(o: MainJobOptions): Promise<MainJobResult> {
   }
   const publish = await publishRepo(o);
   return { jobs: done, publish, worker };
+}
+
+/**
+ * The revision for a build of `want`: 1 when no earlier build job of the line and arch exists, else one more than the
+ * highest revision of the earlier jobs with other inputs or another flavour (their packages share names with ours).
+ * A job of the same flavour and inputs keeps its revision. Failed jobs count too: they may have uploaded some files.
+ */
+export function nextRevision(jobs: JobRecord[], want: { line: string; arch: string; flavour: string; inputs: string }): number {
+  let top = 0;
+  for (const j of jobs) {
+    const p = j.params as { line?: unknown; arch?: unknown; flavour?: unknown; inputs?: unknown; revision?: unknown };
+    if (j.kind !== 'build' || p.line !== want.line || p.arch !== want.arch) continue;
+    const rev = typeof p.revision === 'number' && Number.isInteger(p.revision) && p.revision > 0 ? p.revision : 1;
+    if (p.flavour === want.flavour && p.inputs === want.inputs) return rev;
+    top = Math.max(top, rev);
+  }
+  return top + 1;
 }
 
 /** The local worker's builder token, kept in <var>/worker.token (0600) and reused while it is valid. */

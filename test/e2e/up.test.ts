@@ -3,6 +3,8 @@
 // Missing build prerequisites are named with the apt-get command that
 // installs them. A build left leased by an `lxl up` that died is requeued at
 // once and redone (with the tests' kernel cache, so only packaging runs).
+// Changed build inputs (a patch) with the same kernel version give revision 2
+// under a new kernel release, which dnf installs beside revision 1.
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -15,7 +17,9 @@ import { buildCacheKey } from '../../builders/build-cache.js';
 import { loadKernelLine } from '../../builders/kernel-line.js';
 import { defaultRepoSettings } from '../../server/metadata-store.js';
 import { SqliteStore } from '../../server/sqlite-store.js';
-import { lxl, run } from '../support/exec.js';
+import { lxl, missingTools, run } from '../support/exec.js';
+import { makeFakeLine } from '../unit/builder-fixtures.js';
+import { packRpm, shellSpec } from './rpm-fixture.js';
 import { kernelBuildUnavailable, KERNEL_CACHE } from '../support/kernel-cache.js';
 import { tempDir } from '../support/tmp.js';
 
@@ -143,5 +147,52 @@ test('lxl up: a build left leased by a dead lxl up is requeued at once and redon
     assert.equal(((await run('stat', ['-c', '%a', path.join(varDir, 'worker.token')])).stdout.trim()), '600');
   } finally {
     assert.equal(await u.stop(), 0);
+  }
+});
+
+test('lxl up: changed build inputs give revision 2 under a new kernel release; dnf installs it beside revision 1', { skip: missingTools('tar', 'xz', 'patch', 'make'), timeout: 10 * 60_000 }, async (t) => {
+  // A fake line whose "kernel" builds in a second (test/unit/builder-fixtures.ts) and whose release follows CONFIG_LOCALVERSION.
+  const dir = await tempDir('lxl-up-revision-');
+  const lines = await makeFakeLine(dir, 'ok', { krel: 'config' });
+  const lineDir = path.join(lines, '6.1');
+  const varDir = path.join(dir, 'var');
+  const args = ['--line', lineDir, '--flavour', 'minimal', '--arch', 'x86_64', '--build-cache', path.join(dir, 'kernels')];
+  const first = await up(varDir, args);
+  try {
+    assert.match(first.out, /Kernels: x86_64 6\.1\.999-xen-legacy; publish succeeded/);
+  } finally {
+    assert.equal(await first.stop(), 0);
+  }
+  // The patch changes; the kernel version does not. Same names with other bytes would be refused: a new revision.
+  const patch = path.join(lineDir, 'patches', '0001-hvc_xen-legacy-tty1.patch');
+  await writeFile(patch, (await readFile(patch, 'utf8')).replace('+int b = 43;', '+int b = 44;'));
+  const second = await up(varDir, args);
+  try {
+    assert.match(second.err(), /x86_64: queued build job \S+ \(6\.1 minimal, inputs [0-9a-f]{12}, revision 2: the inputs changed since the last build\)/);
+    assert.match(second.out, /Kernels: x86_64 6\.1\.999-2-xen-legacy; publish succeeded/, second.out + second.err());
+    const packages = await (await fetch(`${second.url}/apt/linux-xen-legacy/dists/stable/main/binary-amd64/Packages`)).text();
+    const stanzas = packages.split('\n\n').filter(Boolean).map((s) => `${/^Package: (.*)$/m.exec(s)?.[1]} ${/^Version: (.*)$/m.exec(s)?.[1]}`).sort();
+    assert.deepEqual(stanzas, ['linux-image-6.1.999-2-xen-legacy 6.1.999-2', 'linux-image-6.1.999-xen-legacy 6.1.999-1', 'linux-xen-legacy 6.1.999-1', 'linux-xen-legacy 6.1.999-2']);
+    const index = (await (await fetch(`${second.url}/tarballs/linux-xen-legacy/index.json`)).json()) as { versions: Array<{ version: string }> };
+    assert.deepEqual(index.versions.map((v) => v.version).sort(), ['6.1.999-2-xen-legacy', '6.1.999-xen-legacy']);
+    if (missingTools('dnf', 'rpm')) {
+      t.diagnostic(`dnf part skipped: ${missingTools('dnf', 'rpm')}`);
+      return;
+    }
+    // rpm keeps installonly kernels side by side: the two revisions must not share a file.
+    const root = path.join(dir, 'dnf');
+    const reposdir = path.join(root, 'repos');
+    await mkdir(reposdir, { recursive: true });
+    await writeFile(path.join(reposdir, 'lxl.repo'), await (await fetch(`${second.url}/yum/linux-xen-legacy.repo`)).text());
+    const shell = await packRpm(await shellSpec(root, '/bin/busybox'), path.join(root, 'shell-rpm'));
+    const dnf = (...a: string[]) =>
+      run('dnf', ['-y', '--installroot', path.join(root, 'root'), '--releasever', '9', '--setopt', `reposdir=${reposdir}`, '--setopt', `cachedir=${path.join(root, 'cache')}`, '--setopt', 'install_weak_deps=0', '--nodocs', ...a], { timeoutMs: 300_000 });
+    await dnf('install', 'kernel-xen-legacy-6.1.999-1', shell);
+    await dnf('upgrade', 'kernel-xen-legacy');
+    const installed = (await run('rpm', ['--root', path.join(root, 'root'), '-q', '--qf', '%{VERSION}-%{RELEASE}\\n', 'kernel-xen-legacy'])).stdout.trim().split('\n').sort();
+    assert.deepEqual(installed, ['6.1.999-1', '6.1.999-2']);
+    for (const krel of ['6.1.999-xen-legacy', '6.1.999-2-xen-legacy']) assert.ok(existsSync(path.join(root, 'root', 'boot', `vmlinuz-${krel}`)), `vmlinuz-${krel} installed`);
+  } finally {
+    assert.equal(await second.stop(), 0);
   }
 });

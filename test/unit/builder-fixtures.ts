@@ -37,6 +37,7 @@ export async function makeFakeStage(dir: string, opts: { krel?: string; bigBytes
  * which the flavour fragment asks for. `ok`: everything works; `make bzImage`
  * writes dummy images (after `compileSeconds`, to leave time to kill a worker).
  */
+/** `krel: 'config'`: the release is 6.1.999 plus the .config's CONFIG_LOCALVERSION, as a real kernel's is. */
 export async function makeFakeLine(dir: string, mode: 'reject' | 'drop' | 'ok', opts: { compileSeconds?: number; krel?: string } = {}): Promise<string> {
   const lines = path.join(dir, 'lines');
   const line = path.join(lines, '6.1');
@@ -59,7 +60,7 @@ export async function makeFakeLine(dir: string, mode: 'reject' | 'drop' | 'ok', 
       '\tmkdir -p arch/x86/boot && head -c 8192 /dev/zero > arch/x86/boot/bzImage',
       '\techo "ffffffff81000000 T _text" > System.map && touch vmlinux',
       'kernelrelease:',
-      `\t@echo ${opts.krel ?? FAKE_KREL}`,
+      opts.krel === 'config' ? `\t@echo 6.1.999$$(sed -n 's/^CONFIG_LOCALVERSION="\\(.*\\)"$$/\\1/p' .config)` : `\t@echo ${opts.krel ?? FAKE_KREL}`,
       'kernelversion:',
       '\t@echo 6.1.999',
       '',
