@@ -1,7 +1,8 @@
 // FsStorage.putMany: a batch lands whole (exact bytes, new folders, no temp
 // files left), a failing batch publishes nothing, and, checked with strace on
 // the real syscalls, every file's bytes are fsynced before any rename and each
-// folder is fsynced after the renames.
+// folder is fsynced after the renames; a big batch flushes with one syncfs
+// before the renames and one after instead.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -109,5 +110,32 @@ test('putMany fsyncs every file before the first rename and each folder after th
     const synced = events.some((e) => /sync$/.test(e.name) && e.args.includes(`<${abs}>`) && e.start > lastRename);
     assert.ok(synced, `folder ${dir} was not fsynced after the renames:\n${lines.join('\n')}`);
   }
+  for (const k of keys) assert.equal(await readFile(path.join(pub, k), 'utf8'), k);
+});
+
+test('a big putMany (>= BULK_SYNC_MIN files) flushes with one syncfs before the first rename and one after the last, not a fsync per file (strace)', { skip: missingTools('strace', 'sync') }, async () => {
+  const { BULK_SYNC_MIN } = await import('../../storage/fs-storage.js');
+  const root = await tempDir();
+  const script = path.join(root, 'bulk.mts');
+  const keys = Array.from({ length: BULK_SYNC_MIN + 6 }, (_, i) => `pool/p${i % 9}/f${i}.deb`);
+  await writeFile(
+    script,
+    `import { FsStorage } from ${JSON.stringify(pathToFileURL(path.join(repoRoot, 'storage', 'fs-storage.ts')).href)};\n` +
+      `await new FsStorage({ root: ${JSON.stringify(path.join(root, 'pub'))} }).putMany(${JSON.stringify(keys)}.map((key) => ({ key, body: key })));\n`,
+  );
+  const trace = path.join(root, 'trace.txt');
+  await run('strace', ['-f', '-y', '-o', trace, '-e', 'trace=fsync,fdatasync,syncfs,rename,renameat,renameat2', process.execPath, '--import', 'tsx', script], { cwd: repoRoot });
+  const lines = (await readFile(trace, 'utf8')).split('\n');
+  const pub = path.join(root, 'pub');
+  // Line numbers of completed calls (a call's "resumed" line counts as its end).
+  const ends = (re: RegExp) => lines.flatMap((l, i) => (re.test(l) && !l.includes('<unfinished ...>') ? [i] : []));
+  const renames = ends(new RegExp(`rename\\w*\\(.*${pub.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}|<\\.\\.\\. rename\\w* resumed>`));
+  const syncfs = ends(/syncfs\(|<\.\.\. syncfs resumed>/);
+  const tempSyncs = lines.filter((l) => /f(data)?sync\(/.test(l) && l.includes('/.lxl-tmp-'));
+  assert.equal(renames.length, keys.length, `one rename per key:\n${lines.join('\n')}`);
+  assert.deepEqual(tempSyncs, [], 'no fsync per temp file');
+  assert.equal(syncfs.length, 2, `two syncfs calls:\n${lines.join('\n')}`);
+  assert.ok(syncfs[0] < Math.min(...renames), 'the first syncfs ends before any rename');
+  assert.ok(syncfs[1] > Math.max(...renames), 'the second syncfs comes after the last rename');
   for (const k of keys) assert.equal(await readFile(path.join(pub, k), 'utf8'), k);
 });
