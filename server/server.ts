@@ -1,6 +1,6 @@
 // Assembles and runs one server: opens the metadata store (migrating it),
 // recovers from an unclean stop (temp uploads swept, interrupted publishes
-// failed and unlocked), ensures configured repos, listens, sweeps expired
+// failed and unlocked, then published again), ensures configured repos, listens, sweeps expired
 // job leases, and shuts down gracefully: stop accepting, let uploads and
 // publishes finish within the grace period, then abort them and release locks.
 
@@ -16,7 +16,7 @@ import { FsArtifactStore, UNREFERENCED_GRACE_MS } from './artifact-store.js';
 import { parseListen, serverPaths, type ServerConfig } from './config.js';
 import type { ServerContext } from './context.js';
 import { newId } from './ids.js';
-import { defaultRepoSettings, type MetadataStore } from './metadata-store.js';
+import { defaultRepoSettings, type MetadataStore, type RepoRecord } from './metadata-store.js';
 import { createMetrics } from './metrics.js';
 import { PublishRunner, UnconfiguredPublisher, type Publisher } from './publisher.js';
 import { SqliteStore } from './sqlite-store.js';
@@ -137,6 +137,17 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   log.info({ url, var: config.var, serveStatic: config.serveStatic }, 'lxl server listening');
   if (repoPublisher && !config.publicUrl && config.serveStatic) repoPublisher.baseUrl = url;
 
+  // A publish cut short by a crash, a lost lock or a shutdown may have left the served tree between two states (on S3,
+  // a repomd.xml whose new .asc was not written yet): publish those repos again now, so clients see one whole state.
+  if (repoPublisher) {
+    for (const repo of await cutShortRepos(store)) {
+      await publishes.start(repo, RECOVERY_ACTOR).then(
+        (p) => log.warn({ repo: repo.name, publish: p.id }, 'the last publish of this repo was cut short: publishing it again'),
+        (err: unknown) => log.warn({ err, repo: repo.name }, 'cannot start the recovery publish (another instance may be publishing)'),
+      );
+    }
+  }
+
   const sweeper = setInterval(() => {
     store.expireLeases().catch((err: unknown) => log.warn({ err }, 'cannot expire job leases'));
   }, config.jobs.sweepSeconds * 1000);
@@ -164,4 +175,17 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     return closing;
   };
   return { url, port: addr.port, ctx, close };
+}
+
+/** Who the start-up recovery publishes are recorded as. */
+export const RECOVERY_ACTOR = 'lxl server (recovery)';
+
+/** Repos whose latest publish was cut short (the server died or stopped in it, or lost its lock) rather than failing on its own. */
+async function cutShortRepos(store: MetadataStore): Promise<RepoRecord[]> {
+  const out: RepoRecord[] = [];
+  for (const repo of await store.listRepos()) {
+    const [last] = await store.listPublishes(repo.name, 1);
+    if (last?.state === 'failed' && /^(interrupted|lock expired|aborted):/.test(last.error ?? '')) out.push(repo);
+  }
+  return out;
 }
