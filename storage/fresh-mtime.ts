@@ -2,8 +2,11 @@
 // (If-Modified-Since). A top index (InRelease, repomd.xml) rewritten within
 // the same second as its previous version can then be answered 304, and a
 // client that fetched the old one keeps it. Before rewriting such files, a
-// publisher waits until the wall clock has left the second of the newest
-// existing copy.
+// publisher takes a time in a later second than the newest existing copy:
+// on a backend that records the time it is given (the local folder) it stamps
+// the new files with the next second (at most one second ahead of the clock),
+// elsewhere (S3 sets Last-Modified itself) it waits until the wall clock has
+// left that second.
 
 import type { PublishedStorage } from './storage.js';
 
@@ -14,10 +17,24 @@ export function msUntilNewSecond(lastMtimeMs: number | undefined, nowMs: number)
   return Math.floor(nowMs / 1000) > lastSecond ? 0 : (lastSecond + 1) * 1000 - nowMs + 5;
 }
 
-/** Waits until a write now gets a Last-Modified second newer than every existing one of `keys`. */
-export async function awaitFreshSecond(storage: PublishedStorage, keys: string[]): Promise<void> {
+/**
+ * The modification time for rewriting `keys` so that each gets a Last-Modified second newer than every existing copy:
+ * undefined when now will do; on a storage that `setsMtime`, the start of the next second (pass it as PutOptions.mtimeMs;
+ * it waits only to stay within one second ahead of the clock); elsewhere it waits until now will do.
+ */
+export async function freshMtime(storage: PublishedStorage, keys: string[], nowFn: () => number = Date.now): Promise<number | undefined> {
   const infos = await Promise.all(keys.map((k) => storage.head(k)));
   const newest = Math.max(...infos.map((i) => i?.mtimeMs ?? 0));
-  const wait = msUntilNewSecond(newest > 0 ? newest : undefined, Date.now());
-  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+  const now = nowFn();
+  const wait = msUntilNewSecond(newest > 0 ? newest : undefined, now);
+  if (wait === 0) return undefined;
+  if (!storage.setsMtime) {
+    await sleep(wait);
+    return undefined;
+  }
+  const next = (Math.floor(newest / 1000) + 1) * 1000;
+  if (next - now > 1000) await sleep(next - now - 1000);
+  return next;
 }
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -9,7 +9,7 @@
 import fs, { createReadStream, createWriteStream } from 'node:fs';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { copyFile, link, lstat, mkdir, open, readFile, readdir, rename, rm, rmdir, stat, symlink, unlink } from 'node:fs/promises';
+import { copyFile, link, lstat, mkdir, open, readFile, readdir, rename, rm, rmdir, stat, symlink, unlink, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -26,6 +26,7 @@ export interface FsStorageOptions {
 /** A PublishedStorage on a local folder (the embedded default). */
 export class FsStorage implements PublishedStorage {
   readonly root: string;
+  readonly setsMtime = true;
 
   constructor(opts: FsStorageOptions) {
     this.root = path.resolve(opts.root);
@@ -40,6 +41,7 @@ export class FsStorage implements PublishedStorage {
     const dest = this.abs(key);
     const tmp = await this.writeTemp(dest, body, opts.signal);
     try {
+      if (opts.mtimeMs !== undefined) await utimes(tmp, new Date(), new Date(opts.mtimeMs));
       await rename(tmp, dest);
       await fsyncByPath(path.dirname(dest));
     } catch (err) {
@@ -72,6 +74,7 @@ export class FsStorage implements PublishedStorage {
         try {
           const buf = typeof it.body === 'string' ? Buffer.from(it.body) : it.body;
           for (let off = 0; off < buf.length; ) off += await fdWrite(fd, buf, off, buf.length - off);
+          if (it.opts?.mtimeMs !== undefined) await fdUtimes(fd, new Date(), new Date(it.opts.mtimeMs));
           if (!bulk) await fdSync(fd);
         } finally {
           await fdClose(fd);
@@ -251,6 +254,7 @@ export class FsStorage implements PublishedStorage {
 const fdOpen = promisify(fs.open);
 const fdSync = promisify(fs.fsync);
 const fdClose = promisify(fs.close);
+const fdUtimes = promisify(fs.futimes);
 const fdWrite = (fd: number, buf: Uint8Array, off: number, len: number): Promise<number> =>
   new Promise((resolve, reject) => fs.write(fd, buf, off, len, null, (err, n) => (err ? reject(err) : resolve(n))));
 

@@ -12,6 +12,8 @@ export interface PutOptions {
   contentType?: string;
   cacheControl?: string;
   signal?: AbortSignal;
+  /** The modification time (Last-Modified) to record, ms since the epoch, on a backend whose `setsMtime` is true; others ignore it. */
+  mtimeMs?: number;
 }
 
 export interface ObjectInfo {
@@ -30,6 +32,8 @@ export interface PutItem {
 
 /** A place published files live: a local folder, an S3 bucket. */
 export interface PublishedStorage {
+  /** True when put and putMany record PutOptions.mtimeMs as the file's time (the local folder; S3 sets Last-Modified itself). */
+  readonly setsMtime?: boolean;
   /** Writes `body` at `key` atomically: readers see the old bytes or the new, never a part. */
   put(key: string, body: Readable | Uint8Array | string, opts?: PutOptions): Promise<void>;
   /** Optional batch put: like put for each item (each atomic, all durable when it resolves); a backend may share fsync waits across the batch. */

@@ -13,7 +13,7 @@ import { BY_HASH } from './apt-release.js';
 import { BINARY_ARCHES } from './apt-pool.js';
 import { applyRetention } from './apt-retention.js';
 import { debSourcesFile, oneLineSourcesEntry } from './apt-sources.js';
-import { awaitFreshSecond } from '../../storage/fresh-mtime.js';
+import { freshMtime } from '../../storage/fresh-mtime.js';
 import { runGc } from '../../storage/gc.js';
 
 /** How to publish. */
@@ -161,16 +161,17 @@ export async function publishApt(opts: AptPublishOptions): Promise<AptPublishRep
   );
   step('release');
   // A client that fetched the previous InRelease must not get a 304 for this one (same Last-Modified second).
-  await awaitFreshSecond(storage, signed.flatMap(({ idx }) => [`${prefix}/dists/${idx.suite}/InRelease`, `${prefix}/dists/${idx.suite}/Release`]));
+  const mtimeMs = await freshMtime(storage, signed.flatMap(({ idx }) => [`${prefix}/dists/${idx.suite}/InRelease`, `${prefix}/dists/${idx.suite}/Release`]));
+  const topPut: PutOptions = { ...INDEX_PUT, mtimeMs };
   await putAll(
     storage,
     signed.flatMap(({ idx, detached }) => [
-      { key: `${prefix}/dists/${idx.suite}/Release`, body: idx.release, opts: INDEX_PUT },
-      { key: `${prefix}/dists/${idx.suite}/Release.gpg`, body: detached, opts: INDEX_PUT },
+      { key: `${prefix}/dists/${idx.suite}/Release`, body: idx.release, opts: topPut },
+      { key: `${prefix}/dists/${idx.suite}/Release.gpg`, body: detached, opts: topPut },
     ]),
   );
   step('inrelease');
-  await putAll(storage, signed.map(({ idx, inline }) => ({ key: `${prefix}/dists/${idx.suite}/InRelease`, body: inline, opts: INDEX_PUT })));
+  await putAll(storage, signed.map(({ idx, inline }) => ({ key: `${prefix}/dists/${idx.suite}/InRelease`, body: inline, opts: topPut })));
 
   step('gc');
   // Garbage: what the last publish referenced and this one does not. By-hash files of suites not

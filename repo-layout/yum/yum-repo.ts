@@ -30,7 +30,7 @@ import type { YumCatalogue, YumProfile, YumSettings, YumState } from './yum-cata
 import { yumPackageFrom, type YumPackage } from './yum-package.js';
 import { filelistsXml, otherXml, primaryXml, type ChecksumType } from './yum-xml.js';
 import { mapLimit } from '../concurrency.js';
-import { awaitFreshSecond } from '../../storage/fresh-mtime.js';
+import { freshMtime } from '../../storage/fresh-mtime.js';
 
 /** Where a YUM repo lives and how its catalogue is kept. */
 export interface YumRepoContext {
@@ -300,8 +300,9 @@ async function putAll(storage: PublishedStorage, items: PutItem[]): Promise<void
 async function publishFlat(storage: PublishedStorage, prefix: string, o: RepodataOut): Promise<Written> {
   for (const f of o.files) await storage.putIfAbsent(`${prefix}/${f.href}`, f.body, META_PUT);
   await storage.put(`${prefix}/repodata/repomd.xml.key`, o.key, KEY_PUT);
-  const pair = PAIR.map((n, i) => ({ key: `${prefix}/repodata/${n}`, body: i === 0 ? o.repomd : o.asc, opts: PAIR_PUT[i] }));
-  await awaitFreshSecond(storage, pair.map((x) => x.key));
+  const keys = PAIR.map((n) => `${prefix}/repodata/${n}`);
+  const mtimeMs = await freshMtime(storage, keys);
+  const pair = PAIR.map((n, i) => ({ key: keys[i], body: i === 0 ? o.repomd : o.asc, opts: { ...PAIR_PUT[i], mtimeMs } }));
   await putAll(storage, pair);
   const referenced = new Set([...o.packageKeys, ...o.files.map((f) => `${prefix}/${f.href}`), ...[...PAIR, 'repomd.xml.key'].map((n) => `${prefix}/repodata/${n}`)]);
   return { referenced, physicalPending: o.gc.pending, logicalPending: {}, dropped: [] };
@@ -360,8 +361,8 @@ async function publishGeneration(
     referenced.add(to);
   }
   // A later Last-Modified second than the served repomd.xml, so If-Modified-Since never hides the new one.
-  await awaitFreshSecond(storage, PAIR.map((n) => `${served}${n}`));
-  const pair = PAIR.map((n, i) => ({ key: `${dir}/${n}`, body: i === 0 ? o.repomd : o.asc, opts: PAIR_PUT[i] }));
+  const mtimeMs = await freshMtime(storage, PAIR.map((n) => `${served}${n}`));
+  const pair = PAIR.map((n, i) => ({ key: `${dir}/${n}`, body: i === 0 ? o.repomd : o.asc, opts: { ...PAIR_PUT[i], mtimeMs } }));
   await putAll(storage, pair);
   for (const x of pair) referenced.add(x.key);
   // The one step that makes the new generation visible.
