@@ -44,6 +44,19 @@ test('putMany writes every item with its bytes, creates folders, replaces old by
   await s.putMany([]);
 });
 
+/** Runs one FsStorage(<root>/pub).putMany of `keys` (each key's bytes are its name) under strace -f for `calls`; returns the trace file. */
+async function stracePutMany(root: string, keys: string[], calls: string): Promise<string> {
+  const script = path.join(root, 'batch.mts');
+  await writeFile(
+    script,
+    `import { FsStorage } from ${JSON.stringify(pathToFileURL(path.join(repoRoot, 'storage', 'fs-storage.ts')).href)};\n` +
+      `await new FsStorage({ root: ${JSON.stringify(path.join(root, 'pub'))} }).putMany(${JSON.stringify(keys)}.map((key) => ({ key, body: key })));\n`,
+  );
+  const trace = path.join(root, 'trace.txt');
+  await run('strace', ['-f', '-y', '-o', trace, '-e', `trace=${calls}`, process.execPath, '--import', 'tsx', script], { cwd: repoRoot });
+  return trace;
+}
+
 test('a failing putMany publishes none of its items and removes its temp files', async () => {
   const root = await tempDir();
   const s = new FsStorage({ root });
@@ -68,15 +81,8 @@ test('a failing putMany publishes none of its items and removes its temp files',
 
 test('putMany fsyncs every file before the first rename and each folder after the last (strace)', { skip: missingTools('strace') }, async () => {
   const root = await tempDir();
-  const script = path.join(root, 'batch.mts');
   const keys = ['pool/a/x.deb', 'pool/a/y.deb', 'pool/b/z.deb', 'dists/s/Packages', 'dists/s/Release'];
-  await writeFile(
-    script,
-    `import { FsStorage } from ${JSON.stringify(pathToFileURL(path.join(repoRoot, 'storage', 'fs-storage.ts')).href)};\n` +
-      `await new FsStorage({ root: ${JSON.stringify(path.join(root, 'pub'))} }).putMany(${JSON.stringify(keys)}.map((key) => ({ key, body: key })));\n`,
-  );
-  const trace = path.join(root, 'trace.txt');
-  await run('strace', ['-f', '-y', '-o', trace, '-e', 'trace=fsync,fdatasync,rename,renameat,renameat2', process.execPath, '--import', 'tsx', script], { cwd: repoRoot });
+  const trace = await stracePutMany(root, keys, 'fsync,fdatasync,rename,renameat,renameat2');
   // Join each thread's "<unfinished ...>" start with its "<... resumed>" end.
   const events: Array<{ name: string; args: string; start: number; end: number }> = [];
   const pending = new Map<string, { name: string; args: string; start: number }>();
@@ -116,15 +122,8 @@ test('putMany fsyncs every file before the first rename and each folder after th
 test('a big putMany (>= BULK_SYNC_MIN files) flushes with one syncfs before the first rename and one after the last, not a fsync per file (strace)', { skip: missingTools('strace', 'sync') }, async () => {
   const { BULK_SYNC_MIN } = await import('../../storage/fs-storage.js');
   const root = await tempDir();
-  const script = path.join(root, 'bulk.mts');
   const keys = Array.from({ length: BULK_SYNC_MIN + 6 }, (_, i) => `pool/p${i % 9}/f${i}.deb`);
-  await writeFile(
-    script,
-    `import { FsStorage } from ${JSON.stringify(pathToFileURL(path.join(repoRoot, 'storage', 'fs-storage.ts')).href)};\n` +
-      `await new FsStorage({ root: ${JSON.stringify(path.join(root, 'pub'))} }).putMany(${JSON.stringify(keys)}.map((key) => ({ key, body: key })));\n`,
-  );
-  const trace = path.join(root, 'trace.txt');
-  await run('strace', ['-f', '-y', '-o', trace, '-e', 'trace=fsync,fdatasync,syncfs,rename,renameat,renameat2', process.execPath, '--import', 'tsx', script], { cwd: repoRoot });
+  const trace = await stracePutMany(root, keys, 'fsync,fdatasync,syncfs,rename,renameat,renameat2');
   const lines = (await readFile(trace, 'utf8')).split('\n');
   const pub = path.join(root, 'pub');
   // Line numbers of completed calls (a call's "resumed" line counts as its end).
