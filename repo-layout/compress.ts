@@ -8,6 +8,7 @@ import os from 'node:os';
 import { Duplex, PassThrough, Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import zlib from 'node:zlib';
+import { promisify } from 'node:util';
 import { FormatError, ToolError } from './errors.js';
 
 export type Compression = 'gzip' | 'xz' | 'none';
@@ -50,10 +51,13 @@ export function zstdDecompressor(): Duplex {
   return spawnFilter('zstd', ['-d', '-c', '-q']);
 }
 
+const gzipAsync = promisify(zlib.gzip);
+
 /** Compresses a whole buffer (for small indices such as Packages.gz/.xz). */
 export async function compressBuffer(kind: Compression, data: Uint8Array | string, opts: CompressOptions = {}): Promise<Buffer> {
   if (kind === 'none') return Buffer.from(data);
-  if (kind === 'gzip') return zlib.gzipSync(Buffer.from(data), { level: opts.level ?? 9 });
+  // On the thread pool (the same bytes as gzipSync), so several compress side by side.
+  if (kind === 'gzip') return gzipAsync(Buffer.from(data), { level: opts.level ?? 9 });
   return buffer(Readable.from([Buffer.from(data)]).pipe(compressor(kind, opts)));
 }
 

@@ -37,6 +37,10 @@ export class FsStorage implements PublishedStorage {
     return path.join(this.root, ...key.split('/'));
   }
 
+  localPath(key: string): string {
+    return this.abs(key);
+  }
+
   async put(key: string, body: Readable | Uint8Array | string, opts: PutOptions = {}): Promise<void> {
     const dest = this.abs(key);
     const tmp = await this.writeTemp(dest, body, opts.signal);

@@ -58,6 +58,8 @@ export interface PublishedStorage {
    * step is not atomic. `list` does not descend into such aliases: their files are listed under the target.
    */
   linkDirectory?(key: string, target: string): Promise<void>;
+  /** Optional: the local file that holds `key` (the local folder), so a caller can tell that a file it was given already is that object. */
+  localPath?(key: string): string;
   /** Optional cheap copy of an existing object to a new key (the local folder: a hard link); rejects with NotFoundError when `from` is missing. */
   copy?(from: string, to: string): Promise<void>;
 }

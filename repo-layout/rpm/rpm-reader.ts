@@ -74,6 +74,8 @@ export interface RpmInfo {
   sigTags: Map<number, DecodedEntry>;
   /** Present when ReadRpmOptions.digests was given. */
   fileDigests?: RpmFileDigests;
+  /** The file's modification time as read (ms since the epoch), for repodata's `time file`. */
+  fileMtimeMs: number;
 }
 
 export interface ReadRpmOptions {
@@ -119,7 +121,7 @@ export async function readRpmFile(file: string, opts: ReadRpmOptions = {}): Prom
     const mainSize = headerBlobSize(mainIntro, 'header').size;
     const header = await readAt(headerStart, mainSize, 'header');
     const tags = decodeHeader(header, 'header');
-    const info = toInfo(tags, sigTags, headerStart, headerStart + mainSize);
+    const info = toInfo(tags, sigTags, headerStart, headerStart + mainSize, small.mtimeMs);
     if (opts.verify || opts.digests?.length) await scan(whole ? [whole] : createReadStream(file, { highWaterMark: 1 << 20 }), fileSize, header, info, opts);
     return info;
   } finally {
@@ -130,15 +132,15 @@ export async function readRpmFile(file: string, opts: ReadRpmOptions = {}): Prom
 const SMALL_FILE = 8 << 20;
 
 /** The file's size, and its bytes when it has at most `limit` of them. */
-function readIfSmall(file: string, limit: number): { size: number; bytes?: Buffer } {
+function readIfSmall(file: string, limit: number): { size: number; mtimeMs: number; bytes?: Buffer } {
   const fd = openSync(file, 'r');
   try {
-    const size = fstatSync(fd).size;
-    if (size > limit) return { size };
+    const { size, mtimeMs } = fstatSync(fd);
+    if (size > limit) return { size, mtimeMs };
     const buf = Buffer.allocUnsafe(size);
     let got = 0;
     for (let n = 1; got < size && n > 0; got += n) n = readSync(fd, buf, got, size - got, got);
-    return { size, bytes: got === size ? buf : buf.subarray(0, got) };
+    return { size, mtimeMs, bytes: got === size ? buf : buf.subarray(0, got) };
   } finally {
     closeSync(fd);
   }
@@ -172,7 +174,7 @@ function deps(t: Map<number, DecodedEntry>, nameTag: number, flagsTag: number, v
   return names.map((name, i) => ({ name, flags: flags[i] ?? 0, version: versions[i] ?? '' }));
 }
 
-function toInfo(t: Map<number, DecodedEntry>, sig: Map<number, DecodedEntry>, headerStart: number, headerEnd: number): RpmInfo {
+function toInfo(t: Map<number, DecodedEntry>, sig: Map<number, DecodedEntry>, headerStart: number, headerEnd: number, fileMtimeMs: number): RpmInfo {
   const need = (tag: number, what: string): string => {
     const v = str(t, tag);
     if (v === undefined || v === '') throw new FormatError(`cannot read rpm header: ${what} is missing`);
@@ -226,6 +228,7 @@ function toInfo(t: Map<number, DecodedEntry>, sig: Map<number, DecodedEntry>, he
     signed: { rsaHeader: sig.has(SigTag.RSA), pgpHeaderPayload: sig.has(SigTag.PGP) },
     tags: t,
     sigTags: sig,
+    fileMtimeMs,
   };
 }
 

@@ -15,7 +15,8 @@
 
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, readFileSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { compressBuffer } from '../compress.js';
 import { hashBytes } from '../digests.js';
 import { ConflictError, FormatError, NotFoundError } from '../errors.js';
@@ -65,10 +66,9 @@ export async function addRpms(ctx: YumRepoContext, files: string[]): Promise<Add
   // Read and check every file before storing any, a few at a time.
   const parsed = await mapLimit(files, ADD_CONCURRENCY, async (file) => {
     const info = await readRpmFile(file, { verify: true, digests: ['sha256', 'sha1'] });
-    const st = await stat(file);
     const d = info.fileDigests!;
     const href = packageHref(info);
-    return { file, href, pkg: yumPackageFrom(info, { href, sha256: d.sha256!, sha1: d.sha1!, size: d.size, mtime: Math.floor(st.mtimeMs / 1000) }) };
+    return { file, href, pkg: yumPackageFrom(info, { href, sha256: d.sha256!, sha1: d.sha1!, size: d.size, mtime: Math.floor(info.fileMtimeMs / 1000) }) };
   });
   const release = await ctx.catalogue.lock();
   try {
@@ -92,6 +92,8 @@ export async function addRpms(ctx: YumRepoContext, files: string[]): Promise<Add
     let batchBytes = 0;
     await mapLimit(fresh, ADD_CONCURRENCY, async (x) => {
       const key = `${prefix}/${x.href}`;
+      // Indexing in place (the rpm already is the pool file, as createrepo_c works): its bytes were just read and hashed.
+      if (ctx.storage.localPath?.(key) === path.resolve(x.file)) return;
       if (await ctx.storage.head(key)) {
         const small = x.pkg.packageSize <= 8 << 20;
         const have = small ? createHash('sha256').update(await ctx.storage.getBytes(key)).digest('hex') : await hashStream(await ctx.storage.get(key));
@@ -200,17 +202,18 @@ export async function buildRepodata(pkgs: YumPackage[], opts: { checksumType: Ch
     ['filelists', filelistsXml(sorted, t)],
     ['other', otherXml(sorted, t)],
   ];
-  const files: Array<{ href: string; body: Buffer }> = [];
-  const records: RepomdRecord[] = [];
-  for (const [type, xml] of docs) {
-    const open = Buffer.from(xml, 'utf8');
-    const gz = await compressBuffer('gzip', open, { level: 6 });
-    const sum = hashBytes(gz, [t])[t];
-    const href = `repodata/${sum}-${type}.xml.gz`;
-    files.push({ href, body: gz });
-    records.push({ type, href, checksum: sum, openChecksum: hashBytes(open, [t])[t], size: gz.length, openSize: open.length, timestamp: opts.timestamp });
-  }
-  return { files, repomd: repomdXml(records, { checksumType: t, revision: opts.timestamp }) };
+  // The three gzips run side by side on libuv's thread pool.
+  const built = await Promise.all(
+    docs.map(async ([type, xml]) => {
+      const open = Buffer.from(xml, 'utf8');
+      const gz = await compressBuffer('gzip', open, { level: 6 });
+      const sum = hashBytes(gz, [t])[t];
+      const href = `repodata/${sum}-${type}.xml.gz`;
+      const record: RepomdRecord = { type, href, checksum: sum, openChecksum: hashBytes(open, [t])[t], size: gz.length, openSize: open.length, timestamp: opts.timestamp };
+      return { file: { href, body: gz }, record };
+    }),
+  );
+  return { files: built.map((b) => b.file), repomd: repomdXml(built.map((b) => b.record), { checksumType: t, revision: opts.timestamp }) };
 }
 
 /** Publishes the repo: retention, repodata, key, repomd.xml + .asc last, `.repo`, then GC after the grace period. */
