@@ -94,6 +94,8 @@ export async function runBuildJob(params: BuildJobParams, opts: BuildJobOptions)
     let krel: string;
     let kernelVersion: string | undefined;
     let epoch: number;
+    // The job's line, as built for its revision.
+    const loadLine = async () => withRevision(await loadKernelLine(opts.linesDir ? path.join(opts.linesDir, params.line) : params.line), params.revision);
     if (opts.stageFrom) {
       stageDir = opts.stageFrom;
       krel = await stagedKrel(stageDir);
@@ -102,7 +104,7 @@ export async function runBuildJob(params: BuildJobParams, opts: BuildJobOptions)
       epoch = opts.sourceDateEpoch ?? envEpoch() ?? 0;
       opts.onLine?.(`using the prebuilt staged tree ${stageDir} (kernel ${krel})`);
     } else if (opts.buildCache) {
-      const line = withRevision(await loadKernelLine(opts.linesDir ? path.join(opts.linesDir, params.line) : params.line), params.revision);
+      const line = await loadLine();
       const r = await cachedBuild(opts.buildCache, { line, arch: params.arch, flavour: params.flavour }, {
         cacheDir: opts.cacheDir,
         jobs: opts.jobs,
@@ -116,7 +118,7 @@ export async function runBuildJob(params: BuildJobParams, opts: BuildJobOptions)
       kernelVersion = r.version;
       epoch = r.sourceDateEpoch;
     } else {
-      const line = withRevision(await loadKernelLine(opts.linesDir ? path.join(opts.linesDir, params.line) : params.line), params.revision);
+      const line = await loadLine();
       const r = await buildKernel({
         line,
         arch: params.arch,
