@@ -141,24 +141,31 @@ export class FsStorage implements PublishedStorage {
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
     const keys: ObjectInfo[] = [];
     const walk = async (dir: string, rel: string): Promise<void> => {
-      let names: string[];
+      let entries: fs.Dirent[];
       try {
-        names = await readdir(dir);
+        entries = await readdir(dir, { withFileTypes: true });
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return;
         throw err;
       }
-      for (const name of names) {
-        if (name.startsWith('.lxl-tmp-')) continue;
-        const abs = path.join(dir, name);
-        const key = rel ? `${rel}/${name}` : name;
-        // lstat: a directory alias made by linkDirectory is not walked (its files are listed under the target).
-        const st = await lstat(abs);
-        if (st.isSymbolicLink()) continue;
-        if (st.isDirectory()) {
-          if (key.startsWith(prefix) || prefix.startsWith(`${key}/`)) await walk(abs, key);
-        } else if (key.startsWith(prefix)) keys.push({ key, size: st.size, mtimeMs: st.mtimeMs });
+      const files: string[] = [];
+      for (const e of entries) {
+        // A directory alias made by linkDirectory is a symlink and is not walked (its files are listed under the target).
+        if (e.name.startsWith('.lxl-tmp-') || e.isSymbolicLink()) continue;
+        const key = rel ? `${rel}/${e.name}` : e.name;
+        if (e.isDirectory()) {
+          if (key.startsWith(prefix) || prefix.startsWith(`${key}/`)) await walk(path.join(dir, e.name), key);
+        } else if (e.isFile() && key.startsWith(prefix)) files.push(key);
       }
+      // Sizes and mtimes side by side: a pool folder of thousands of files is bound by per-call latency.
+      const infos = await mapLimit(files, 16, async (key) => {
+        const st = await lstat(path.join(dir, key.slice(key.lastIndexOf('/') + 1))).catch((err: NodeJS.ErrnoException) => {
+          if (err.code === 'ENOENT') return undefined;
+          throw err;
+        });
+        return st?.isFile() ? { key, size: st.size, mtimeMs: st.mtimeMs } : undefined;
+      });
+      for (const i of infos) if (i) keys.push(i);
     };
     await walk(this.root, '');
     keys.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));

@@ -6,7 +6,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { FsStorage } from '../../storage/fs-storage.js';
@@ -137,4 +137,30 @@ test('a big putMany (>= BULK_SYNC_MIN files) flushes with one syncfs before the 
   assert.ok(syncfs[0] < Math.min(...renames), 'the first syncfs ends before any rename');
   assert.ok(syncfs[1] > Math.max(...renames), 'the second syncfs comes after the last rename');
   for (const k of keys) assert.equal(await readFile(path.join(pub, k), 'utf8'), k);
+});
+
+test('list gives every file of a big folder with its size and mtime, in key order, skipping temp files, file symlinks and directory aliases', async () => {
+  const root = await tempDir();
+  const st = new FsStorage({ root });
+  const n = 150;
+  await st.putMany(Array.from({ length: n }, (_, i) => ({ key: `p/b/f${String(i).padStart(3, '0')}`, body: 'x'.repeat(i), opts: { mtimeMs: 1_700_000_000_000 + i * 1000 } })));
+  await writeFile(path.join(root, 'p', 'b', '.lxl-tmp-half-written'), 'partial');
+  await symlink('f001', path.join(root, 'p', 'b', 'zz-link'));
+  await st.linkDirectory('p/alias', 'b');
+  const listed: Array<{ key: string; size: number; mtimeMs: number }> = [];
+  for await (const o of st.list('p/')) listed.push(o);
+  assert.equal(listed.length, n, listed.slice(-3).map((o) => o.key).join(' '));
+  listed.forEach((o, i) => {
+    assert.equal(o.key, `p/b/f${String(i).padStart(3, '0')}`);
+    assert.equal(o.size, i);
+    assert.equal(o.mtimeMs, 1_700_000_000_000 + i * 1000);
+  });
+  // A prefix inside a file name's folder, and one that names no folder.
+  const keys = async (prefix: string): Promise<string[]> => {
+    const out: string[] = [];
+    for await (const o of st.list(prefix)) out.push(o.key);
+    return out;
+  };
+  assert.deepEqual(await keys('p/b/f14'), Array.from({ length: 10 }, (_, i) => `p/b/f14${i}`));
+  assert.deepEqual(await keys('q/'), []);
 });
