@@ -46,13 +46,15 @@ export interface RepoPublisherOptions {
   baseUrl?: string;
   /** Storage URL (folder, file:// or s3://…) to publish to instead of publicDir. */
   storage?: string;
-  /** On S3: how long a publish waits for another deployment's bucket lock (default 60 s). */
+  /** On S3: how long a publish waits for another deployment's bucket lock (default: the lock's TTL + S3_LOCK_WAIT_MARGIN_MS, so a lock left by a killed publisher expires first). */
   s3LockWaitMs?: number;
   log: Logger;
 }
 
 /** Key of the bucket-wide publish lock object (deployments sharing a bucket). */
 export const S3_PUBLISH_LOCK_KEY = 'locks/publish.json';
+/** How much longer than the S3 lock's TTL a publish waits for it (clock skew between deployments, slow requests). */
+export const S3_LOCK_WAIT_MARGIN_MS = 15_000;
 
 const SUITES: readonly Channel[] = ['testing', 'stable'];
 const inSuite = (p: PackageRecord, suite: Channel): boolean => suite === 'testing' || p.channel === 'stable';
@@ -76,7 +78,10 @@ export class RepoPublisher implements Publisher {
 
   async publish(repo: RepoRecord, signal: AbortSignal): Promise<PublishReport> {
     if (!this.s3Lock) return this.publishUnlocked(repo, signal);
-    return this.s3Lock.withLock((lost) => this.publishUnlocked(repo, AbortSignal.any([signal, lost])), { waitMs: this.opts.s3LockWaitMs ?? 60_000, signal });
+    // By default a publish waits out the lock's whole TTL: a lock left behind by a killed publisher (no renewals, no
+    // release) has expired by then and is taken over, so the publish after a crash succeeds instead of failing.
+    const waitMs = this.opts.s3LockWaitMs ?? this.s3Lock.ttlMs + S3_LOCK_WAIT_MARGIN_MS;
+    return this.s3Lock.withLock((lost) => this.publishUnlocked(repo, AbortSignal.any([signal, lost])), { waitMs, signal });
   }
 
   private async publishUnlocked(repo: RepoRecord, signal: AbortSignal): Promise<PublishReport> {

@@ -13,6 +13,9 @@ import { LockedError } from '../repo-layout/errors.js';
 import type { ConditionalObjectStore } from './s3-storage.js';
 import { CACHE_INDEX } from './storage.js';
 
+/** How long a lock lives without renewal unless S3LockOptions.ttlMs says otherwise. */
+export const DEFAULT_LOCK_TTL_MS = 120_000;
+
 /** The JSON body of a lock object. */
 export interface LockRecord {
   owner: string;
@@ -28,7 +31,7 @@ export interface S3LockOptions {
   key: string;
   /** Who holds it, shown to waiters (default host:pid:random). */
   owner?: string;
-  /** How long a lock lives without renewal (default 120 s). */
+  /** How long a lock lives without renewal (default DEFAULT_LOCK_TTL_MS). */
   ttlMs?: number;
   /** Clock, for tests (default Date.now). */
   now?: () => number;
@@ -71,15 +74,16 @@ export function decodeLock(body: Buffer | string): LockRecord | undefined {
 export class S3PublishLock {
   readonly key: string;
   readonly owner: string;
+  /** How long the lock lives without renewal: a waiter that waits longer outlives a lock left by a killed holder. */
+  readonly ttlMs: number;
   private readonly store: ConditionalObjectStore;
-  private readonly ttlMs: number;
   private readonly now: () => number;
 
   constructor(opts: S3LockOptions) {
     this.store = opts.store;
     this.key = opts.key;
     this.owner = opts.owner ?? `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
-    this.ttlMs = opts.ttlMs ?? 120_000;
+    this.ttlMs = opts.ttlMs ?? DEFAULT_LOCK_TTL_MS;
     this.now = opts.now ?? Date.now;
   }
 

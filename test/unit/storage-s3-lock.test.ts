@@ -119,3 +119,18 @@ test('a lock whose create landed but whose answer was lost is adopted by its own
   await h.release();
   assert.equal(store.objects.size, 0);
 });
+
+test('a lock left by a killed holder (never renewed nor released) is taken over by a waiter that waits out its TTL, not by one that gives up sooner', async () => {
+  const store = new MemoryConditionalStore();
+  const ttlMs = 300;
+  const lock = (owner: string) => new S3PublishLock({ store, key: 'locks/publish.json', owner, ttlMs });
+  await lock('killed').acquire();
+  const started = Date.now();
+  await assert.rejects(lock('impatient').acquire({ waitMs: ttlMs / 3, pollMs: 20 }), (err: unknown) => err instanceof LockedError && /held by killed until/.test(err.message));
+  const patient = lock('patient');
+  assert.equal(patient.ttlMs, ttlMs);
+  const h = await patient.acquire({ waitMs: patient.ttlMs + 200, pollMs: 20 });
+  assert.equal(h.owner, 'patient');
+  assert.ok(Date.now() - started >= ttlMs - 5, `taken over after ${Date.now() - started} ms, before the ${ttlMs} ms TTL ran out`);
+  assert.equal(decodeLock(store.objects.get('locks/publish.json')!.body)?.owner, 'patient');
+});
