@@ -13,6 +13,7 @@ import { ConfigError } from '../repo-layout/errors.js';
 import { JsonAptCatalog, lockRepoState, writeStateFile } from '../repo-layout/apt/apt-catalog.js';
 import { addDebs, parseRemoveSpec, removePackages } from '../repo-layout/apt/apt-changes.js';
 import { publishApt } from '../repo-layout/apt/apt-publish.js';
+import { FsXzBlockCache } from '../repo-layout/apt/packages-xz.js';
 
 // OpenPGP (~150 ms to load) only for commands that sign; cli/main.ts starts loading it early when --key is given.
 const loadSigner: typeof import('../repo-layout/signing/openpgp-signer.js').loadSigner = async (o) => (await import('../repo-layout/signing/openpgp-signer.js')).loadSigner(o);
@@ -125,6 +126,7 @@ async function runPublish(repo: string, flags: PublishFlags, catalog: JsonAptCat
     baseUrl: s.baseUrl,
     defaultSuite: s.defaultSuite,
     xzLevel: s.xzLevel,
+    xzBlockCache: new FsXzBlockCache(path.join(stateDir, 'apt', 'xz-blocks')),
     // Progress on a terminal only; piped output stays one line per result.
     onStep: process.stderr.isTTY ? (st) => process.stderr.write(st === 'done' ? '\r\x1b[K' : `\r\x1b[Klxl apt publish: ${st}…`) : undefined,
   });

@@ -20,6 +20,8 @@ export interface CompressOptions {
   threads?: number;
   /** xz block size in bytes (default: xz's 3 x dictionary); smaller blocks spread big payloads over more threads. */
   blockSize?: number;
+  /** xz only: exact block sizes in bytes (`--block-list`); each block is compressed on its own. */
+  blockList?: number[];
   /** xz only: an LZMA2 option string (`--lzma2=<this>`, e.g. `preset=6,mf=hc4`) used instead of the `-<level>` preset. */
   xzFilter?: string;
 }
@@ -35,8 +37,9 @@ export function compressor(kind: Compression, opts: CompressOptions = {}): Duple
   if (kind === 'gzip') return zlib.createGzip({ level: opts.level ?? 9 });
   const threads = Math.max(2, opts.threads ?? os.availableParallelism());
   const block = opts.blockSize ? [`--block-size=${opts.blockSize}`] : [];
+  if (opts.blockList?.length) block.push(`--block-list=${opts.blockList.join(',')}`);
   const preset = opts.xzFilter ? `--lzma2=${opts.xzFilter}` : `-${opts.level ?? 6}`;
-  return spawnFilter('xz', ['-z', '-c', preset, `-T${threads}`, ...block, '--memlimit-compress=50%']);
+  return spawnFilter('xz', ['-z', '-c', '--check=crc64', preset, `-T${threads}`, ...block, '--memlimit-compress=50%']);
 }
 
 /** A transform stream that decompresses `kind`. */
@@ -61,6 +64,11 @@ export async function compressBuffer(kind: Compression, data: Uint8Array | strin
   return buffer(Readable.from([Buffer.from(data)]).pipe(compressor(kind, opts)));
 }
 
+/** Decompresses a whole buffer. */
+export async function decompressBuffer(kind: Compression, data: Uint8Array): Promise<Buffer> {
+  return buffer(Readable.from([Buffer.from(data)]).pipe(decompressor(kind)));
+}
+
 /** Tells gzip, xz or zstd from a file's first bytes; undefined when none matches. */
 export function sniffCompression(head: Uint8Array): Compression | 'zstd' | undefined {
   if (head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
@@ -71,7 +79,9 @@ export function sniffCompression(head: Uint8Array): Compression | 'zstd' | undef
 
 /** Wraps a filter program (stdin → stdout) as a Duplex; a non-zero exit becomes a stream error. */
 function spawnFilter(cmd: string, args: string[]): Duplex {
-  const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  // xz reads options from XZ_DEFAULTS/XZ_OPT: ignore them, so output never depends on the caller's environment.
+  const env = cmd === 'xz' ? Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'XZ_DEFAULTS' && k !== 'XZ_OPT')) : process.env;
+  const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env });
   const stderr: Buffer[] = [];
   child.stderr.on('data', (b: Buffer) => stderr.push(b));
   const out = new PassThrough();

@@ -23,6 +23,7 @@ import { writeTrace } from '../storage/trace.js';
 import { CACHE_IMMUTABLE, CACHE_INDEX, type PublishedStorage } from '../storage/storage.js';
 import { JsonAptCatalog } from '../repo-layout/apt/apt-catalog.js';
 import { addDebs } from '../repo-layout/apt/apt-changes.js';
+import { FsXzBlockCache } from '../repo-layout/apt/packages-xz.js';
 import { publishApt } from '../repo-layout/apt/apt-publish.js';
 import { JsonYumCatalogue } from '../repo-layout/yum/yum-catalogue.js';
 import { addRpms, publishYum, type YumRepoContext } from '../repo-layout/yum/yum-repo.js';
@@ -104,6 +105,7 @@ export class RepoPublisher implements Publisher {
   private async apt(repo: RepoRecord, debs: PackageRecord[], storage: PublishedStorage): Promise<unknown> {
     const prefix = `apt/${repo.name}`;
     const catalog = new JsonAptCatalog({ stateDir: path.join(this.opts.stateDir, repo.name) });
+    const xzBlockCache = new FsXzBlockCache(path.join(this.opts.stateDir, repo.name, 'apt', 'xz-blocks'));
     for (const suite of SUITES) {
       const want = debs.filter((p) => inSuite(p, suite));
       // Both suites exist even when empty, so a client pointed at stable gets an empty, signed suite, not a 404.
@@ -127,6 +129,7 @@ export class RepoPublisher implements Publisher {
       retention: repo.settings.retention,
       name: 'linux-xen-legacy',
       baseUrl: this.baseUrl,
+      xzBlockCache,
     });
     return { suites: r.suites, deleted: r.deleted.length, pending: r.pending };
   }

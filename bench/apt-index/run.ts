@@ -22,6 +22,7 @@ import { FsStorage } from '../../storage/fs-storage.js';
 import { JsonAptCatalog } from '../../repo-layout/apt/apt-catalog.js';
 import { addDebs } from '../../repo-layout/apt/apt-changes.js';
 import { publishApt } from '../../repo-layout/apt/apt-publish.js';
+import { FsXzBlockCache } from '../../repo-layout/apt/packages-xz.js';
 
 const args = process.argv.slice(2);
 const count = Number(args[args.indexOf('--count') + 1] ?? 2000) || 2000;
@@ -127,7 +128,9 @@ for (const xzLevel of [6, 1]) {
   const storage = new FsStorage({ root: path.join(repo, 'public') });
   const catalog = new JsonAptCatalog({ stateDir: path.join(repo, 'state') });
   const signer = await OpenPgpSigner.fromArmored(key.secretArmored);
-  const publish = () => publishApt({ storage, catalog, signer, origin: 'lxl', label: 'lxl', xzLevel });
+  // The Packages.xz block cache in the state folder, as the server and the CLI keep it.
+  const xzBlockCache = new FsXzBlockCache(path.join(repo, 'state', 'apt', 'xz-blocks'));
+  const publish = () => publishApt({ storage, catalog, signer, origin: 'lxl', label: 'lxl', xzLevel, xzBlockCache });
   const full = await timed(async () => {
     await addDebs({ storage, catalog, suite: 'stable', files: all });
     await publish();

@@ -5,11 +5,11 @@
 
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
-import { compressBuffer } from '../compress.js';
 import { hashBytes, type Digests } from '../digests.js';
 import { packagesStanza, comparePackages, type IndexedPackage } from './apt-packages.js';
 import { archReleaseFile, releaseFile, type ReleaseEntry } from './apt-release.js';
 import { BINARY_ARCHES } from './apt-pool.js';
+import { packagesXz, type PackagesXzOptions, type XzBlockCache } from './packages-xz.js';
 
 const ALGOS = ['md5', 'sha1', 'sha256', 'sha512'] as const;
 // Same bytes as compressBuffer('gzip') (zlib, no name, mtime 0), but off the main thread.
@@ -31,6 +31,10 @@ export interface SuiteOptions {
   component?: string;
   /** xz preset for Packages.xz (default 6). */
   xzLevel?: number;
+  /** Packages.xz blocks compressed by earlier publishes (only changed blocks are compressed again). */
+  xzBlockCache?: XzBlockCache;
+  /** Block sizing of Packages.xz (tests use small blocks). */
+  xzBlocks?: Pick<PackagesXzOptions, 'minBlock' | 'maxBlock' | 'divisor'>;
 }
 
 /** One index file under `dists/<suite>/`. */
@@ -49,6 +53,8 @@ export interface SuiteIndex {
   files: IndexFile[];
   /** The top Release text (to be signed into InRelease and Release.gpg). */
   release: string;
+  /** XzBlockCache keys of the suite's Packages.xz blocks. */
+  xzKeys: Set<string>;
 }
 
 function indexFile(path: string, bytes: Buffer, byHash: boolean): IndexFile {
@@ -71,12 +77,16 @@ export async function buildSuiteIndex(pkgs: readonly IndexedPackage[], opts: Sui
   const codename = opts.codename ?? opts.suite;
   const sorted = [...pkgs].sort(comparePackages);
   const stanzas = new Map(sorted.map((p) => [p, cachedStanza(p)]));
+  const xzKeys = new Set<string>();
   const perArch = await Promise.all(
     arches.map(async (arch) => {
-      const text = Buffer.from(sorted.filter((p) => p.arch === arch || p.arch === 'all').map((p) => stanzas.get(p)).join('\n'));
+      const archStanzas = sorted.filter((p) => p.arch === arch || p.arch === 'all').map((p) => stanzas.get(p)!);
+      const text = Buffer.from(archStanzas.join('\n'));
       // Start xz (a child process) first, then gzip on libuv's thread pool, so both run alongside.
-      const xzP = compressBuffer('xz', text, { level: opts.xzLevel ?? 6 });
-      const [xz, gz] = await Promise.all([xzP, gzipAsync(text, { level: 9 })]);
+      const xzP = packagesXz(archStanzas, { level: opts.xzLevel ?? 6, cache: opts.xzBlockCache, ...opts.xzBlocks });
+      const [xzOut, gz] = await Promise.all([xzP, gzipAsync(text, { level: 9 })]);
+      xzOut.keys.forEach((k) => xzKeys.add(k));
+      const xz = xzOut.bytes;
       const dir = `${component}/binary-${arch}`;
       const rel = archReleaseFile({ origin: opts.origin, label: opts.label, suite: opts.suite, codename, component, architecture: arch });
       return [
@@ -101,5 +111,5 @@ export async function buildSuiteIndex(pkgs: readonly IndexedPackage[], opts: Sui
     description: opts.description,
     files: entries,
   });
-  return { suite: opts.suite, files, release };
+  return { suite: opts.suite, files, release, xzKeys };
 }

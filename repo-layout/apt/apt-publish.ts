@@ -8,7 +8,8 @@ import { CACHE_IMMUTABLE, CACHE_INDEX, type PublishedStorage, type PutItem, type
 import { NotFoundError } from '../errors.js';
 import type { Signer } from '../signing/signer.js';
 import type { AptCatalog, AptRecord } from './apt-catalog.js';
-import { buildSuiteIndex, type SuiteIndex } from './apt-index.js';
+import { buildSuiteIndex, type SuiteIndex, type SuiteOptions } from './apt-index.js';
+import type { XzBlockCache } from './packages-xz.js';
 import { BY_HASH } from './apt-release.js';
 import { BINARY_ARCHES } from './apt-pool.js';
 import { applyRetention } from './apt-retention.js';
@@ -45,6 +46,10 @@ export interface AptPublishOptions {
   defaultSuite?: string;
   /** xz preset for Packages.xz. */
   xzLevel?: number;
+  /** Packages.xz blocks kept from earlier publishes: only the blocks whose text changed are compressed again. */
+  xzBlockCache?: XzBlockCache;
+  /** Block sizing of Packages.xz (tests use small blocks to get several). */
+  xzBlocks?: SuiteOptions['xzBlocks'];
   /** Clock for the grace period (ms since the epoch; default Date.now()). */
   now?: number;
   /** Called as each publish step starts (for progress output and logs). */
@@ -109,7 +114,7 @@ export async function publishApt(opts: AptPublishOptions): Promise<AptPublishRep
   step('indices');
   const indices: SuiteIndex[] = await Promise.all(
     suites.map((suite) =>
-      buildSuiteIndex(bySuite.get(suite) ?? [], { origin: opts.origin, label: opts.label, suite, date, validUntil, architectures: BINARY_ARCHES, xzLevel: opts.xzLevel }),
+      buildSuiteIndex(bySuite.get(suite) ?? [], { origin: opts.origin, label: opts.label, suite, date, validUntil, architectures: BINARY_ARCHES, xzLevel: opts.xzLevel, xzBlockCache: opts.xzBlockCache, xzBlocks: opts.xzBlocks }),
     ),
   );
 
@@ -191,6 +196,8 @@ export async function publishApt(opts: AptPublishOptions): Promise<AptPublishRep
   const deleted = gc.delete;
   const pending = Object.keys(next).filter((k) => state.unreferenced[k] === undefined).length;
   await opts.catalog.setPublishState({ referenced: [...referenced].sort(), unreferenced: next });
+  // The block cache keeps what this publish used (after a publish of some suites only, it keeps everything).
+  if (opts.xzBlockCache && wholeRepo) await opts.xzBlockCache.retain(new Set(indices.flatMap((i) => [...i.xzKeys])));
 
   step('done');
   return { suites: indices.map((i) => ({ suite: i.suite, packages: bySuite.get(i.suite)?.length ?? 0 })), pruned, deleted, pending };

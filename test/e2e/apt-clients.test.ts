@@ -13,6 +13,8 @@ import { serveStatic, type StaticServer } from '../support/http-static.js';
 import { testKey, type TestKey } from '../support/test-key.js';
 import { tempDir } from '../support/tmp.js';
 import { makeDeb } from '../support/apt-debs.js';
+import { parseXzStream } from '../../repo-layout/xz-container.js';
+import { createHash } from 'node:crypto';
 
 const V1 = '6.1.192+1~legacy1';
 const V2 = '6.1.192+1';
@@ -175,8 +177,53 @@ test('bookworm (apt 2.6): clean update, install, upgrade; no-InRelease and gz-on
   });
 });
 
-test('bullseye (apt 2.2): clean update, install, upgrade; another key is refused', { skip: skipChroot }, async () => {
-  await clientScenario('bullseye');
+test('bullseye (apt 2.2): clean update, install, upgrade; another key is refused; a many-block Packages.xz, incrementally recompressed, reads', { skip: skipChroot }, async () => {
+  await clientScenario('bullseye', async (c) => {
+    assert.ok(fx);
+    // A suite big enough for Packages.xz to be several xz blocks (content-defined, ~100 kB each), in a repo of its own.
+    const work = await tempDir('lxl-apt-bigxz-');
+    const debs = path.join(work, 'debs');
+    await mkdir(debs);
+    const names = Array.from({ length: 600 }, (_, i) => `lxl-big-${String(i).padStart(4, '0')}`);
+    for (let i = 0; i < names.length; i += 50) await Promise.all(names.slice(i, i + 50).map((name) => makeDeb(debs, { name, version: '1.0-1', arch: 'all' })));
+    const repo = path.join(work, 'repo');
+    await mkdir(path.join(repo, 'public'), { recursive: true });
+    const server = await serveStatic(path.join(repo, 'public'));
+    try {
+      const key = await secretFile(fx.key);
+      await lxlOk(['apt', 'add', repo, ...(await readdir(debs)).map((f) => path.join(debs, f)), '--suite', 'big', '--key', key, '--base-url', server.url]);
+      const xzFile = path.join(repo, 'public/apt/dists/big/main/binary-amd64/Packages.xz');
+      const blocks = parseXzStream(await readFile(xzFile)).blocks.length;
+      assert.ok(blocks >= 3, `Packages.xz has ${blocks} block(s)`);
+      const sources = (await readFile(path.join(repo, 'public/apt', `${NAME}.sources`), 'utf8')).replace(/^Suites: stable$/m, 'Suites: big');
+      await writeFile(path.join(c.root, `etc/apt/sources.list.d/${NAME}.sources`), sources);
+      await rm(path.join(c.root, 'var/lib/apt/lists'), { recursive: true, force: true });
+      await mkdir(path.join(c.root, 'var/lib/apt/lists/partial'), { recursive: true });
+      await writeFile(path.join(c.root, `etc/apt/keyrings/${NAME}.gpg`), await readFile(path.join(repo, 'public/keys', `${NAME}.gpg`)));
+      const xzSha512 = async () => createHash('sha512').update(await readFile(xzFile)).digest('hex');
+      const update = async (what: string) => {
+        server.requests.length = 0;
+        // .xz first (apt's default order, said explicitly), so the many-block file is the one apt decodes.
+        assertClean(what, await c.run(['apt-get', 'update', '-o', 'Acquire::CompressionTypes::Order::=xz']));
+        assert.ok(server.requests.includes(`/apt/dists/big/main/binary-amd64/by-hash/SHA512/${await xzSha512()}`), `Packages.xz not fetched: ${server.requests.join(' ')}`);
+      };
+      await update('apt-get update (many-block Packages.xz)');
+      const listed = (await c.run(['sh', '-c', "apt-cache pkgnames lxl-big- | sort"])).stdout.trim().split('\n');
+      assert.deepEqual(listed, names);
+      // One package more: only its block is compressed again (the other blocks come from the state's cache), and apt reads the result.
+      const before = parseXzStream(await readFile(xzFile)).blocks.map((b) => b.bytes.toString('hex'));
+      const extra = await makeDeb(debs, { name: 'lxl-big-0299a', version: '1.0-1', arch: 'all' });
+      await lxlOk(['apt', 'add', repo, extra, '--suite', 'big', '--key', key]);
+      const after = parseXzStream(await readFile(xzFile)).blocks.map((b) => b.bytes.toString('hex'));
+      assert.ok(after.filter((b) => !before.includes(b)).length <= 2, 'more than the changed block was recompressed');
+      await update('apt-get update (after one more package)');
+      assert.match((await c.run(['apt-cache', 'policy', 'lxl-big-0299a'])).stdout, /Candidate: 1\.0-1/);
+      assertClean('apt-get install from the big suite', await c.run(['apt-get', ...NO_PTY, 'install', '-y', 'lxl-big-0299a', 'lxl-big-0599']));
+      assert.equal(await installedVersion(c, 'lxl-big-0599'), '1.0-1');
+    } finally {
+      await server.close();
+    }
+  });
 });
 
 test('trixie (apt 3, sqv): InRelease verifies; install, upgrade; another key is refused', { skip: skipChroot }, async () => {

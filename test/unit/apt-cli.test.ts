@@ -54,7 +54,15 @@ test('add, publish, remove name=version, publish again; settings are saved', asy
   assert.ok(release2.get('Valid-Until'));
   const layout = await readdir(path.join(repo, 'public'));
   assert.deepEqual(layout.sort(), ['apt', 'keys']);
-  assert.deepEqual((await readdir(path.join(repo, 'state/apt'))).filter((f) => !f.endsWith('.tmp')).sort(), ['catalog.json', 'settings.json']);
+  assert.deepEqual((await readdir(path.join(repo, 'state/apt'))).filter((f) => !f.endsWith('.tmp')).sort(), ['catalog.json', 'settings.json', 'xz-blocks']);
+  // The Packages.xz block cache holds exactly the blocks of what is published now: here (small suites) one per distinct non-empty Packages.
+  const texts = new Set<string>();
+  for (const suite of await readdir(path.join(repo, 'public/apt/dists'))) {
+    for (const arch of ['amd64', 'i386']) texts.add(await readFile(path.join(repo, `public/apt/dists/${suite}/main/binary-${arch}/Packages`), 'utf8'));
+  }
+  texts.delete('');
+  assert.ok(texts.size > 0);
+  assert.equal((await readdir(path.join(repo, 'state/apt/xz-blocks'))).length, texts.size);
 });
 
 test('failures are one clear line with a code: unknown package, conflict, held lock, missing key', async () => {

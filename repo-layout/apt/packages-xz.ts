@@ -1,0 +1,153 @@
+// Packages.xz recompressed only where the Packages text changed. The text is
+// cut into blocks at stanza boundaries chosen by content (a stanza whose
+// `Package:` line hashes to 0 mod `divisor` starts a block, once the block
+// holds `minBlock` bytes), so adding or removing a package changes one block
+// and leaves the others' bytes alone. Each block is an independent .xz block
+// (xz-container.ts); blocks already compressed by an earlier publish come from
+// a cache keyed by the block's text and the xz options, the rest are
+// compressed by one `xz` run. A block compressed alone has the same bytes as
+// the same text compressed inside any stream, so an incremental publish and a
+// full rebuild write the same file. A suite smaller than `minBlock` is one
+// block: the same bytes as plain `xz -6`. A cached block is used only if its
+// bytes are intact (a digest kept beside them) and its stored CRC64 is that of
+// the text it stands for, so a damaged cache costs time, never a wrong index.
+
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { compressBuffer } from '../compress.js';
+import { ToolError } from '../errors.js';
+import { blockCheck, crc64, parseXzStream, xzStreamFromBlocks, type XzBlock } from '../xz-container.js';
+
+/** Compressed blocks by key, kept between publishes. */
+export interface XzBlockCache {
+  /** The block stored under `key`, or undefined. */
+  get(key: string): Promise<XzBlock | undefined>;
+  /** Stores a block under `key` (a later get may still miss: the cache is an optimisation only). */
+  put(key: string, block: XzBlock): Promise<void>;
+  /** Drops every block whose key is not in `keys`. */
+  retain(keys: ReadonlySet<string>): Promise<void>;
+}
+
+export interface PackagesXzOptions {
+  /** xz preset (default 6). */
+  level?: number;
+  cache?: XzBlockCache;
+  /** A block is closed at a content boundary once it holds this many bytes (default 64 KiB). */
+  minBlock?: number;
+  /** …and always before it would exceed this (default 256 KiB). */
+  maxBlock?: number;
+  /** One stanza in `divisor` is a content boundary (default 64). */
+  divisor?: number;
+}
+
+export interface PackagesXz {
+  bytes: Buffer;
+  /** Cache keys of its blocks (for XzBlockCache.retain). */
+  keys: string[];
+  /** How many blocks came from the cache. */
+  reused: number;
+}
+
+/** Cuts the Packages text (stanzas joined by blank lines) into block texts at content-chosen stanza boundaries; their concatenation is the text. */
+export function packagesBlocks(stanzas: readonly string[], opts: PackagesXzOptions = {}): string[] {
+  const min = opts.minBlock ?? 64 * 1024;
+  const max = opts.maxBlock ?? 256 * 1024;
+  const divisor = opts.divisor ?? 64;
+  const blocks: string[] = [];
+  let cur: string[] = [];
+  let size = 0;
+  stanzas.forEach((s, i) => {
+    const boundary = size >= min && (firstLineHash(s) % divisor === 0 || size + s.length + 1 > max);
+    if (boundary && cur.length > 0) {
+      blocks.push(`${cur.join('\n')}\n`);
+      cur = [];
+      size = 0;
+    }
+    cur.push(s);
+    size += s.length + (i < stanzas.length - 1 ? 1 : 0);
+  });
+  if (cur.length > 0) blocks.push(cur.join('\n'));
+  return blocks;
+}
+
+/** FNV-1a (32 bit) of a stanza's first line (`Package: <name>`): where blocks may start. */
+function firstLineHash(stanza: string): number {
+  let h = 0x811c9dc5;
+  const end = stanza.indexOf('\n');
+  for (let i = 0; i < (end < 0 ? stanza.length : end); i++) h = Math.imul(h ^ stanza.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+/** Packages.xz for these stanzas: cached blocks where the text is unchanged, one xz run for the rest. */
+export async function packagesXz(stanzas: readonly string[], opts: PackagesXzOptions = {}): Promise<PackagesXz> {
+  const level = opts.level ?? 6;
+  const texts = packagesBlocks(stanzas, opts).map((t) => Buffer.from(t));
+  const keys = texts.map((t) => createHash('sha256').update(`xz -${level} block\n`).update(t).digest('hex'));
+  const cache = opts.cache;
+  const cached = cache ? await Promise.all(keys.map((k) => cache.get(k).catch(() => undefined))) : [];
+  const missing = texts.map((_, i) => i).filter((i) => !validFor(cached[i], texts[i]));
+  const assemble = async (): Promise<Buffer> => {
+    const fresh = await compressBlocks(missing.map((i) => texts[i]), level);
+    const blocks = texts.map((_, i) => cached[i]) as XzBlock[];
+    missing.forEach((i, j) => (blocks[i] = fresh[j]));
+    if (cache) await Promise.all(missing.map((i, j) => cache.put(keys[i], fresh[j]).catch(() => {})));
+    return xzStreamFromBlocks(blocks);
+  };
+  return { bytes: await assemble(), keys, reused: texts.length - missing.length };
+}
+
+/** A cached block serves a text only if it decompresses to that many bytes with that CRC64 (its stored check). */
+function validFor(b: XzBlock | undefined, text: Buffer): b is XzBlock {
+  return b !== undefined && b.uncompressedSize === text.length && b.bytes.length % 4 === 0 && b.bytes.length >= 12 && blockCheck(b).equals(crc64(text));
+}
+
+/** Compresses each text as its own block, all in one xz run (its threads share the blocks). */
+async function compressBlocks(texts: Buffer[], level: number): Promise<XzBlock[]> {
+  if (texts.length === 0) return [];
+  const stream = await compressBuffer('xz', Buffer.concat(texts), { level, blockList: texts.map((t) => t.length) });
+  const { blocks, check } = parseXzStream(stream);
+  if (check !== 0x04 || blocks.length !== texts.length || blocks.some((b, i) => b.uncompressedSize !== texts[i].length)) {
+    throw new ToolError(`cannot compress Packages.xz: xz did not cut the blocks as asked (${blocks.map((b) => b.uncompressedSize).join(',')})`);
+  }
+  // Own copies: the stream buffer is dropped, the blocks live on in the cache.
+  return blocks.map((b) => ({ ...b, bytes: Buffer.from(b.bytes) }));
+}
+
+// A cache entry: magic, unpadded size (u32), uncompressed size (u64), 8 spare bytes, sha256 of the block bytes, the bytes.
+const ENTRY_MAGIC = Buffer.from('LXB1', 'latin1');
+const ENTRY_HEAD = 52;
+
+/** An XzBlockCache in a local folder (`<repo>/state/apt/xz-blocks/`): one file per block. */
+export class FsXzBlockCache implements XzBlockCache {
+  constructor(private readonly dir: string) {}
+
+  async get(key: string): Promise<XzBlock | undefined> {
+    const buf = await readFile(path.join(this.dir, key)).catch(() => undefined);
+    if (!buf || buf.length < ENTRY_HEAD || !buf.subarray(0, 4).equals(ENTRY_MAGIC)) return undefined;
+    const bytes = buf.subarray(ENTRY_HEAD);
+    // Damage at rest (a flipped bit in the compressed data) shows here; a block of other text fails validFor's CRC64.
+    if (!createHash('sha256').update(bytes).digest().equals(buf.subarray(20, 52))) return undefined;
+    return { unpaddedSize: buf.readUInt32LE(4), uncompressedSize: Number(buf.readBigUInt64LE(8)), bytes };
+  }
+
+  async put(key: string, block: XzBlock): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    const head = Buffer.alloc(ENTRY_HEAD);
+    ENTRY_MAGIC.copy(head, 0);
+    head.writeUInt32LE(block.unpaddedSize, 4);
+    head.writeBigUInt64LE(BigInt(block.uncompressedSize), 8);
+    createHash('sha256').update(block.bytes).digest().copy(head, 20);
+    // Temp + rename: a reader never sees half an entry.
+    const tmp = path.join(this.dir, `.${key}.${randomBytes(4).toString('hex')}.tmp`);
+    await writeFile(tmp, Buffer.concat([head, block.bytes]));
+    await rename(tmp, path.join(this.dir, key));
+  }
+
+  async retain(keys: ReadonlySet<string>): Promise<void> {
+    const names = await readdir(this.dir).catch(() => [] as string[]);
+    await Promise.all(names.filter((n) => !keys.has(n)).map((n) => rm(path.join(this.dir, n), { force: true })));
+  }
+}
+
+FsXzBlockCache satisfies new (dir: string) => XzBlockCache;
