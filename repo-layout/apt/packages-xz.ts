@@ -87,14 +87,12 @@ export async function packagesXz(stanzas: readonly string[], opts: PackagesXzOpt
   const cache = opts.cache;
   const cached = cache ? await Promise.all(keys.map((k) => cache.get(k).catch(() => undefined))) : [];
   const missing = texts.map((_, i) => i).filter((i) => !validFor(cached[i], texts[i]));
-  const assemble = async (): Promise<Buffer> => {
-    const fresh = await compressBlocks(missing.map((i) => texts[i]), level);
-    const blocks = texts.map((_, i) => cached[i]) as XzBlock[];
-    missing.forEach((i, j) => (blocks[i] = fresh[j]));
-    if (cache) await Promise.all(missing.map((i, j) => cache.put(keys[i], fresh[j]).catch(() => {})));
-    return xzStreamFromBlocks(blocks);
-  };
-  return { bytes: await assemble(), keys, reused: texts.length - missing.length };
+  const fresh = await compressBlocks(missing.map((i) => texts[i]), level);
+  const blocks = texts.map((_, i) => cached[i]) as XzBlock[];
+  missing.forEach((i, j) => (blocks[i] = fresh[j]));
+  // The cache only saves time: an entry that cannot be read or written is a miss, never a failed publish.
+  if (cache) await Promise.all(missing.map((i, j) => cache.put(keys[i], fresh[j]).catch(() => {})));
+  return { bytes: xzStreamFromBlocks(blocks), keys, reused: texts.length - missing.length };
 }
 
 /** A cached block serves a text only if it decompresses to that many bytes with that CRC64 (its stored check). */
@@ -114,7 +112,7 @@ async function compressBlocks(texts: Buffer[], level: number): Promise<XzBlock[]
   return blocks.map((b) => ({ ...b, bytes: Buffer.from(b.bytes) }));
 }
 
-// A cache entry: magic, unpadded size (u32), uncompressed size (u64), 8 spare bytes, sha256 of the block bytes, the bytes.
+// A cache entry: magic, unpadded size (u32), uncompressed size (u64), 4 spare bytes, sha256 of the block bytes, the bytes.
 const ENTRY_MAGIC = Buffer.from('LXB1', 'latin1');
 const ENTRY_HEAD = 52;
 
