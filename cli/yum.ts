@@ -61,11 +61,13 @@ function publishOptions(cmd: Command, keyRequired: boolean): Command {
     .option('--base-url <url>', 'URL that serves <repo>/public, for the .repo file (saved; default file://<repo>/public)');
 }
 
-async function runPublish(repo: string, o: PublishFlags, storage: PublishedStorage, local: boolean): Promise<void> {
+/** Publishes when --key is given; `ctx` is the context the change used (its catalogue hands over the state it wrote). */
+async function runPublish(repo: string, o: PublishFlags, ctx: YumRepoContext, local: boolean): Promise<void> {
   if (!o.key) return;
+  const { storage } = ctx;
   const started = new Date();
   const signer = await loadSigner({ keyFile: o.key, passphraseEnv: o.passphraseEnv, passphraseFile: o.passphraseFile });
-  const r = await publishYum(context(repo, o.name, storage), {
+  const r = await publishYum(ctx, {
     signer,
     settings: { profile: o.profile, retention: o.retention, graceHours: o.graceHours, baseUrl: o.baseUrl },
     defaultBaseUrl: local ? pathToFileURL(path.join(path.resolve(repo), 'public')).href : undefined,
@@ -92,8 +94,9 @@ export function register(program: Command): void {
   ).action(async (repo: string, rpms: string[], o: PublishFlags) => {
     const rs = openRepoStorage(repo, o);
     await rs.locked(async () => {
-      for (const r of await addRpms(context(repo, o.name, rs.storage), rpms)) process.stdout.write(`${r.status} ${r.href}\n`);
-      await runPublish(repo, o, rs.storage, rs.local);
+      const ctx = context(repo, o.name, rs.storage);
+      for (const r of await addRpms(ctx, rpms)) process.stdout.write(`${r.status} ${r.href}\n`);
+      await runPublish(repo, o, ctx, rs.local);
     });
   });
 
@@ -108,8 +111,9 @@ export function register(program: Command): void {
   ).action(async (repo: string, what: string, o: PublishFlags) => {
     const rs = openRepoStorage(repo, o);
     await rs.locked(async () => {
-      for (const p of await removePackages(context(repo, o.name, rs.storage), what)) process.stdout.write(`removed ${p.href}\n`);
-      await runPublish(repo, o, rs.storage, rs.local);
+      const ctx = context(repo, o.name, rs.storage);
+      for (const p of await removePackages(ctx, what)) process.stdout.write(`removed ${p.href}\n`);
+      await runPublish(repo, o, ctx, rs.local);
     });
   });
 
@@ -122,6 +126,6 @@ export function register(program: Command): void {
     true,
   ).action(async (repo: string, o: PublishFlags) => {
     const rs = openRepoStorage(repo, o);
-    await rs.locked(() => runPublish(repo, o, rs.storage, rs.local));
+    await rs.locked(() => runPublish(repo, o, context(repo, o.name, rs.storage), rs.local));
   });
 }

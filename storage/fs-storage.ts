@@ -139,7 +139,21 @@ export class FsStorage implements PublishedStorage {
   }
 
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
-    const keys: ObjectInfo[] = [];
+    const keys = await this.listKeys(prefix);
+    // Sizes and mtimes side by side: a pool folder of thousands of files is bound by per-call latency.
+    const infos = await mapLimit(keys, 16, async (key) => {
+      const st = await lstat(this.abs(key)).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return undefined;
+        throw err;
+      });
+      return st?.isFile() ? { key, size: st.size, mtimeMs: st.mtimeMs } : undefined;
+    });
+    for (const i of infos) if (i) yield i;
+  }
+
+  /** The regular files under `prefix`, in key order, from directory entries alone (no call per file). */
+  async listKeys(prefix: string): Promise<string[]> {
+    const keys: string[] = [];
     const walk = async (dir: string, rel: string): Promise<void> => {
       let entries: fs.Dirent[];
       try {
@@ -148,28 +162,17 @@ export class FsStorage implements PublishedStorage {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return;
         throw err;
       }
-      const files: string[] = [];
       for (const e of entries) {
         // A directory alias made by linkDirectory is a symlink and is not walked (its files are listed under the target).
         if (e.name.startsWith('.lxl-tmp-') || e.isSymbolicLink()) continue;
         const key = rel ? `${rel}/${e.name}` : e.name;
         if (e.isDirectory()) {
           if (key.startsWith(prefix) || prefix.startsWith(`${key}/`)) await walk(path.join(dir, e.name), key);
-        } else if (e.isFile() && key.startsWith(prefix)) files.push(key);
+        } else if (e.isFile() && key.startsWith(prefix)) keys.push(key);
       }
-      // Sizes and mtimes side by side: a pool folder of thousands of files is bound by per-call latency.
-      const infos = await mapLimit(files, 16, async (key) => {
-        const st = await lstat(path.join(dir, key.slice(key.lastIndexOf('/') + 1))).catch((err: NodeJS.ErrnoException) => {
-          if (err.code === 'ENOENT') return undefined;
-          throw err;
-        });
-        return st?.isFile() ? { key, size: st.size, mtimeMs: st.mtimeMs } : undefined;
-      });
-      for (const i of infos) if (i) keys.push(i);
     };
     await walk(this.root, '');
-    keys.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-    yield* keys;
+    return keys.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   }
 
   async delete(key: string): Promise<void> {

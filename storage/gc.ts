@@ -83,7 +83,11 @@ export interface GcOptions {
 /** Lists `prefix` (if given), plans with planGc and deletes what the plan says; resolves the plan. Deleting a key already gone is not an error. */
 export async function runGc(storage: PublishedStorage, opts: GcOptions): Promise<GcPlan> {
   const candidates: Array<ObjectInfo | string> = [...(opts.candidates ?? [])];
-  if (opts.prefix !== undefined) for await (const o of storage.list(opts.prefix)) candidates.push(o);
+  if (opts.prefix !== undefined) {
+    // With a pending map only the keys matter (an mtime stands in only for a stateless sweep).
+    if (opts.pending && storage.listKeys) candidates.push(...(await storage.listKeys(opts.prefix)));
+    else for await (const o of storage.list(opts.prefix)) candidates.push(o);
+  }
   const plan = planGc({ candidates, referenced: opts.referenced, pending: opts.pending, nowMs: opts.nowMs ?? Date.now(), graceMs: opts.graceMs });
   if (opts.dryRun) return plan;
   const queue = [...plan.delete];

@@ -48,6 +48,8 @@ export interface PublishedStorage {
   head(key: string): Promise<ObjectInfo | undefined>;
   /** Every object whose key starts with `prefix`, in key order. */
   list(prefix: string): AsyncIterable<ObjectInfo>;
+  /** Optional: the keys `list` gives, without sizes and mtimes, where those cost a call per object (the local folder). */
+  listKeys?(prefix: string): Promise<string[]>;
   /** Removes `key`; removing a missing key is not an error. */
   delete(key: string): Promise<void>;
   /**

@@ -82,19 +82,16 @@ export async function buildSuiteIndex(pkgs: readonly IndexedPackage[], opts: Sui
     arches.map(async (arch) => {
       const archStanzas = sorted.filter((p) => p.arch === arch || p.arch === 'all').map((p) => stanzas.get(p)!);
       const text = Buffer.from(archStanzas.join('\n'));
-      // Start xz (a child process) first, then gzip on libuv's thread pool, so both run alongside.
-      const xzP = packagesXz(archStanzas, { level: opts.xzLevel ?? 6, cache: opts.xzBlockCache, ...opts.xzBlocks });
-      const [xzOut, gz] = await Promise.all([xzP, gzipAsync(text, { level: 9 })]);
-      xzOut.keys.forEach((k) => xzKeys.add(k));
-      const xz = xzOut.bytes;
       const dir = `${component}/binary-${arch}`;
+      // Start xz (a child process) first, then gzip on libuv's thread pool, so both run alongside; the main thread
+      // hashes Packages (and Packages.gz once gzip is done) meanwhile.
+      const xzP = packagesXz(archStanzas, { level: opts.xzLevel ?? 6, cache: opts.xzBlockCache, ...opts.xzBlocks });
+      const gzP = gzipAsync(text, { level: 9 }).then((gz) => indexFile(`${dir}/Packages.gz`, gz, true));
+      const plain = indexFile(`${dir}/Packages`, text, true);
+      const [xzOut, gz] = await Promise.all([xzP, gzP]);
+      xzOut.keys.forEach((k) => xzKeys.add(k));
       const rel = archReleaseFile({ origin: opts.origin, label: opts.label, suite: opts.suite, codename, component, architecture: arch });
-      return [
-        indexFile(`${dir}/Packages`, text, true),
-        indexFile(`${dir}/Packages.gz`, gz, true),
-        indexFile(`${dir}/Packages.xz`, xz, true),
-        indexFile(`${dir}/Release`, Buffer.from(rel), false),
-      ];
+      return [plain, gz, indexFile(`${dir}/Packages.xz`, xzOut.bytes, true), indexFile(`${dir}/Release`, Buffer.from(rel), false)];
     }),
   );
   const files = perArch.flat().sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));

@@ -3,7 +3,7 @@
 // `<repo>/state/yum/<name>/catalogue.json`; the server implements the same
 // interface on its metadata store.
 
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileDurable } from '../../storage/durable-file.js';
 import { acquireStateLock } from '../../storage/state-lock.js';
@@ -43,7 +43,7 @@ export interface YumState {
 export interface YumCatalogue {
   /** Reads the whole state (an empty repo when there is none yet). */
   read(): Promise<YumState>;
-  /** Replaces the whole state atomically. */
+  /** Replaces the whole state atomically. The catalogue may keep `state` (the caller must not change it afterwards). */
   write(state: YumState): Promise<void>;
   /** Takes the repo's exclusive lock; rejects with LockedError when someone else holds it. Returns the release function. */
   lock(): Promise<() => Promise<void>>;
@@ -56,11 +56,16 @@ export interface JsonYumCatalogueOptions {
   staleLockMs?: number;
 }
 
-/** A YumCatalogue in one JSON file, written with temp + rename. */
+/**
+ * A YumCatalogue in one JSON file, written with temp + rename. The state it last wrote is handed to the next read
+ * (once) when the file is still the one it wrote (same inode, size and mtime; every write renames a new inode into
+ * place): `lxl yum add --key` adds, then publishes, without parsing the whole catalogue a second time.
+ */
 export class JsonYumCatalogue implements YumCatalogue {
   private readonly file: string;
   private readonly lockFile: string;
   private readonly staleLockMs: number;
+  private written: { state: YumState; ino: number; size: number; mtimeMs: number } | undefined;
 
   constructor(private readonly opts: JsonYumCatalogueOptions) {
     this.file = path.join(opts.dir, 'catalogue.json');
@@ -69,6 +74,12 @@ export class JsonYumCatalogue implements YumCatalogue {
   }
 
   async read(): Promise<YumState> {
+    const last = this.written;
+    this.written = undefined;
+    if (last) {
+      const st = await stat(this.file).catch(() => undefined);
+      if (st && st.ino === last.ino && st.size === last.size && st.mtimeMs === last.mtimeMs) return last.state;
+    }
     let text: string;
     try {
       text = await readFile(this.file, 'utf8');
@@ -86,8 +97,11 @@ export class JsonYumCatalogue implements YumCatalogue {
 
   async write(state: YumState): Promise<void> {
     await mkdir(this.opts.dir, { recursive: true });
+    this.written = undefined;
     try {
       await writeFileDurable(this.file, JSON.stringify(state));
+      const st = await stat(this.file);
+      this.written = { state, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs };
     } catch (err) {
       throw new StorageError(`cannot write yum catalogue ${this.file}: ${(err as Error).message}`, { cause: err });
     }

@@ -163,4 +163,6 @@ test('list gives every file of a big folder with its size and mtime, in key orde
   };
   assert.deepEqual(await keys('p/b/f14'), Array.from({ length: 10 }, (_, i) => `p/b/f14${i}`));
   assert.deepEqual(await keys('q/'), []);
+  // listKeys: the same keys, from directory entries alone.
+  for (const prefix of ['p/', 'p/b/f14', 'q/']) assert.deepEqual(await st.listKeys(prefix), await keys(prefix), prefix);
 });

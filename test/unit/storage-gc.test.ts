@@ -63,6 +63,16 @@ test('runGc over a local folder: pending keys go after the grace period, referen
   assert.deepEqual(sweep.delete, ['apt/dists/x/Release']);
   // The local folder drops directories the deletes left empty.
   assert.deepEqual(await readdir(path.join(root, 'apt')), ['pool']);
+  // With a pending map only keys are needed: the local folder lists them without a stat per file; a sweep needs mtimes.
+  await st.put('apt/pool/extra.deb', 'x');
+  const calls: string[] = [];
+  const spy: FsStorage = Object.assign(Object.create(st) as FsStorage, {
+    list: (p: string) => (calls.push('list'), st.list(p)),
+    listKeys: (p: string) => (calls.push('listKeys'), st.listKeys(p)),
+  });
+  assert.deepEqual((await runGc(spy, { prefix: 'apt/pool/', referenced, pending: {}, graceMs: 0, nowMs: NOW, dryRun: true })).delete, ['apt/pool/extra.deb']);
+  await runGc(spy, { prefix: 'apt/pool/', referenced, graceMs: 24 * HOUR, dryRun: true });
+  assert.deepEqual(calls, ['listKeys', 'list']);
 });
 
 test('FsStorage.linkDirectory swaps a directory alias in one rename; list does not walk the alias; copy hard-links', async () => {

@@ -179,3 +179,28 @@ test('a repo published flat (S3-like storage, or an older lxl) moves to the syml
   assert.ok(await readFile(path.join(root, 'repodata', first)), 'the flat generation’s metadata is carried over');
   assert.equal((await readdir(root)).filter((n) => n.startsWith('repodata.pre-link-')).length, 1, 'the old directory is kept aside until its grace period ends');
 });
+
+test('JsonYumCatalogue hands the state it wrote to its next read (the same as parsing the file), and never when another writer replaced the file', { skip }, async () => {
+  const dir = await tempDir();
+  const clock = { t: Date.UTC(2025, 0, 1) };
+  const ctx = await ctxFor(dir, clock);
+  const { signer } = await testKey();
+  await addRpms(ctx, [await kernel(dir, '6.1.1-1'), await kernel(dir, '6.1.2-1', { name: 'kernel-xen-legacy-extra' })]);
+  const handed = await ctx.catalogue.read();
+  const parsed = await (await ctxFor(dir)).catalogue.read();
+  assert.deepEqual(JSON.parse(JSON.stringify(handed)), parsed, 'the handed-over state is what the file holds');
+  assert.notEqual(await ctx.catalogue.read(), handed, 'handed over once: the next read parses the file');
+  // Publishing from a handed-over state writes the same repodata as publishing from the parsed file.
+  await ctx.catalogue.write(handed);
+  const viaHandoff = await publishYum(ctx, { signer });
+  const viaFile = await publishYum(await ctxFor(dir, clock), { signer });
+  assert.equal(viaHandoff.repomd, viaFile.repomd);
+  // Another writer (another process, here another instance) replaces the file: the stale state is not handed over.
+  const mine = await ctxFor(dir);
+  const state = await mine.catalogue.read();
+  await mine.catalogue.write(state);
+  const other = await ctxFor(dir);
+  const theirs = await other.catalogue.read();
+  await other.catalogue.write({ ...theirs, packages: theirs.packages.filter((p) => p.name === 'kernel-xen-legacy') });
+  assert.deepEqual((await mine.catalogue.read()).packages.map((p) => p.name), ['kernel-xen-legacy']);
+});
