@@ -16,6 +16,9 @@ import { CACHE_INDEX } from './storage.js';
 /** How long a lock lives without renewal unless S3LockOptions.ttlMs says otherwise. */
 export const DEFAULT_LOCK_TTL_MS = 120_000;
 
+/** Attempts in a row, without waiting, after one that saw the lock change hands. */
+const QUICK_RETRIES = 5;
+
 /** The JSON body of a lock object. */
 export interface LockRecord {
   owner: string;
@@ -89,32 +92,42 @@ export class S3PublishLock {
 
   /** One attempt: resolves a handle, or undefined when a live lock is held by someone else. */
   async tryAcquire(): Promise<LockHandle | undefined> {
-    const rec = (): string => encodeLock({ owner: this.owner, acquiredAt: this.now(), expiresAt: this.now() + this.ttlMs });
-    const created = await this.store.createExclusive(this.key, rec(), { contentType: 'application/json', cacheControl: CACHE_INDEX });
-    if (created !== undefined) return this.handle(created);
-    const current = await this.store.readWithEtag(this.key);
-    if (!current) return undefined; // released between our two calls: the next attempt will create it
-    const held = decodeLock(current.body);
-    // Our own record: a retried create whose first attempt landed but whose answer was lost. Adopt it.
-    if (held && held.expiresAt > this.now() && held.owner !== this.owner) return undefined;
-    // Stale, unreadable or ours: replace exactly the object we read; a concurrent taker changes the ETag and we lose.
-    const replaced = await this.store.replaceIfMatch(this.key, rec(), current.etag, { contentType: 'application/json', cacheControl: CACHE_INDEX });
-    return replaced === undefined ? undefined : this.handle(replaced);
+    const a = await this.attempt();
+    return 'handle' in a ? a.handle : undefined;
   }
 
-  /** Takes the lock, polling up to waitMs; throws LockedError naming the holder when it stays taken. */
+  /** One attempt; when it fails, the live lock it found, or no holder when the lock changed hands between its calls. */
+  private async attempt(): Promise<{ handle: LockHandle } | { holder?: LockRecord }> {
+    const rec = (): string => encodeLock({ owner: this.owner, acquiredAt: this.now(), expiresAt: this.now() + this.ttlMs });
+    const created = await this.store.createExclusive(this.key, rec(), { contentType: 'application/json', cacheControl: CACHE_INDEX });
+    if (created !== undefined) return { handle: this.handle(created) };
+    const current = await this.store.readWithEtag(this.key);
+    if (!current) return {}; // released between our two calls: free again
+    const held = decodeLock(current.body);
+    // Our own record: a retried create whose first attempt landed but whose answer was lost. Adopt it.
+    if (held && held.expiresAt > this.now() && held.owner !== this.owner) return { holder: held };
+    // Stale, unreadable or ours: replace exactly the object we read; a concurrent taker changes the ETag and we lose.
+    const replaced = await this.store.replaceIfMatch(this.key, rec(), current.etag, { contentType: 'application/json', cacheControl: CACHE_INDEX });
+    return replaced === undefined ? {} : { handle: this.handle(replaced) };
+  }
+
+  /**
+   * Takes the lock, polling up to waitMs; throws LockedError naming the holder when it stays taken. An attempt that
+   * saw the lock change hands (released, or taken over, between its calls) is retried at once, a few times, before
+   * any wait or error: the lock may be free, and the error must name who holds it.
+   */
   async acquire(opts: AcquireOptions = {}): Promise<LockHandle> {
     const deadline = Date.now() + (opts.waitMs ?? 0);
-    for (;;) {
+    for (let quick = 0; ; ) {
       opts.signal?.throwIfAborted();
-      const h = await this.tryAcquire();
-      if (h) return h;
+      const a = await this.attempt();
+      if ('handle' in a) return a.handle;
+      if (!a.holder && quick++ < QUICK_RETRIES) continue;
       if (Date.now() >= deadline) {
-        const cur = await this.store.readWithEtag(this.key);
-        const holder = cur ? decodeLock(cur.body) : undefined;
-        const who = holder ? `held by ${holder.owner} until ${new Date(holder.expiresAt).toISOString()}` : 'held by another publisher';
+        const who = a.holder ? `held by ${a.holder.owner} until ${new Date(a.holder.expiresAt).toISOString()}` : 'held by another publisher';
         throw new LockedError(`cannot lock ${this.key}: ${who}; retry later or wait for it to expire`);
       }
+      quick = 0;
       await new Promise((r) => setTimeout(r, Math.min(opts.pollMs ?? 500, Math.max(0, deadline - Date.now()))));
     }
   }

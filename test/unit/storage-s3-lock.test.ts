@@ -134,3 +134,25 @@ test('a lock left by a killed holder (never renewed nor released) is taken over 
   assert.ok(Date.now() - started >= ttlMs - 5, `taken over after ${Date.now() - started} ms, before the ${ttlMs} ms TTL ran out`);
   assert.equal(decodeLock(store.objects.get('locks/publish.json')!.body)?.owner, 'patient');
 });
+
+test('a lock released between an attempt’s create and read is taken at once; a refusal names the holder the attempt saw, even if it leaves right after', async () => {
+  const { store, lock } = setup();
+  const read = store.readWithEtag.bind(store);
+  // A releases just as B reads the lock object: B's create failed, its read finds nothing. The lock is free, so B gets it.
+  const a = await lock('A').acquire();
+  store.readWithEtag = async (key: string) => {
+    store.readWithEtag = read;
+    await a.release();
+    return read(key);
+  };
+  const b = await lock('B').acquire();
+  assert.equal(decodeLock(store.objects.get('locks/publish.json')!.body)?.owner, 'B');
+  // B releases just after C read B's record: C (not waiting) is refused, naming B, not "another publisher".
+  store.readWithEtag = async (key: string) => {
+    store.readWithEtag = read;
+    const seen = await read(key);
+    await b.release();
+    return seen;
+  };
+  await assert.rejects(lock('C').acquire(), (e: Error) => e instanceof LockedError && /^cannot lock locks\/publish\.json: held by B until /.test(e.message));
+});
