@@ -81,12 +81,20 @@ function publishOptions(cmd: Command, keyRequired: boolean): Command {
     .option('--xz-level <0-9>', `xz preset for Packages.xz (saved; default ${DEFAULTS.xzLevel}; 1 publishes large suites several times faster)`, intArg('--xz-level'));
 }
 
-async function loadSettings(stateDir: string): Promise<AptSettings> {
+/** The saved settings over the defaults, and the file's text (undefined when none is saved yet). */
+async function loadSettings(stateDir: string): Promise<{ settings: AptSettings; text?: string }> {
+  const file = path.join(stateDir, 'apt', 'settings.json');
+  let text: string;
   try {
-    return { ...DEFAULTS, ...(JSON.parse(await readFile(path.join(stateDir, 'apt', 'settings.json'), 'utf8')) as Partial<AptSettings>) };
+    text = await readFile(file, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { ...DEFAULTS };
-    throw new ConfigError(`cannot read ${path.join(stateDir, 'apt', 'settings.json')}: ${(err as Error).message}`, { cause: err });
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { settings: { ...DEFAULTS } };
+    throw new ConfigError(`cannot read ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    return { settings: { ...DEFAULTS, ...(JSON.parse(text) as Partial<AptSettings>) }, text };
+  } catch (err) {
+    throw new ConfigError(`cannot read ${file}: ${(err as Error).message}`, { cause: err });
   }
 }
 
@@ -95,7 +103,7 @@ async function runPublish(repo: string, flags: PublishFlags, catalog: JsonAptCat
   const { stateDir } = repoPaths(repo);
   const started = new Date();
   if (!flags.key) throw new ConfigError('cannot publish: --key <secret.asc> is required');
-  const saved = await loadSettings(stateDir);
+  const { settings: saved, text: savedText } = await loadSettings(stateDir);
   const s: AptSettings = {
     origin: flags.origin ?? saved.origin,
     label: flags.label ?? saved.label,
@@ -132,7 +140,9 @@ async function runPublish(repo: string, flags: PublishFlags, catalog: JsonAptCat
   });
   // Last write of a completed publish, outside the GC's view (apt/project/trace/<host>).
   await traceCompleted(storage, 'apt', started);
-  await writeStateFile(path.join(stateDir, 'apt', 'settings.json'), `${JSON.stringify(s, null, 2)}\n`);
+  // A durable write only when the settings changed.
+  const text = `${JSON.stringify(s, null, 2)}\n`;
+  if (text !== savedText) await writeStateFile(path.join(stateDir, 'apt', 'settings.json'), text);
   for (const p of report.pruned) process.stdout.write(`pruned ${p.record.name} ${p.record.version} ${p.record.arch} from ${p.suite} (retention ${s.retention})\n`);
   for (const k of report.deleted) process.stdout.write(`deleted ${k} (unreferenced for ${s.graceHours} h)\n`);
   for (const x of report.suites) process.stdout.write(`published ${x.suite}: ${x.packages} package(s)\n`);

@@ -3,7 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseDeb822 } from '../../repo-layout/deb822.js';
 import { makeDeb } from '../support/apt-debs.js';
@@ -52,6 +52,15 @@ test('add, publish, remove name=version, publish again; settings are saved', asy
   const release2 = parseDeb822(await readFile(path.join(repo, 'public/apt/dists/testing/Release'), 'utf8'))[0];
   assert.equal(release2.get('Origin'), 'Lxl Test');
   assert.ok(release2.get('Valid-Until'));
+  // A publish that changes no setting leaves settings.json alone (no rewrite); a changed one is saved.
+  const settingsFile = path.join(repo, 'state/apt/settings.json');
+  const before = await stat(settingsFile);
+  await lxl(['apt', 'publish', repo, '--key', secret, '--origin', 'Lxl Test']);
+  assert.equal((await stat(settingsFile)).ino, before.ino, 'unchanged settings are not rewritten');
+  await lxl(['apt', 'publish', repo, '--key', secret, '--origin', 'Lxl Other']);
+  assert.equal(JSON.parse(await readFile(settingsFile, 'utf8')).origin, 'Lxl Other');
+  await lxl(['apt', 'publish', repo, '--key', secret]);
+  assert.equal(parseDeb822(await readFile(path.join(repo, 'public/apt/dists/testing/Release'), 'utf8'))[0].get('Origin'), 'Lxl Other');
   const layout = await readdir(path.join(repo, 'public'));
   assert.deepEqual(layout.sort(), ['apt', 'keys']);
   assert.deepEqual((await readdir(path.join(repo, 'state/apt'))).filter((f) => !f.endsWith('.tmp')).sort(), ['catalog.json', 'settings.json', 'xz-blocks']);
