@@ -56,17 +56,38 @@ class Sha256Counter extends Transform {
   }
 }
 
-/** Streams uploads into `store`'s temp folder, hashing with sha256 on the way. */
+/**
+ * Streams uploads into `store`'s temp folder, hashing with sha256 on the way. multer may answer a broken upload (its
+ * part stream failed) before the engine has removed that part's temp file: `settled(req)` waits for the engine's
+ * work on a request, so the route answers a refused upload only once nothing of it is left on disk.
+ */
 export class HashingTempStorage implements StorageEngine {
   private readonly store: ArtifactStore;
   private readonly onBytes?: (n: number) => void;
+  private readonly inFlight = new WeakMap<Request, Set<Promise<void>>>();
 
   constructor(opts: { store: ArtifactStore; onBytes?: (n: number) => void }) {
     this.store = opts.store;
     this.onBytes = opts.onBytes;
   }
 
-  _handleFile(_req: Request, file: Express.Multer.File, cb: (error?: unknown, info?: Partial<Express.Multer.File>) => void): void {
+  /** Resolves once every file part of `req` that this engine started is written (and handed on) or removed. */
+  async settled(req: Request): Promise<void> {
+    await Promise.all(this.inFlight.get(req) ?? []);
+  }
+
+  _handleFile(req: Request, file: Express.Multer.File, cb: (error?: unknown, info?: Partial<Express.Multer.File>) => void): void {
+    let settle!: () => void;
+    const work = new Promise<void>((r) => (settle = r));
+    const mine = this.inFlight.get(req) ?? new Set<Promise<void>>();
+    this.inFlight.set(req, mine.add(work));
+    this.receive(file, (error, info) => {
+      settle();
+      cb(error, info);
+    });
+  }
+
+  private receive(file: Express.Multer.File, cb: (error?: unknown, info?: Partial<Express.Multer.File>) => void): void {
     const tmp = this.store.tempPath();
     const counter = new Sha256Counter(this.onBytes);
     // 'wx': never follow or reuse an existing name.

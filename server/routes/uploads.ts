@@ -47,6 +47,16 @@ export function uploadRoutes(ctx: ServerContext): Router {
       }
     },
   }).single('file');
+  // A refused upload is answered only once its temp file is gone (multer may report a broken part first).
+  const receiveSettled = (req: Request, res: Response, next: NextFunction): void => {
+    receive(req, res, (err?: unknown) => {
+      if (!err) return next();
+      engine.settled(req).then(
+        () => next(err),
+        () => next(err),
+      );
+    });
+  };
 
   const prepare = async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     if (ctx.draining()) throw new ApiError(503, 'E_UNAVAILABLE', 'cannot accept uploads: the server is shutting down', { hint: 'retry against a running instance' });
@@ -56,7 +66,7 @@ export function uploadRoutes(ctx: ServerContext): Router {
     next();
   };
 
-  r.post('/', requireScope(ctx.store, 'builder'), prepare, receive, async (req, res) => {
+  r.post('/', requireScope(ctx.store, 'builder'), prepare, receiveSettled, async (req, res) => {
     const file = req.file as UploadedFile | undefined;
     try {
       const result = await accept(ctx, res.locals.repo as RepoRecord, req, file);
