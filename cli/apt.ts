@@ -9,6 +9,7 @@ import path from 'node:path';
 import { Command, Option } from 'commander';
 import type { PublishedStorage } from '../storage/storage.js';
 import { openRepoStorage, storageOptions, traceCompleted, type StorageFlags } from './storage-option.js';
+import { writeLines } from './output.js';
 import { ConfigError } from '../repo-layout/errors.js';
 import { JsonAptCatalog, lockRepoState, writeStateFile } from '../repo-layout/apt/apt-catalog.js';
 import { addDebs, parseRemoveSpec, removePackages } from '../repo-layout/apt/apt-changes.js';
@@ -143,9 +144,9 @@ async function runPublish(repo: string, flags: PublishFlags, catalog: JsonAptCat
   // A durable write only when the settings changed.
   const text = `${JSON.stringify(s, null, 2)}\n`;
   if (text !== savedText) await writeStateFile(path.join(stateDir, 'apt', 'settings.json'), text);
-  for (const p of report.pruned) process.stdout.write(`pruned ${p.record.name} ${p.record.version} ${p.record.arch} from ${p.suite} (retention ${s.retention})\n`);
-  for (const k of report.deleted) process.stdout.write(`deleted ${k} (unreferenced for ${s.graceHours} h)\n`);
-  for (const x of report.suites) process.stdout.write(`published ${x.suite}: ${x.packages} package(s)\n`);
+  writeLines(report.pruned, (p) => `pruned ${p.record.name} ${p.record.version} ${p.record.arch} from ${p.suite} (retention ${s.retention})\n`);
+  writeLines(report.deleted, (k) => `deleted ${k} (unreferenced for ${s.graceHours} h)\n`);
+  writeLines(report.suites, (x) => `published ${x.suite}: ${x.packages} package(s)\n`);
 }
 
 /** Runs a change under the bucket's publish lock (S3; taken first, so a loser never touches the catalogue) and the repo's state lock. */
@@ -177,7 +178,7 @@ export function register(program: Command): void {
   ).action(async (repo: string, debs: string[], o: PublishFlags & { suite: string }) => {
     await withRepo(repo, o, async (catalog, storage) => {
       const results = await addDebs({ storage, catalog, suite: o.suite, files: debs });
-      for (const { record: r, outcome } of results) process.stdout.write(`${outcome} ${r.name} ${r.version} ${r.arch} in ${o.suite}\n`);
+      writeLines(results, ({ record: r, outcome }) => `${outcome} ${r.name} ${r.version} ${r.arch} in ${o.suite}\n`);
       if (o.key) await runPublish(repo, o, catalog, storage);
     });
   });
@@ -194,7 +195,7 @@ export function register(program: Command): void {
   ).action(async (repo: string, pkgs: string[], o: PublishFlags & { suite: string; arch?: string }) => {
     await withRepo(repo, o, async (catalog, storage) => {
       const removed = await removePackages(catalog, o.suite, pkgs.map((p) => parseRemoveSpec(p, o.arch)));
-      for (const r of removed) process.stdout.write(`removed ${r.name} ${r.version} ${r.arch} from ${o.suite}\n`);
+      writeLines(removed, (r) => `removed ${r.name} ${r.version} ${r.arch} from ${o.suite}\n`);
       if (o.key) await runPublish(repo, o, catalog, storage);
     });
   });

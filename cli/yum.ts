@@ -11,6 +11,7 @@ import { JsonYumCatalogue } from '../repo-layout/yum/yum-catalogue.js';
 import { addRpms, publishYum, removePackages, type YumRepoContext } from '../repo-layout/yum/yum-repo.js';
 import type { PublishedStorage } from '../storage/storage.js';
 import { openRepoStorage, storageOptions, traceCompleted, type StorageFlags } from './storage-option.js';
+import { writeLines } from './output.js';
 
 // OpenPGP (~150 ms to load) only for commands that sign; cli/main.ts starts loading it early when --key is given.
 const loadSigner: typeof import('../repo-layout/signing/openpgp-signer.js').loadSigner = async (o) => (await import('../repo-layout/signing/openpgp-signer.js')).loadSigner(o);
@@ -74,8 +75,8 @@ async function runPublish(repo: string, o: PublishFlags, ctx: YumRepoContext, lo
   });
   // Last write of a completed publish; outside yum/<name>/ so the repo's GC never sees it.
   await traceCompleted(storage, 'yum', started);
-  for (const h of r.retired) process.stdout.write(`retired ${h}\n`);
-  for (const k of r.deleted) process.stdout.write(`deleted ${k}\n`);
+  writeLines(r.retired, (h) => `retired ${h}\n`);
+  writeLines(r.deleted, (k) => `deleted ${k}\n`);
   process.stdout.write(`published yum/${o.name}: ${r.packages} package(s)\n`);
 }
 
@@ -95,7 +96,7 @@ export function register(program: Command): void {
     const rs = openRepoStorage(repo, o);
     await rs.locked(async () => {
       const ctx = context(repo, o.name, rs.storage);
-      for (const r of await addRpms(ctx, rpms)) process.stdout.write(`${r.status} ${r.href}\n`);
+      writeLines(await addRpms(ctx, rpms), (r) => `${r.status} ${r.href}\n`);
       await runPublish(repo, o, ctx, rs.local);
     });
   });
@@ -112,7 +113,7 @@ export function register(program: Command): void {
     const rs = openRepoStorage(repo, o);
     await rs.locked(async () => {
       const ctx = context(repo, o.name, rs.storage);
-      for (const p of await removePackages(ctx, what)) process.stdout.write(`removed ${p.href}\n`);
+      writeLines(await removePackages(ctx, what), (p) => `removed ${p.href}\n`);
       await runPublish(repo, o, ctx, rs.local);
     });
   });
