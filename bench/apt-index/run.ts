@@ -1,6 +1,8 @@
 // Benchmark: publish 2,000 small debs as an APT repo with lxl, reprepro and
 // aptly, side by side in one run, and print the ratios.
-//   npx tsx bench/apt-index/run.ts [--count 2000] [--keep]
+//   npx tsx bench/apt-index/run.ts [--count 2000] [--runs 3] [--keep]
+// Each of the --runs rounds runs every tool once (fresh repos), so a slow
+// minute on a shared machine hits them all; medians are reported.
 // Times: full = add every deb + export/publish signed indices;
 // incremental = add one more deb + export/publish. lxl is timed both through
 // its CLI (process start included) and in-process (what the server does).
@@ -27,6 +29,7 @@ import { FsXzBlockCache } from '../../repo-layout/apt/packages-xz.js';
 const args = process.argv.slice(2);
 const count = Number(args[args.indexOf('--count') + 1] ?? 2000) || 2000;
 const keep = args.includes('--keep');
+const runs = Math.max(1, Number(args[args.indexOf('--runs') + 1] ?? 3) || 3);
 const here = path.dirname(fileURLToPath(import.meta.url));
 const lxlBin = path.join(here, '..', '..', 'bin', 'lxl.mjs');
 
@@ -106,73 +109,102 @@ await mkdir(gnupg, { mode: 0o700 });
 const genv = { ...process.env, GNUPGHOME: gnupg };
 sh('gpg', ['--batch', '--import', keyFile], { env: genv });
 
-const results: Record<string, { full?: Sample; inc?: Sample }> = {};
+/** Every round's samples per tool; the report uses their medians. */
+const rounds: Record<string, { full: Sample[]; inc: Sample[] }> = {};
+const record = (tool: string, full: Sample, inc: Sample): void => {
+  rounds[tool] ??= { full: [], inc: [] };
+  rounds[tool].full.push(full);
+  rounds[tool].inc.push(inc);
+};
 
 // lxl through the CLI: one process adds and publishes. bin/lxl.mjs runs the compiled dist/ when it is current (npm run build), else tsx.
 // @ts-expect-error plain ESM helper without types
 const { distIsCurrent } = (await import('../../bin/dist-current.mjs')) as { distIsCurrent: () => boolean };
 const cliMode = (): string => (distIsCurrent() ? 'compiled dist/' : 'tsx (dist/ missing or older than the sources: npm run build)');
-console.log(`  lxl CLI runs: ${cliMode()}`);
-{
-  const repo = path.join(work, 'lxl-cli');
-  const full = sh(process.execPath, [lxlBin, 'apt', 'add', repo, ...all, '--key', keyFile]);
-  const inc = sh(process.execPath, [lxlBin, 'apt', 'add', repo, extra, '--key', keyFile]);
-  const start = sh(process.execPath, [lxlBin, '--help']);
-  results['lxl (CLI)'] = { full, inc };
-  console.log(`  lxl CLI ran: ${cliMode()} (checked again after the runs)`);
-  console.log(`  lxl CLI process start alone (lxl --help): ${start.wall.toFixed(2)} s wall, ${start.cpu.toFixed(2)} s CPU`);
-}
-// lxl in process (the server's path): same work without process start; default xz preset and the fast one.
-for (const xzLevel of [6, 1]) {
-  const repo = path.join(work, `lxl-lib-xz${xzLevel}`);
-  const storage = new FsStorage({ root: path.join(repo, 'public') });
-  const catalog = new JsonAptCatalog({ stateDir: path.join(repo, 'state') });
-  const signer = await OpenPgpSigner.fromArmored(key.secretArmored);
-  // The Packages.xz block cache in the state folder, as the server and the CLI keep it.
-  const xzBlockCache = new FsXzBlockCache(path.join(repo, 'state', 'apt', 'xz-blocks'));
-  const publish = () => publishApt({ storage, catalog, signer, origin: 'lxl', label: 'lxl', xzLevel, xzBlockCache });
-  const full = await timed(async () => {
-    await addDebs({ storage, catalog, suite: 'stable', files: all });
-    await publish();
-  });
-  const inc = await timed(async () => {
-    await addDebs({ storage, catalog, suite: 'stable', files: [extra] });
-    await publish();
-  });
-  results[`lxl (lib, xz -${xzLevel})`] = { full, inc };
-}
-if (have('reprepro')) {
-  const base = path.join(work, 'reprepro');
-  await mkdir(path.join(base, 'conf'), { recursive: true });
-  await writeFile(
-    path.join(base, 'conf', 'distributions'),
-    `Codename: stable\nSuite: stable\nArchitectures: amd64 i386\nComponents: main\nDebIndices: Packages Release . .gz .xz\nSignWith: ${key.fingerprint}\n`,
-  );
-  const full = sh('reprepro', ['-b', base, '--silent', 'includedeb', 'stable', ...all], { env: genv });
-  const inc = sh('reprepro', ['-b', base, '--silent', 'includedeb', 'stable', extra], { env: genv });
-  results.reprepro = { full, inc };
-} else console.log('  reprepro not installed: skipped');
+console.log(`  lxl CLI runs: ${cliMode()}; ${runs} round(s), each running every tool once`);
 const aptly = await findAptly();
-if (aptly) {
-  const root = path.join(work, 'aptly');
-  const conf = path.join(work, 'aptly.conf');
-  await writeFile(conf, JSON.stringify({ rootDir: root, architectures: ['amd64', 'i386'], gpgProvider: 'gpg2' }));
-  const a = (...x: string[]) => sh(aptly, [`-config=${conf}`, ...x], { env: genv });
-  a('repo', 'create', '-distribution=stable', '-component=main', 'bench');
-  const pub = ['-batch', `-gpg-key=${key.fingerprint}`, '-skip-contents', '-skip-bz2'];
-  const full = plus(a('repo', 'add', 'bench', ...all), a('publish', 'repo', ...pub, '-acquire-by-hash', 'bench'));
-  const inc = plus(a('repo', 'add', 'bench', extra), a('publish', 'update', ...pub, 'stable'));
-  results.aptly = { full, inc };
-} else console.log('  aptly not available (apt-get download aptly failed): skipped');
+if (!have('reprepro')) console.log('  reprepro not installed: skipped');
+if (!aptly) console.log('  aptly not available (apt-get download aptly failed): skipped');
+const last = runs - 1;
+for (let round = 0; round < runs; round++) {
+  const base = path.join(work, `round-${round}`);
+  {
+    const repo = path.join(base, 'lxl-cli');
+    const full = sh(process.execPath, [lxlBin, 'apt', 'add', repo, ...all, '--key', keyFile]);
+    const inc = sh(process.execPath, [lxlBin, 'apt', 'add', repo, extra, '--key', keyFile]);
+    record('lxl (CLI)', full, inc);
+    if (round === last) {
+      const start = sh(process.execPath, [lxlBin, '--help']);
+      console.log(`  lxl CLI ran: ${cliMode()} (checked again after the runs)`);
+      console.log(`  lxl CLI process start alone (lxl --help): ${start.wall.toFixed(2)} s wall, ${start.cpu.toFixed(2)} s CPU`);
+    }
+  }
+  // lxl in process (the server's path): same work without process start; default xz preset and the fast one.
+  for (const xzLevel of [6, 1]) {
+    const repo = path.join(base, `lxl-lib-xz${xzLevel}`);
+    const storage = new FsStorage({ root: path.join(repo, 'public') });
+    const catalog = new JsonAptCatalog({ stateDir: path.join(repo, 'state') });
+    const signer = await OpenPgpSigner.fromArmored(key.secretArmored);
+    // The Packages.xz block cache in the state folder, as the server and the CLI keep it.
+    const xzBlockCache = new FsXzBlockCache(path.join(repo, 'state', 'apt', 'xz-blocks'));
+    const publish = () => publishApt({ storage, catalog, signer, origin: 'lxl', label: 'lxl', xzLevel, xzBlockCache });
+    const full = await timed(async () => {
+      await addDebs({ storage, catalog, suite: 'stable', files: all });
+      await publish();
+    });
+    const inc = await timed(async () => {
+      await addDebs({ storage, catalog, suite: 'stable', files: [extra] });
+      await publish();
+    });
+    record(`lxl (lib, xz -${xzLevel})`, full, inc);
+  }
+  if (have('reprepro')) {
+    const dir = path.join(base, 'reprepro');
+    await mkdir(path.join(dir, 'conf'), { recursive: true });
+    await writeFile(
+      path.join(dir, 'conf', 'distributions'),
+      `Codename: stable\nSuite: stable\nArchitectures: amd64 i386\nComponents: main\nDebIndices: Packages Release . .gz .xz\nSignWith: ${key.fingerprint}\n`,
+    );
+    const full = sh('reprepro', ['-b', dir, '--silent', 'includedeb', 'stable', ...all], { env: genv });
+    const inc = sh('reprepro', ['-b', dir, '--silent', 'includedeb', 'stable', extra], { env: genv });
+    record('reprepro', full, inc);
+  }
+  if (aptly) {
+    const root = path.join(base, 'aptly');
+    const conf = path.join(base, 'aptly.conf');
+    await writeFile(conf, JSON.stringify({ rootDir: root, architectures: ['amd64', 'i386'], gpgProvider: 'gpg2' }));
+    const a = (...x: string[]) => sh(aptly, [`-config=${conf}`, ...x], { env: genv });
+    a('repo', 'create', '-distribution=stable', '-component=main', 'bench');
+    const pub = ['-batch', `-gpg-key=${key.fingerprint}`, '-skip-contents', '-skip-bz2'];
+    const full = plus(a('repo', 'add', 'bench', ...all), a('publish', 'repo', ...pub, '-acquire-by-hash', 'bench'));
+    const inc = plus(a('repo', 'add', 'bench', extra), a('publish', 'update', ...pub, 'stable'));
+    record('aptly', full, inc);
+  }
+  // Keep only the last round's trees (for the file listing below and --keep).
+  if (round < last) await rm(base, { recursive: true, force: true });
+}
+
+/** The median sample (wall and CPU medians taken separately). */
+function median(xs: Sample[]): Sample {
+  const mid = (v: number[]): number => {
+    const s = [...v].sort((a, b) => a - b);
+    return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  };
+  return { wall: mid(xs.map((x) => x.wall)), cpu: mid(xs.map((x) => x.cpu)) };
+}
+const results: Record<string, { full?: Sample; inc?: Sample }> = Object.fromEntries(
+  Object.entries(rounds).map(([k, v]) => [k, { full: median(v.full), inc: median(v.inc) }]),
+);
+const spread = (xs: Sample[]): string => `${Math.min(...xs.map((x) => x.wall)).toFixed(2)}-${Math.max(...xs.map((x) => x.wall)).toFixed(2)}`;
 
 for (const [tool, dir] of [['lxl', 'lxl-lib-xz6/public/apt'], ['reprepro', 'reprepro'], ['aptly', 'aptly/public']]) {
-  const ls = spawnSync('sh', ['-c', `cd ${JSON.stringify(path.join(work, dir))} 2>/dev/null && find dists -path '*by-hash/*' -prune -o -type f -print | sed 's|.*/||' | sort -u | tr '\\n' ' '; find dists -type d -name by-hash | head -1 | grep -q . && echo '+ by-hash'`]);
+  const ls = spawnSync('sh', ['-c', `cd ${JSON.stringify(path.join(work, `round-${last}`, dir))} 2>/dev/null && find dists -path '*by-hash/*' -prune -o -type f -print | sed 's|.*/||' | sort -u | tr '\\n' ' '; find dists -type d -name by-hash | head -1 | grep -q . && echo '+ by-hash'`]);
   console.log(`  ${tool} writes: ${ls.stdout.toString().trim() || '(not run)'}`);
 }
 console.log(`  load: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} (1/5/15 min)`);
-console.log('\nresults (seconds; wall clock, and CPU = user + system of the tool and its children):');
+console.log(`\nresults: medians of ${runs} round(s) (seconds; wall clock, and CPU = user + system of the tool and its children; [wall range]):`);
 const f = (x?: Sample) => (x ? `${x.wall.toFixed(3)} (CPU ${x.cpu.toFixed(2)})` : '-');
-for (const [k, v] of Object.entries(results)) console.log(`  ${k.padEnd(20)} full ${f(v.full).padEnd(20)} incremental ${f(v.inc)}`);
+for (const [k, v] of Object.entries(results)) console.log(`  ${k.padEnd(20)} full ${f(v.full).padEnd(20)} [${spread(rounds[k].full)}]  incremental ${f(v.inc).padEnd(20)} [${spread(rounds[k].inc)}]`);
 const ratios = (what: 'full' | 'inc', ref: number, refCpu: number): string =>
   ['lxl (CLI)', 'lxl (lib, xz -6)', 'lxl (lib, xz -1)']
     .map((k) => `${k.replace('lxl ', '')} ${(results[k][what]!.wall / ref).toFixed(2)} (CPU ${(results[k][what]!.cpu / refCpu).toFixed(2)})`)

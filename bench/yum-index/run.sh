@@ -2,6 +2,7 @@
 # Repodata for 2,000 small rpms: lxl (CLI, and in-process as the server runs
 # it) vs `createrepo_c --workers 2`, full and after adding one rpm (`--update`).
 # The rpms are generated once with lxl's writer into $LXL_TEST_CACHE/bench.
+# RUNS=n (default 3) rounds, each running every tool once; prints medians.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 top="$(cd "$here/../.." && pwd)"
@@ -21,36 +22,62 @@ if [ ! -f "$key" ]; then
   node "$top/bin/lxl.mjs" keys generate --name bench --email bench@lxl.test --out "$set_dir/key" >/dev/null
 fi
 
+runs="${RUNS:-3}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 secs() { /usr/bin/time -f '%e' -o "$work/t" "$@" >/dev/null 2>"$work/err" || { cat "$work/err" >&2; exit 1; }; cat "$work/t"; }
+# Each row's times of every round, in row order; the rounds interleave the tools, so a slow minute hits them all.
+declare -A times
+rows=(cr_full cr_add lxl_full lxl_inplace lxl_add cli_start in_full in_add)
+add() { times[$1]="${times[$1]:-} $2"; }
 
-# createrepo_c, as in the issue's reference (sqlite databases included, its default).
-mkdir -p "$work/cr/Packages"
-cp -l "$set_dir"/rpms/*.rpm "$work/cr/Packages/"
-cr_full=$(secs createrepo_c --workers 2 "$work/cr")
-cp -l "$extra" "$work/cr/Packages/"
-cr_add=$(secs createrepo_c --workers 2 --update "$work/cr")
+for round in $(seq "$runs"); do
+  r="$work/r$round"
+  # createrepo_c, as in the issue's reference (sqlite databases included, its default).
+  mkdir -p "$r/cr/Packages"
+  cp -l "$set_dir"/rpms/*.rpm "$r/cr/Packages/"
+  add cr_full "$(secs createrepo_c --workers 2 "$r/cr")"
+  cp -l "$extra" "$r/cr/Packages/"
+  add cr_add "$(secs createrepo_c --workers 2 --update "$r/cr")"
 
-# lxl CLI: add every rpm and publish (one process), then add one more and publish.
-lxl_full=$(secs node "$top/bin/lxl.mjs" yum add "$work/lxl" "$set_dir"/rpms/*.rpm --key "$key" --grace-hours 0)
-lxl_add=$(secs node "$top/bin/lxl.mjs" yum add "$work/lxl" "$extra" --key "$key")
-# Index in place (what createrepo_c does): rpms already in the pool, so nothing is copied or fsynced.
-mkdir -p "$work/inplace/public/yum/stable/Packages/b"
-cp -l "$set_dir"/rpms/*.rpm "$work/inplace/public/yum/stable/Packages/b/"
-lxl_inplace=$(secs node "$top/bin/lxl.mjs" yum add "$work/inplace" "$work"/inplace/public/yum/stable/Packages/b/*.rpm --key "$key" --grace-hours 0)
-cli_start=$(secs node "$top/bin/lxl.mjs" yum --help)
+  # lxl CLI: add every rpm and publish (one process), then add one more and publish.
+  add lxl_full "$(secs node "$top/bin/lxl.mjs" yum add "$r/lxl" "$set_dir"/rpms/*.rpm --key "$key" --grace-hours 0)"
+  add lxl_add "$(secs node "$top/bin/lxl.mjs" yum add "$r/lxl" "$extra" --key "$key")"
+  # Index in place (what createrepo_c does): rpms already in the pool, so nothing is copied or fsynced.
+  mkdir -p "$r/inplace/public/yum/stable/Packages/b"
+  cp -l "$set_dir"/rpms/*.rpm "$r/inplace/public/yum/stable/Packages/b/"
+  add lxl_inplace "$(secs node "$top/bin/lxl.mjs" yum add "$r/inplace" "$r"/inplace/public/yum/stable/Packages/b/*.rpm --key "$key" --grace-hours 0)"
+  add cli_start "$(secs node "$top/bin/lxl.mjs" yum --help)"
 
-# lxl in-process (the server's path): no CLI start-up.
-inproc=$("$tsx" "$here/inproc.ts" "$set_dir/rpms" "$extra" "$key" "$work/inproc")
-in_full=$(node -e "console.log(JSON.parse(process.argv[1]).full.toFixed(2))" "$inproc")
-in_add=$(node -e "console.log(JSON.parse(process.argv[1]).addOne.toFixed(2))" "$inproc")
+  # lxl in-process (the server's path): no CLI start-up.
+  inproc=$("$tsx" "$here/inproc.ts" "$set_dir/rpms" "$extra" "$key" "$r/inproc")
+  add in_full "$(node -e "console.log(JSON.parse(process.argv[1]).full.toFixed(2))" "$inproc")"
+  add in_add "$(node -e "console.log(JSON.parse(process.argv[1]).addOne.toFixed(2))" "$inproc")"
+  rm -rf "$r"
+done
+
+# Median of a row (and its range).
+median() { tr ' ' '\n' <<<"${times[$1]}" | grep . | sort -n | awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.2f", m }'; }
+range() { tr ' ' '\n' <<<"${times[$1]}" | grep . | sort -n | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.2f-%.2f", lo, hi }'; }
+declare -A med
+for k in "${rows[@]}"; do med[$k]=$(median "$k"); done
 
 mode=$(cd "$top" && node --input-type=module -e "import { distIsCurrent } from './bin/dist-current.mjs'; console.log(distIsCurrent() ? 'compiled dist/' : 'tsx (dist/ missing or stale: npm run build)')")
-echo "$count rpms, $(nproc) CPUs, load $(cut -d' ' -f1 /proc/loadavg), lxl CLI ran: $mode"
-printf '%-40s %8s s\n' "createrepo_c --workers 2 (full)" "$cr_full" "createrepo_c --workers 2 --update (+1)" "$cr_add" \
-  "lxl yum add+publish CLI (full)" "$lxl_full" "lxl yum add+publish CLI (full, in place)" "$lxl_inplace" "lxl yum add --key CLI (+1)" "$lxl_add" "lxl CLI start-up alone (yum --help)" "$cli_start" \
-  "lxl in-process (full)" "$in_full" "lxl in-process (+1)" "$in_add"
-awk -v a="$lxl_full" -v b="$cr_full" -v c="$lxl_add" -v d="$cr_add" -v e="$in_full" -v f="$in_add" -v g="$lxl_inplace" 'BEGIN {
-  printf "ratio full: CLI %.2fx (copying into the pool), %.2fx (in place), in-process %.2fx (target <= 1.5x)\n", a / b, g / b, e / b
-  printf "ratio +1:   CLI %.2fx, in-process %.2fx (target <= 1.0x)\n", c / d, f / d }'
+echo "$count rpms, $(nproc) CPUs, load $(cut -d' ' -f1 /proc/loadavg), $runs interleaved rounds (RUNS=n), lxl CLI ran: $mode"
+echo "seconds: median (range)"
+label() {
+  case $1 in
+    cr_full) echo "createrepo_c --workers 2 (full)" ;;
+    cr_add) echo "createrepo_c --workers 2 --update (+1)" ;;
+    lxl_full) echo "lxl yum add+publish CLI (full)" ;;
+    lxl_inplace) echo "lxl yum add+publish CLI (full, in place)" ;;
+    lxl_add) echo "lxl yum add --key CLI (+1)" ;;
+    cli_start) echo "lxl CLI start-up alone (yum --help)" ;;
+    in_full) echo "lxl in-process (full)" ;;
+    in_add) echo "lxl in-process (+1)" ;;
+  esac
+}
+for k in "${rows[@]}"; do printf '%-42s %6s s  (%s)\n' "$(label "$k")" "${med[$k]}" "$(range "$k")"; done
+awk -v a="${med[lxl_full]}" -v b="${med[cr_full]}" -v c="${med[lxl_add]}" -v d="${med[cr_add]}" -v e="${med[in_full]}" -v f="${med[in_add]}" -v g="${med[lxl_inplace]}" 'BEGIN {
+  printf "ratio full (medians): CLI %.2fx (copying into the pool), %.2fx (in place), in-process %.2fx (target <= 1.5x)\n", a / b, g / b, e / b
+  printf "ratio +1 (medians):   CLI %.2fx, in-process %.2fx (target <= 1.0x)\n", c / d, f / d }'
