@@ -173,11 +173,12 @@ export function register(program: Command): void {
       .description('add .deb files to a suite (re-adding an identical file is a no-op; another file with the same name, version and arch is refused)')
       .argument('<repo>', 'repo folder')
       .argument('<debs...>', '.deb files')
-      .option('--suite <suite>', 'suite to add to', 'stable'),
+      .option('--suite <suite>', 'suite to add to', 'stable')
+      .option('--link', 'hard-link the files into the pool instead of copying them (same file system; others are copied): no byte is copied, but the files must never be rewritten in place afterwards, since the published file would change with them'),
     false,
-  ).action(async (repo: string, debs: string[], o: PublishFlags & { suite: string }) => {
+  ).action(async (repo: string, debs: string[], o: PublishFlags & { suite: string; link?: boolean }) => {
     await withRepo(repo, o, async (catalog, storage) => {
-      const results = await addDebs({ storage, catalog, suite: o.suite, files: debs });
+      const results = await addDebs({ storage, catalog, suite: o.suite, files: debs, link: o.link });
       writeLines(results, ({ record: r, outcome }) => `${outcome} ${r.name} ${r.version} ${r.arch} in ${o.suite}\n`);
       if (o.key) await runPublish(repo, o, catalog, storage);
     });

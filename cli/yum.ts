@@ -90,13 +90,14 @@ export function register(program: Command): void {
       .description('validate rpms and add them to the repo (publish, or give --key, to make them visible)')
       .argument('<repo>', 'repo folder')
       .argument('<rpms...>', 'rpm files')
-      .addOption(nameOption()),
+      .addOption(nameOption())
+      .option('--link', 'hard-link the files into the pool instead of copying them (same file system; others are copied): no byte is copied, but the files must never be rewritten in place afterwards, since the published file would change with them'),
     false,
-  ).action(async (repo: string, rpms: string[], o: PublishFlags) => {
+  ).action(async (repo: string, rpms: string[], o: PublishFlags & { link?: boolean }) => {
     const rs = openRepoStorage(repo, o);
     await rs.locked(async () => {
       const ctx = context(repo, o.name, rs.storage);
-      writeLines(await addRpms(ctx, rpms), (r) => `${r.status} ${r.href}\n`);
+      writeLines(await addRpms(ctx, rpms, { link: o.link }), (r) => `${r.status} ${r.href}\n`);
       await runPublish(repo, o, ctx, rs.local);
     });
   });

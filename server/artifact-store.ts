@@ -8,7 +8,7 @@
 // catalogued (the server died between the two) is swept after a grace period.
 
 import { createReadStream } from 'node:fs';
-import { link, mkdir, readdir, readFile, rm, stat, utimes } from 'node:fs/promises';
+import { chmod, link, mkdir, readdir, readFile, rm, stat, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
@@ -16,6 +16,8 @@ import { NotFoundError, StorageError } from '../repo-layout/errors.js';
 import { fsyncPath, writeFileDurable } from '../storage/durable-file.js';
 
 const SHA256_RE = /^[0-9a-f]{64}$/;
+/** Mode of a stored artifact. */
+const ARTIFACT_MODE = 0o644;
 const KIND_RE = /^[A-Za-z0-9._-]{1,100}$/;
 
 /** How old an uncatalogued artifact must be before the start-up sweep removes it. */
@@ -89,6 +91,8 @@ export class FsArtifactStore implements ArtifactStore {
     try {
       // The bytes reach the disk before the name does (the writer may have fsynced already; then this is cheap).
       await fsyncPath(tempFile);
+      // Verified, an artifact is published content: readable by everyone, so a local pool can hard-link it (uploads stay 0640 until here).
+      await chmod(tempFile, ARTIFACT_MODE);
       await mkdir(path.dirname(dest), { recursive: true });
       // link(2) refuses to replace: an artifact already stored (same digest, same bytes) stays as it is,
       // made fresh again so the unreferenced-artifact sweep's grace period starts over.
@@ -96,6 +100,7 @@ export class FsArtifactStore implements ArtifactStore {
         if (err.code !== 'EEXIST') throw err;
         const now = new Date();
         await utimes(dest, now, now);
+        await chmod(dest, ARTIFACT_MODE);
       });
       await fsyncPath(path.dirname(dest));
     } catch (err) {

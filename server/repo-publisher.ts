@@ -115,7 +115,8 @@ export class RepoPublisher implements Publisher {
       const haveKeys = new Set(have.map(key));
       const wantKeys = new Set(want.map(key));
       const add = want.filter((p) => !haveKeys.has(key(p)));
-      if (add.length) await addDebs({ storage, catalog, suite, prefix, files: await Promise.all(add.map((p) => this.opts.artifacts.localPath(p.sha256))) });
+      // Artifacts are content-addressed and never rewritten, so a local pool links them rather than copying.
+      if (add.length) await addDebs({ storage, catalog, suite, prefix, link: true, files: await Promise.all(add.map((p) => this.opts.artifacts.localPath(p.sha256))) });
       const drop = have.filter((r) => !wantKeys.has(key(r)));
       if (drop.length) await catalog.remove(suite, drop.map((r) => ({ name: r.name, version: r.version, arch: r.arch })));
     }
@@ -146,7 +147,7 @@ export class RepoPublisher implements Publisher {
       const files: Array<{ sha256: string; path?: string }> = [];
       for (const p of want) files.push(have.has(p.sha256) ? { sha256: p.sha256 } : await this.signedRpms.signed(p.sha256));
       const add = files.filter((f) => !have.has(f.sha256));
-      if (add.length) await addRpms(ctx, add.map((f) => f.path!));
+      if (add.length) await addRpms(ctx, add.map((f) => f.path!), { link: true });
       const wantSha = new Set(files.map((f) => f.sha256));
       const release = await ctx.catalogue.lock();
       try {

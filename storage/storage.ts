@@ -30,6 +30,13 @@ export interface PutItem {
   opts?: PutOptions;
 }
 
+/** One local file to store by link (PublishedStorage.linkFiles). */
+export interface LinkItem {
+  key: string;
+  /** The local file; its bytes must never change in place from now on (a content-addressed artifact). */
+  file: string;
+}
+
 /** A place published files live: a local folder, an S3 bucket. */
 export interface PublishedStorage {
   /** True when put and putMany record PutOptions.mtimeMs as the file's time (the local folder; S3 sets Last-Modified itself). */
@@ -38,6 +45,13 @@ export interface PublishedStorage {
   put(key: string, body: Readable | Uint8Array | string, opts?: PutOptions): Promise<void>;
   /** Optional batch put: like put for each item (each atomic, all durable when it resolves); a backend may share fsync waits across the batch. */
   putMany?(items: PutItem[]): Promise<void>;
+  /**
+   * Optional (the local folder): stores each local file at its key as a hard link, so no byte is copied; a file that
+   * cannot be linked (another file system, or not readable by everyone as published files must be) is copied. A key
+   * that already exists is left alone and returned, for the caller to compare. Each store is atomic; all are durable
+   * when it resolves. The caller promises the files are never rewritten in place (the link shares their bytes).
+   */
+  linkFiles?(items: LinkItem[]): Promise<{ existing: string[] }>;
   /** Writes `body` at `key` only if nothing is there; resolves false (writing nothing) when it exists. */
   putIfAbsent(key: string, body: Uint8Array | string, opts?: PutOptions): Promise<boolean>;
   /** Opens `key` for reading; rejects with NotFoundError when it is missing. */
@@ -46,6 +60,8 @@ export interface PublishedStorage {
   getBytes(key: string): Promise<Buffer>;
   /** Size and mtime of `key`, or undefined when it is missing. */
   head(key: string): Promise<ObjectInfo | undefined>;
+  /** Optional: the keys of `keys` that hold no object, in one call where the backend answers many cheaply (the local folder). */
+  missingKeys?(keys: string[]): Promise<string[]>;
   /** Every object whose key starts with `prefix`, in key order. */
   list(prefix: string): AsyncIterable<ObjectInfo>;
   /** Optional: the keys `list` gives, without sizes and mtimes, where those cost a call per object (the local folder). */
@@ -68,7 +84,9 @@ export interface PublishedStorage {
 
 /** Throws unless `key` is a clean relative path (no `..`, no leading `/`). */
 export function assertKey(key: string): void {
-  if (key === '' || key.startsWith('/') || key.split('/').some((s) => s === '..' || s === '.' || s === '') || key.includes('\0')) {
-    throw new Error(`invalid storage key ${JSON.stringify(key)}`);
-  }
+  if (!CLEAN_KEY.test(key) || DOT_SEGMENT.test(key)) throw new Error(`invalid storage key ${JSON.stringify(key)}`);
 }
+
+/** Non-empty segments without NUL joined by single slashes (no leading or trailing slash). */
+const CLEAN_KEY = /^[^/\0]+(?:\/[^/\0]+)*$/;
+const DOT_SEGMENT = /(?:^|\/)\.\.?(?:\/|$)/;

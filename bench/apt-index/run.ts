@@ -5,7 +5,9 @@
 // minute on a shared machine hits them all; medians are reported.
 // Times: full = add every deb + export/publish signed indices;
 // incremental = add one more deb + export/publish. lxl is timed both through
-// its CLI (process start included) and in-process (what the server does).
+// its CLI (process start included) and in-process, each copying the debs into
+// the pool and hard-linking them (`--link`; what the server does with its
+// content-addressed artifacts, and what aptly does with every input file).
 // Same index formats where the tools allow: lxl writes Packages + .gz + .xz +
 // by-hash; reprepro is set to export Packages + .gz + .xz (it has no by-hash);
 // aptly (no .xz support) writes Packages + .gz + by-hash, with its Contents
@@ -19,12 +21,21 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeDeb } from '../../test/support/apt-debs.js';
 import { generateKey } from '../../repo-layout/signing/keys.js';
-import { OpenPgpSigner } from '../../repo-layout/signing/openpgp-signer.js';
-import { FsStorage } from '../../storage/fs-storage.js';
-import { JsonAptCatalog } from '../../repo-layout/apt/apt-catalog.js';
-import { addDebs } from '../../repo-layout/apt/apt-changes.js';
-import { publishApt } from '../../repo-layout/apt/apt-publish.js';
-import { FsXzBlockCache } from '../../repo-layout/apt/packages-xz.js';
+import type * as SignerModule from '../../repo-layout/signing/openpgp-signer.js';
+import type * as FsStorageModule from '../../storage/fs-storage.js';
+import type * as CatalogModule from '../../repo-layout/apt/apt-catalog.js';
+import type * as ChangesModule from '../../repo-layout/apt/apt-changes.js';
+import type * as PublishModule from '../../repo-layout/apt/apt-publish.js';
+import type * as XzModule from '../../repo-layout/apt/packages-xz.js';
+import { lxlModule, modulesLabel } from '../lxl-modules.js';
+
+// The in-process rows run what the server runs: the compiled modules when dist/ is current.
+const { OpenPgpSigner } = await lxlModule<typeof SignerModule>('repo-layout/signing/openpgp-signer');
+const { FsStorage } = await lxlModule<typeof FsStorageModule>('storage/fs-storage');
+const { JsonAptCatalog } = await lxlModule<typeof CatalogModule>('repo-layout/apt/apt-catalog');
+const { addDebs } = await lxlModule<typeof ChangesModule>('repo-layout/apt/apt-changes');
+const { publishApt } = await lxlModule<typeof PublishModule>('repo-layout/apt/apt-publish');
+const { FsXzBlockCache } = await lxlModule<typeof XzModule>('repo-layout/apt/packages-xz');
 
 const args = process.argv.slice(2);
 const count = Number(args[args.indexOf('--count') + 1] ?? 2000) || 2000;
@@ -121,27 +132,31 @@ const record = (tool: string, full: Sample, inc: Sample): void => {
 // @ts-expect-error plain ESM helper without types
 const { distIsCurrent } = (await import('../../bin/dist-current.mjs')) as { distIsCurrent: () => boolean };
 const cliMode = (): string => (distIsCurrent() ? 'compiled dist/' : 'tsx (dist/ missing or older than the sources: npm run build)');
-console.log(`  lxl CLI runs: ${cliMode()}; ${runs} round(s), each running every tool once`);
+console.log(`  lxl CLI runs: ${cliMode()}; in-process rows run: ${modulesLabel}; ${runs} round(s), each running every tool once`);
 const aptly = await findAptly();
 if (!have('reprepro')) console.log('  reprepro not installed: skipped');
 if (!aptly) console.log('  aptly not available (apt-get download aptly failed): skipped');
 const last = runs - 1;
 for (let round = 0; round < runs; round++) {
   const base = path.join(work, `round-${round}`);
-  {
-    const repo = path.join(base, 'lxl-cli');
-    const full = sh(process.execPath, [lxlBin, 'apt', 'add', repo, ...all, '--key', keyFile]);
-    const inc = sh(process.execPath, [lxlBin, 'apt', 'add', repo, extra, '--key', keyFile]);
-    record('lxl (CLI)', full, inc);
+  for (const link of [false, true]) {
+    const repo = path.join(base, link ? 'lxl-cli-link' : 'lxl-cli');
+    const flags = link ? ['--link'] : [];
+    const full = sh(process.execPath, [lxlBin, 'apt', 'add', repo, ...all, '--key', keyFile, ...flags]);
+    const inc = sh(process.execPath, [lxlBin, 'apt', 'add', repo, extra, '--key', keyFile, ...flags]);
+    record(link ? 'lxl (CLI --link)' : 'lxl (CLI)', full, inc);
+    if (!link) continue;
     if (round === last) {
       const start = sh(process.execPath, [lxlBin, '--help']);
       console.log(`  lxl CLI ran: ${cliMode()} (checked again after the runs)`);
       console.log(`  lxl CLI process start alone (lxl --help): ${start.wall.toFixed(2)} s wall, ${start.cpu.toFixed(2)} s CPU`);
     }
   }
-  // lxl in process (the server's path): same work without process start; default xz preset and the fast one.
-  for (const xzLevel of [6, 1]) {
-    const repo = path.join(base, `lxl-lib-xz${xzLevel}`);
+  // lxl in process: the same work without process start, copying the debs, and linking them (the server's path:
+  // it links its content-addressed artifacts).
+  for (const link of [false, true]) {
+    const xzLevel = 6;
+    const repo = path.join(base, link ? 'lxl-lib-link' : 'lxl-lib');
     const storage = new FsStorage({ root: path.join(repo, 'public') });
     const catalog = new JsonAptCatalog({ stateDir: path.join(repo, 'state') });
     const signer = await OpenPgpSigner.fromArmored(key.secretArmored);
@@ -149,14 +164,14 @@ for (let round = 0; round < runs; round++) {
     const xzBlockCache = new FsXzBlockCache(path.join(repo, 'state', 'apt', 'xz-blocks'));
     const publish = () => publishApt({ storage, catalog, signer, origin: 'lxl', label: 'lxl', xzLevel, xzBlockCache });
     const full = await timed(async () => {
-      await addDebs({ storage, catalog, suite: 'stable', files: all });
+      await addDebs({ storage, catalog, suite: 'stable', files: all, link });
       await publish();
     });
     const inc = await timed(async () => {
-      await addDebs({ storage, catalog, suite: 'stable', files: [extra] });
+      await addDebs({ storage, catalog, suite: 'stable', files: [extra], link });
       await publish();
     });
-    record(`lxl (lib, xz -${xzLevel})`, full, inc);
+    record(link ? 'lxl (lib, link)' : 'lxl (lib)', full, inc);
   }
   if (have('reprepro')) {
     const dir = path.join(base, 'reprepro');
@@ -197,7 +212,7 @@ const results: Record<string, { full?: Sample; inc?: Sample }> = Object.fromEntr
 );
 const spread = (xs: Sample[]): string => `${Math.min(...xs.map((x) => x.wall)).toFixed(2)}-${Math.max(...xs.map((x) => x.wall)).toFixed(2)}`;
 
-for (const [tool, dir] of [['lxl', 'lxl-lib-xz6/public/apt'], ['reprepro', 'reprepro'], ['aptly', 'aptly/public']]) {
+for (const [tool, dir] of [['lxl', 'lxl-lib/public/apt'], ['reprepro', 'reprepro'], ['aptly', 'aptly/public']]) {
   const ls = spawnSync('sh', ['-c', `cd ${JSON.stringify(path.join(work, `round-${last}`, dir))} 2>/dev/null && find dists -path '*by-hash/*' -prune -o -type f -print | sed 's|.*/||' | sort -u | tr '\\n' ' '; find dists -type d -name by-hash | head -1 | grep -q . && echo '+ by-hash'`]);
   console.log(`  ${tool} writes: ${ls.stdout.toString().trim() || '(not run)'}`);
 }
@@ -206,7 +221,7 @@ console.log(`\nresults: medians of ${runs} round(s) (seconds; wall clock, and CP
 const f = (x?: Sample) => (x ? `${x.wall.toFixed(3)} (CPU ${x.cpu.toFixed(2)})` : '-');
 for (const [k, v] of Object.entries(results)) console.log(`  ${k.padEnd(20)} full ${f(v.full).padEnd(20)} [${spread(rounds[k].full)}]  incremental ${f(v.inc).padEnd(20)} [${spread(rounds[k].inc)}]`);
 const ratios = (what: 'full' | 'inc', ref: number, refCpu: number): string =>
-  ['lxl (CLI)', 'lxl (lib, xz -6)', 'lxl (lib, xz -1)']
+  ['lxl (CLI)', 'lxl (CLI --link)', 'lxl (lib)', 'lxl (lib, link)']
     .map((k) => `${k.replace('lxl ', '')} ${(results[k][what]!.wall / ref).toFixed(2)} (CPU ${(results[k][what]!.cpu / refCpu).toFixed(2)})`)
     .join(', ');
 const others = [results.reprepro?.full, results.aptly?.full].filter((x): x is Sample => !!x);

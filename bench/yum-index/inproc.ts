@@ -1,15 +1,25 @@
 // Times the YUM publisher in-process (as the server runs it, without CLI
 // start-up): full add+publish of every rpm in <rpms-dir>, then add one more.
-// `tsx inproc.ts <rpms-dir> <extra.rpm> <secret.asc> <work-dir>`; prints JSON.
+// `tsx inproc.ts <rpms-dir> <extra.rpm> <secret.asc> <work-dir> [link]`; prints
+// JSON. With `link` the rpms are hard-linked into Packages/ (the server links
+// its content-addressed artifacts), else copied.
 
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { loadSigner } from '../../repo-layout/signing/openpgp-signer.js';
-import { JsonYumCatalogue } from '../../repo-layout/yum/yum-catalogue.js';
-import { addRpms, publishYum } from '../../repo-layout/yum/yum-repo.js';
-import { FsStorage } from '../../storage/fs-storage.js';
+import type * as SignerModule from '../../repo-layout/signing/openpgp-signer.js';
+import type * as CatalogueModule from '../../repo-layout/yum/yum-catalogue.js';
+import type * as RepoModule from '../../repo-layout/yum/yum-repo.js';
+import type * as FsStorageModule from '../../storage/fs-storage.js';
+import { lxlModule, modulesLabel } from '../lxl-modules.js';
 
-const [rpmsDir, extra, keyFile, work] = process.argv.slice(2);
+// What the server runs: the compiled modules when dist/ is current.
+const { loadSigner } = await lxlModule<typeof SignerModule>('repo-layout/signing/openpgp-signer');
+const { JsonYumCatalogue } = await lxlModule<typeof CatalogueModule>('repo-layout/yum/yum-catalogue');
+const { addRpms, publishYum } = await lxlModule<typeof RepoModule>('repo-layout/yum/yum-repo');
+const { FsStorage } = await lxlModule<typeof FsStorageModule>('storage/fs-storage');
+
+const [rpmsDir, extra, keyFile, work, mode] = process.argv.slice(2);
+const link = mode === 'link';
 const signer = await loadSigner({ keyFile });
 const ctx = {
   storage: new FsStorage({ root: path.join(work, 'public') }),
@@ -18,11 +28,11 @@ const ctx = {
 };
 const rpms = (await readdir(rpmsDir)).filter((f) => f.endsWith('.rpm')).map((f) => path.join(rpmsDir, f));
 let t = performance.now();
-await addRpms(ctx, rpms);
+await addRpms(ctx, rpms, { link });
 await publishYum(ctx, { signer, settings: { graceHours: 0 } });
 const full = (performance.now() - t) / 1000;
 t = performance.now();
-await addRpms(ctx, [extra]);
+await addRpms(ctx, [extra], { link });
 await publishYum(ctx, { signer });
 const addOne = (performance.now() - t) / 1000;
-process.stdout.write(`${JSON.stringify({ packages: rpms.length, full, addOne })}\n`);
+process.stdout.write(`${JSON.stringify({ packages: rpms.length, full, addOne, modules: modulesLabel })}\n`);

@@ -28,7 +28,7 @@ trap 'rm -rf "$work"' EXIT
 secs() { /usr/bin/time -f '%e' -o "$work/t" "$@" >/dev/null 2>"$work/err" || { cat "$work/err" >&2; exit 1; }; cat "$work/t"; }
 # Each row's times of every round, in row order; the rounds interleave the tools, so a slow minute hits them all.
 declare -A times
-rows=(cr_full cr_add lxl_full lxl_inplace lxl_add cli_start in_full in_add)
+rows=(cr_full cr_add lxl_full lxl_link lxl_inplace lxl_add cli_start in_full in_link in_add)
 add() { times[$1]="${times[$1]:-} $2"; }
 
 for round in $(seq "$runs"); do
@@ -43,6 +43,8 @@ for round in $(seq "$runs"); do
   # lxl CLI: add every rpm and publish (one process), then add one more and publish.
   add lxl_full "$(secs node "$top/bin/lxl.mjs" yum add "$r/lxl" "$set_dir"/rpms/*.rpm --key "$key" --grace-hours 0)"
   add lxl_add "$(secs node "$top/bin/lxl.mjs" yum add "$r/lxl" "$extra" --key "$key")"
+  # Hard-linked into the pool instead of copied (--link; what the server does with its artifacts).
+  add lxl_link "$(secs node "$top/bin/lxl.mjs" yum add "$r/lxl-link" "$set_dir"/rpms/*.rpm --key "$key" --grace-hours 0 --link)"
   # Index in place (what createrepo_c does): rpms already in the pool, so nothing is copied or fsynced.
   mkdir -p "$r/inplace/public/yum/stable/Packages/b"
   cp -l "$set_dir"/rpms/*.rpm "$r/inplace/public/yum/stable/Packages/b/"
@@ -53,6 +55,9 @@ for round in $(seq "$runs"); do
   inproc=$("$tsx" "$here/inproc.ts" "$set_dir/rpms" "$extra" "$key" "$r/inproc")
   add in_full "$(node -e "console.log(JSON.parse(process.argv[1]).full.toFixed(2))" "$inproc")"
   add in_add "$(node -e "console.log(JSON.parse(process.argv[1]).addOne.toFixed(2))" "$inproc")"
+  inmode="$(node -e "console.log(JSON.parse(process.argv[1]).modules)" "$inproc")"
+  inproc=$("$tsx" "$here/inproc.ts" "$set_dir/rpms" "$extra" "$key" "$r/inproc-link" link)
+  add in_link "$(node -e "console.log(JSON.parse(process.argv[1]).full.toFixed(2))" "$inproc")"
   rm -rf "$r"
 done
 
@@ -63,21 +68,23 @@ declare -A med
 for k in "${rows[@]}"; do med[$k]=$(median "$k"); done
 
 mode=$(cd "$top" && node --input-type=module -e "import { distIsCurrent } from './bin/dist-current.mjs'; console.log(distIsCurrent() ? 'compiled dist/' : 'tsx (dist/ missing or stale: npm run build)')")
-echo "$count rpms, $(nproc) CPUs, load $(cut -d' ' -f1 /proc/loadavg), $runs interleaved rounds (RUNS=n), lxl CLI ran: $mode"
+echo "$count rpms, $(nproc) CPUs, load $(cut -d' ' -f1 /proc/loadavg), $runs interleaved rounds (RUNS=n), lxl CLI ran: $mode, in-process rows ran: $inmode"
 echo "seconds: median (range)"
 label() {
   case $1 in
     cr_full) echo "createrepo_c --workers 2 (full)" ;;
     cr_add) echo "createrepo_c --workers 2 --update (+1)" ;;
     lxl_full) echo "lxl yum add+publish CLI (full)" ;;
+    lxl_link) echo "lxl yum add --link CLI (full)" ;;
     lxl_inplace) echo "lxl yum add+publish CLI (full, in place)" ;;
     lxl_add) echo "lxl yum add --key CLI (+1)" ;;
     cli_start) echo "lxl CLI start-up alone (yum --help)" ;;
     in_full) echo "lxl in-process (full)" ;;
+    in_link) echo "lxl in-process (full, linking)" ;;
     in_add) echo "lxl in-process (+1)" ;;
   esac
 }
 for k in "${rows[@]}"; do printf '%-42s %6s s  (%s)\n' "$(label "$k")" "${med[$k]}" "$(range "$k")"; done
-awk -v a="${med[lxl_full]}" -v b="${med[cr_full]}" -v c="${med[lxl_add]}" -v d="${med[cr_add]}" -v e="${med[in_full]}" -v f="${med[in_add]}" -v g="${med[lxl_inplace]}" 'BEGIN {
-  printf "ratio full (medians): CLI %.2fx (copying into the pool), %.2fx (in place), in-process %.2fx (target <= 1.5x)\n", a / b, g / b, e / b
+awk -v a="${med[lxl_full]}" -v b="${med[cr_full]}" -v c="${med[lxl_add]}" -v d="${med[cr_add]}" -v e="${med[in_full]}" -v f="${med[in_add]}" -v g="${med[lxl_inplace]}" -v h="${med[lxl_link]}" -v i="${med[in_link]}" 'BEGIN {
+  printf "ratio full (medians): CLI %.2fx (copying into the pool), %.2fx (--link), %.2fx (in place); in-process %.2fx (copying), %.2fx (linking) (target <= 1.5x)\n", a / b, h / b, g / b, e / b, i / b
   printf "ratio +1 (medians):   CLI %.2fx, in-process %.2fx (target <= 1.0x)\n", c / d, f / d }'

@@ -23,6 +23,11 @@ export interface AddDebsOptions {
   files: string[];
   /** Storage prefix of the APT tree (default `apt`). */
   prefix?: string;
+  /**
+   * Hard-link the files into the pool where the storage can (the local folder) instead of copying them. Only for
+   * files never rewritten in place afterwards (the server's content-addressed artifacts; `lxl apt add --link`).
+   */
+  link?: boolean;
 }
 
 /** Throws ConfigError unless `suite` is a plain name usable as `dists/<suite>` (letters, digits, `.`, `_`, `-`). */
@@ -34,10 +39,11 @@ export function assertSuiteName(suite: string): void {
 export async function addDebs(opts: AddDebsOptions): Promise<Array<{ record: AptRecord; outcome: AddOutcome }>> {
   const prefix = opts.prefix ?? 'apt';
   assertSuiteName(opts.suite);
+  const link = opts.link === true && opts.storage.linkFiles !== undefined;
   let kept = 0;
   const read = await mapLimit(opts.files, 16, async (f) => {
     const { record, bytes } = await readDeb(f);
-    if (!bytes || kept + bytes.length > KEEP_BYTES_LIMIT) return { record };
+    if (!bytes || link || kept + bytes.length > KEEP_BYTES_LIMIT) return { record };
     kept += bytes.length;
     return { record, bytes };
   });
@@ -49,18 +55,34 @@ export async function addDebs(opts: AddDebsOptions): Promise<Array<{ record: Apt
     checkImmutable(known.get(identity(r)), r);
     known.set(identity(r), r);
   }
-  // Pool files: one already there must have the same bytes; new small ones are stored in one batch.
+  if (link) await linkIntoPool(opts.storage, prefix, recs, opts.files);
+  else await copyIntoPool(opts.storage, prefix, recs, opts.files, read);
+  const outcomes = await opts.catalog.add(opts.suite, recs);
+  return recs.map((record, i) => ({ record, outcome: outcomes[i] }));
+}
+
+/** Links each file into the pool (no head per file: linking refuses a name that exists); an existing one must have the same bytes. */
+async function linkIntoPool(storage: PublishedStorage, prefix: string, recs: AptRecord[], files: string[]): Promise<void> {
+  const items = new Map<string, { rec: AptRecord; file: string }>();
+  recs.forEach((rec, i) => items.set(`${prefix}/${rec.filename}`, { rec, file: files[i] }));
+  const { existing } = await storage.linkFiles!([...items].map(([key, x]) => ({ key, file: x.file })));
+  await mapLimit(existing, 16, async (key) => {
+    const x = items.get(key)!;
+    await checkPoolFile(storage, key, x.file, x.rec);
+  });
+}
+
+/** Copies each file into the pool: one already there must have the same bytes; new small ones are stored in one batch. */
+async function copyIntoPool(storage: PublishedStorage, prefix: string, recs: AptRecord[], files: string[], read: Array<{ bytes?: Buffer }>): Promise<void> {
   const batch = new Map<string, PutItem>();
   await mapLimit(recs, 16, async (r, i) => {
     const key = `${prefix}/${r.filename}`;
-    if (batch.has(key) || (await checkPoolFile(opts.storage, key, opts.files[i], r))) return;
+    if (batch.has(key) || (await checkPoolFile(storage, key, files[i], r))) return;
     const bytes = read[i].bytes;
-    if (bytes && opts.storage.putMany) batch.set(key, { key, body: bytes, opts: POOL_PUT });
-    else await opts.storage.put(key, bytes ?? createReadStream(opts.files[i]), POOL_PUT);
+    if (bytes && storage.putMany) batch.set(key, { key, body: bytes, opts: POOL_PUT });
+    else await storage.put(key, bytes ?? createReadStream(files[i]), POOL_PUT);
   });
-  if (batch.size > 0) await opts.storage.putMany!([...batch.values()]);
-  const outcomes = await opts.catalog.add(opts.suite, recs);
-  return recs.map((record, i) => ({ record, outcome: outcomes[i] }));
+  if (batch.size > 0) await storage.putMany!([...batch.values()]);
 }
 
 /** Removes packages from a suite; NotFoundError when nothing matched. Pool files go after the publish grace period. */

@@ -8,7 +8,7 @@ import { CACHE_IMMUTABLE, CACHE_INDEX, type PublishedStorage, type PutItem, type
 import { NotFoundError } from '../errors.js';
 import type { Signer } from '../signing/signer.js';
 import type { AptCatalog, AptRecord } from './apt-catalog.js';
-import { buildSuiteIndex, type SuiteIndex, type SuiteOptions } from './apt-index.js';
+import { buildSuiteIndex, type SuiteOptions } from './apt-index.js';
 import type { XzBlockCache } from './packages-xz.js';
 import { BY_HASH } from './apt-release.js';
 import { BINARY_ARCHES } from './apt-pool.js';
@@ -16,6 +16,7 @@ import { applyRetention } from './apt-retention.js';
 import { debSourcesFile, oneLineSourcesEntry } from './apt-sources.js';
 import { freshMtime } from '../../storage/fresh-mtime.js';
 import { runGc } from '../../storage/gc.js';
+import { mapLimit } from '../concurrency.js';
 
 /** How to publish. */
 export interface AptPublishOptions {
@@ -103,20 +104,21 @@ export async function publishApt(opts: AptPublishOptions): Promise<AptPublishRep
   const before = new Set(state.referenced);
   const poolKeys = new Set<string>();
   for (const recs of bySuite.values()) for (const r of recs) poolKeys.add(`${prefix}/${r.filename}`);
-  await forEach(
-    [...poolKeys].filter((k) => !before.has(k)),
-    16,
-    async (key) => {
-      if (!(await storage.head(key))) throw new NotFoundError(`cannot publish: the pool file ${key} is missing from storage; add the .deb again`);
-    },
-  );
+  // The check runs while the indices are built (xz runs in child processes meanwhile); both end before any write.
+  const poolChecked = missingKeys(storage, [...poolKeys].filter((k) => !before.has(k))).then((missing) => {
+    if (missing.length > 0) {
+      const more = missing.length > 1 ? ` (and ${missing.length - 1} more)` : '';
+      throw new NotFoundError(`cannot publish: the pool file ${missing[0]}${more} is missing from storage; add the .deb again`);
+    }
+  });
 
   step('indices');
-  const indices: SuiteIndex[] = await Promise.all(
+  const built = Promise.all(
     suites.map((suite) =>
       buildSuiteIndex(bySuite.get(suite) ?? [], { origin: opts.origin, label: opts.label, suite, date, validUntil, architectures: BINARY_ARCHES, xzLevel: opts.xzLevel, xzBlockCache: opts.xzBlockCache, xzBlocks: opts.xzBlocks }),
     ),
   );
+  const [, indices] = await Promise.all([poolChecked, built]);
 
   step('keys');
   // Keys and ready-made sources entries; they are not listed in any Release.
@@ -217,11 +219,15 @@ async function putAllIfAbsent(storage: PublishedStorage, items: PutItem[]): Prom
     await forEach(items, 8, (x) => storage.putIfAbsent(x.key, x.body, x.opts));
     return;
   }
-  const missing: PutItem[] = [];
-  await forEach(items, 16, async (x) => {
-    if (!(await storage.head(x.key))) missing.push(x);
-  });
-  await storage.putMany(missing.sort((a, b) => (a.key < b.key ? -1 : 1)));
+  const absent = new Set(await missingKeys(storage, items.map((x) => x.key)));
+  await storage.putMany(items.filter((x) => absent.has(x.key)).sort((a, b) => (a.key < b.key ? -1 : 1)));
+}
+
+/** The keys that hold no object: one batch call where the storage has it, else a head per key (16 in flight). */
+async function missingKeys(storage: PublishedStorage, keys: string[]): Promise<string[]> {
+  if (storage.missingKeys) return storage.missingKeys(keys);
+  const heads = await mapLimit(keys, 16, (k) => storage.head(k));
+  return keys.filter((_, i) => heads[i] === undefined);
 }
 
 /** The items whose stored bytes differ (or are missing): rewriting an unchanged key or sources file only costs an fsync. */

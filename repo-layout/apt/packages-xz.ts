@@ -8,9 +8,10 @@
 // compressed by one `xz` run. A block compressed alone has the same bytes as
 // the same text compressed inside any stream, so an incremental publish and a
 // full rebuild write the same file. A suite smaller than `minBlock` is one
-// block: the same bytes as plain `xz -6`. A cached block is used only if its
-// bytes are intact (a digest kept beside them) and its stored CRC64 is that of
-// the text it stands for, so a damaged cache costs time, never a wrong index.
+// block: the same bytes as `xz -6` with a block-sized dictionary
+// (packagesXzFilter). A cached block is used only if its bytes are intact (a
+// digest kept beside them) and its stored CRC64 is that of the text it stands
+// for, so a damaged cache costs time, never a wrong index.
 
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
@@ -49,10 +50,24 @@ export interface PackagesXz {
   reused: number;
 }
 
+const DEFAULT_MAX_BLOCK = 256 * 1024;
+/** LZMA2 dictionary size of each xz preset 0-9 (xz(1), "Presets"). */
+const PRESET_DICT = [256, 1024, 2048, 4096, 4096, 8192, 8192, 16384, 32768, 65536].map((k) => k * 1024);
+
+/**
+ * The LZMA2 options (`xz --lzma2=`) of Packages.xz: the preset, with a dictionary no bigger than a block. No match
+ * reaches outside its block, so the data is what the preset's dictionary would give, but xz need not set up 8 MiB
+ * per thread (-6) to compress it, and a client needs only the block's size of memory to decompress it.
+ */
+export function packagesXzFilter(level: number, maxBlock: number): string {
+  if (!Number.isInteger(level) || level < 0 || level > 9) throw new ToolError(`cannot compress Packages.xz: xz preset ${level} is not 0-9`);
+  return `preset=${level},dict=${Math.max(4096, Math.min(maxBlock, PRESET_DICT[level]))}`;
+}
+
 /** Cuts the Packages text (stanzas joined by blank lines) into block texts at content-chosen stanza boundaries; their concatenation is the text. */
 export function packagesBlocks(stanzas: readonly string[], opts: PackagesXzOptions = {}): string[] {
   const min = opts.minBlock ?? 64 * 1024;
-  const max = opts.maxBlock ?? 256 * 1024;
+  const max = opts.maxBlock ?? DEFAULT_MAX_BLOCK;
   const divisor = opts.divisor ?? 64;
   const blocks: string[] = [];
   let cur: string[] = [];
@@ -81,13 +96,13 @@ function firstLineHash(stanza: string): number {
 
 /** Packages.xz for these stanzas: cached blocks where the text is unchanged, one xz run for the rest. */
 export async function packagesXz(stanzas: readonly string[], opts: PackagesXzOptions = {}): Promise<PackagesXz> {
-  const level = opts.level ?? 6;
+  const filter = packagesXzFilter(opts.level ?? 6, opts.maxBlock ?? DEFAULT_MAX_BLOCK);
   const texts = packagesBlocks(stanzas, opts).map((t) => Buffer.from(t));
-  const keys = texts.map((t) => createHash('sha256').update(`xz -${level} block\n`).update(t).digest('hex'));
+  const keys = texts.map((t) => createHash('sha256').update(`xz --lzma2=${filter} block\n`).update(t).digest('hex'));
   const cache = opts.cache;
   const cached = cache ? await Promise.all(keys.map((k) => cache.get(k).catch(() => undefined))) : [];
   const missing = texts.map((_, i) => i).filter((i) => !validFor(cached[i], texts[i]));
-  const fresh = await compressBlocks(missing.map((i) => texts[i]), level);
+  const fresh = await compressBlocks(missing.map((i) => texts[i]), filter);
   const blocks = texts.map((_, i) => cached[i]) as XzBlock[];
   missing.forEach((i, j) => (blocks[i] = fresh[j]));
   // The cache only saves time: an entry that cannot be read or written is a miss, never a failed publish.
@@ -101,9 +116,9 @@ function validFor(b: XzBlock | undefined, text: Buffer): b is XzBlock {
 }
 
 /** Compresses each text as its own block, all in one xz run (its threads share the blocks). */
-async function compressBlocks(texts: Buffer[], level: number): Promise<XzBlock[]> {
+async function compressBlocks(texts: Buffer[], filter: string): Promise<XzBlock[]> {
   if (texts.length === 0) return [];
-  const stream = await compressBuffer('xz', Buffer.concat(texts), { level, blockList: texts.map((t) => t.length) });
+  const stream = await compressBuffer('xz', Buffer.concat(texts), { xzFilter: filter, blockList: texts.map((t) => t.length) });
   const { blocks, check } = parseXzStream(stream);
   if (check !== 0x04 || blocks.length !== texts.length || blocks.some((b, i) => b.uncompressedSize !== texts[i].length)) {
     throw new ToolError(`cannot compress Packages.xz: xz did not cut the blocks as asked (${blocks.map((b) => b.uncompressedSize).join(',')})`);

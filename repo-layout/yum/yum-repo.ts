@@ -60,8 +60,17 @@ export interface AddResult {
   status: 'added' | 'unchanged';
 }
 
+/** How addRpms stores files. */
+export interface AddRpmsOptions {
+  /**
+   * Hard-link the files into Packages/ where the storage can (the local folder) instead of copying them. Only for
+   * files never rewritten in place afterwards (the server's content-addressed artifacts; `lxl yum add --link`).
+   */
+  link?: boolean;
+}
+
 /** Adds rpm files: validates each (headers and digests), stores it immutably, records it. Re-adding identical bytes is a no-op. */
-export async function addRpms(ctx: YumRepoContext, files: string[]): Promise<AddResult[]> {
+export async function addRpms(ctx: YumRepoContext, files: string[], opts: AddRpmsOptions = {}): Promise<AddResult[]> {
   const prefix = yumPrefix(ctx.name);
   // Read and check every file before storing any, a few at a time.
   const parsed = await mapLimit(files, ADD_CONCURRENCY, async (file) => {
@@ -87,26 +96,10 @@ export async function addRpms(ctx: YumRepoContext, files: string[]): Promise<Add
       fresh.push(x);
       results.push({ href: x.href, status: 'added' });
     }
-    // Small new rpms are stored in one batch (shared fsync waits), up to BATCH_BYTES in memory; big ones stream.
-    const batch: PutItem[] = [];
-    let batchBytes = 0;
-    await mapLimit(fresh, ADD_CONCURRENCY, async (x) => {
-      const key = `${prefix}/${x.href}`;
-      // Indexing in place (the rpm already is the pool file, as createrepo_c works): its bytes were just read and hashed.
-      if (ctx.storage.localPath?.(key) === path.resolve(x.file)) return;
-      if (await ctx.storage.head(key)) {
-        const small = x.pkg.packageSize <= 8 << 20;
-        const have = small ? createHash('sha256').update(await ctx.storage.getBytes(key)).digest('hex') : await hashStream(await ctx.storage.get(key));
-        if (have !== x.pkg.sha256) throw new ConflictError(`cannot add ${x.file}: ${key} exists with other bytes (published files are immutable)`);
-      } else if (ctx.storage.putMany && x.pkg.packageSize <= 8 << 20 && batchBytes + x.pkg.packageSize <= BATCH_BYTES) {
-        batchBytes += x.pkg.packageSize;
-        batch.push({ key, body: readFileSync(x.file), opts: RPM_PUT });
-      } else {
-        const body = x.pkg.packageSize <= 8 << 20 ? await readFile(x.file) : createReadStream(x.file);
-        await ctx.storage.put(key, body, RPM_PUT);
-      }
-    });
-    if (batch.length > 0) await ctx.storage.putMany!(batch);
+    // Indexing in place (the rpm already is the pool file, as createrepo_c works): its bytes were just read and hashed.
+    const toStore = fresh.filter((x) => ctx.storage.localPath?.(`${prefix}/${x.href}`) !== path.resolve(x.file));
+    if (opts.link && ctx.storage.linkFiles) await linkRpms(ctx.storage, prefix, toStore);
+    else await copyRpms(ctx.storage, prefix, toStore);
     const keys = new Set(fresh.map((x) => `${prefix}/${x.href}`));
     state.packages.push(...fresh.map((x) => x.pkg));
     state.pending = state.pending.filter((d) => !keys.has(d.key));
@@ -115,6 +108,45 @@ export async function addRpms(ctx: YumRepoContext, files: string[]): Promise<Add
   } finally {
     await release();
   }
+}
+
+/** A checked rpm to store at `<prefix>/<href>`. */
+interface RpmToStore {
+  file: string;
+  href: string;
+  pkg: YumPackage;
+}
+
+/** Links the rpms into Packages/ (linking refuses a name that exists, so no head per file); an existing file must have the same bytes. */
+async function linkRpms(storage: PublishedStorage, prefix: string, rpms: RpmToStore[]): Promise<void> {
+  const byKey = new Map(rpms.map((x) => [`${prefix}/${x.href}`, x]));
+  const { existing } = await storage.linkFiles!([...byKey].map(([key, x]) => ({ key, file: x.file })));
+  await mapLimit(existing, ADD_CONCURRENCY, (key) => checkStored(storage, key, byKey.get(key)!));
+}
+
+/** Copies the rpms into Packages/: small new ones in one batch (shared fsync waits), up to BATCH_BYTES in memory; big ones stream. */
+async function copyRpms(storage: PublishedStorage, prefix: string, rpms: RpmToStore[]): Promise<void> {
+  const batch: PutItem[] = [];
+  let batchBytes = 0;
+  await mapLimit(rpms, ADD_CONCURRENCY, async (x) => {
+    const key = `${prefix}/${x.href}`;
+    if (await storage.head(key)) await checkStored(storage, key, x);
+    else if (storage.putMany && x.pkg.packageSize <= 8 << 20 && batchBytes + x.pkg.packageSize <= BATCH_BYTES) {
+      batchBytes += x.pkg.packageSize;
+      batch.push({ key, body: readFileSync(x.file), opts: RPM_PUT });
+    } else {
+      const body = x.pkg.packageSize <= 8 << 20 ? await readFile(x.file) : createReadStream(x.file);
+      await storage.put(key, body, RPM_PUT);
+    }
+  });
+  if (batch.length > 0) await storage.putMany!(batch);
+}
+
+/** Throws ConflictError unless the object at `key` has the rpm's bytes. */
+async function checkStored(storage: PublishedStorage, key: string, x: RpmToStore): Promise<void> {
+  const small = x.pkg.packageSize <= 8 << 20;
+  const have = small ? createHash('sha256').update(await storage.getBytes(key)).digest('hex') : await hashStream(await storage.get(key));
+  if (have !== x.pkg.sha256) throw new ConflictError(`cannot add ${x.file}: ${key} exists with other bytes (published files are immutable)`);
 }
 
 // Parallel adds overlap the storage's per-file fsyncs.

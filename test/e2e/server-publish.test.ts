@@ -7,7 +7,7 @@
 // and the restarted server publishes the cut-short repo again.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { chrootUnavailable, makeChroot, removeChroot } from '../support/chroot.js';
 import { missingTools, run } from '../support/exec.js';
@@ -142,6 +142,28 @@ test('dnf --installroot installs the kernel rpm from the embedded server with gp
   const q = await run('rpm', ['--root', root, '-q', '--qf', '%{VERSION}-%{RELEASE}', 'kernel-xen-legacy']);
   assert.equal(q.stdout.trim(), KVER);
   assert.ok((await readFile(path.join(root, 'boot', `vmlinuz-${KREL}`))).length > 0, 'the kernel image is installed');
+});
+
+test('the published .deb and rpm files are hard links of the stored artifacts (no byte copied), readable by everyone', { skip: skipAll }, async () => {
+  assert.ok(fx);
+  const artifacts = new Map<number, string>();
+  const walk = async (dir: string, visit: (f: string) => Promise<void>): Promise<void> => {
+    for (const e of await readdir(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) await walk(p, visit);
+      else if (e.isFile()) await visit(p);
+    }
+  };
+  await walk(path.join(fx.varDir, 'artifacts', 'sha256'), async (f) => void artifacts.set((await stat(f)).ino, f));
+  const published: string[] = [];
+  await walk(path.join(fx.varDir, 'public'), async (f) => void (/\.(deb|rpm)$/.test(f) && published.push(f)));
+  // Two .debs and the signed rpm (in one or both suites, as the earlier tests promoted the build or not).
+  assert.ok(published.filter((f) => f.endsWith('.deb')).length === 2 && published.some((f) => f.endsWith('.rpm')), published.join('\n'));
+  for (const f of published) {
+    const st = await stat(f);
+    assert.ok(artifacts.has(st.ino), `${f} is not a link of an artifact`);
+    assert.equal(st.mode & 0o444, 0o444, `${f} must be readable by everyone`);
+  }
 });
 
 test('tarballs are published with a SHA256SUMS that gpgv verifies', { skip: skipAll, timeout: 120_000 }, async () => {

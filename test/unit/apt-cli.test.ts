@@ -74,6 +74,18 @@ test('add, publish, remove name=version, publish again; settings are saved', asy
   assert.equal((await readdir(path.join(repo, 'state/apt/xz-blocks'))).length, texts.size);
 });
 
+test('add --link hard-links the .debs into the pool (without it, the pool holds copies)', async () => {
+  const linked = path.join(work, 'repo-link');
+  await lxl(['apt', 'add', linked, v1, '--link', '--key', secret]);
+  const copied = path.join(work, 'repo-copy');
+  await lxl(['apt', 'add', copied, v1, '--key', secret]);
+  const pool = 'public/apt/pool/main/l/linux-xen-legacy/linux-xen-legacy_6.1.192+1~legacy1_all.deb';
+  assert.equal((await stat(path.join(linked, pool))).ino, (await stat(v1)).ino);
+  assert.notEqual((await stat(path.join(copied, pool))).ino, (await stat(v1)).ino);
+  assert.deepEqual(await packages(linked, 'stable'), await packages(copied, 'stable'));
+  assert.match((await lxl(['apt', 'add', '--help'])).stdout, /--link/);
+});
+
 test('failures are one clear line with a code: unknown package, conflict, held lock, missing key', async () => {
   const repo = path.join(work, 'repo2');
   await lxl(['apt', 'add', repo, v1]);

@@ -1,5 +1,5 @@
 // Packages.xz in content-defined blocks: the real xz decodes every file to the
-// Packages text; a small suite is exactly `xz -6`'s output; an incremental
+// Packages text; a small suite is exactly `xz -6`'s output (dictionary cut to a block); an incremental
 // publish recompresses only the changed block and writes the same bytes as a
 // full rebuild; a damaged cache entry is caught and never reaches a client;
 // XZ_OPT in the environment changes nothing.
@@ -10,7 +10,7 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { compressBuffer } from '../../repo-layout/compress.js';
-import { FsXzBlockCache, packagesBlocks, packagesXz, type XzBlockCache } from '../../repo-layout/apt/packages-xz.js';
+import { FsXzBlockCache, packagesBlocks, packagesXz, packagesXzFilter, type XzBlockCache } from '../../repo-layout/apt/packages-xz.js';
 import { parseXzStream, xzStreamFromBlocks } from '../../repo-layout/xz-container.js';
 import { missingTools, run } from '../support/exec.js';
 import { tempDir } from '../support/tmp.js';
@@ -63,13 +63,18 @@ test('blocks are cut at stanza boundaries, join back to the Packages text and re
   assert.ok(changed.length >= 1 && changed.length <= 2, `${changed.length} blocks changed`);
 });
 
-test('a suite smaller than one block is byte-identical to xz -6 of the text; an empty suite too', async () => {
+test('a suite smaller than one block is byte-identical to xz -6 (with a block-sized dictionary) of the text; an empty suite too', async () => {
   const stanzas = Array.from({ length: 20 }, (_, i) => stanza(i));
   const text = stanzas.join('\n');
   const out = await packagesXz(stanzas);
   assert.equal(parseXzStream(out.bytes).blocks.length, 1);
-  assert.ok(out.bytes.equals(await compressBuffer('xz', text, { level: 6 })));
-  assert.ok((await packagesXz([])).bytes.equals(await compressBuffer('xz', Buffer.alloc(0), { level: 6 })));
+  assert.equal(packagesXzFilter(6, 256 * 1024), 'preset=6,dict=262144');
+  assert.ok(out.bytes.equals(await compressBuffer('xz', text, { xzFilter: 'preset=6,dict=256KiB' })));
+  assert.ok((await packagesXz([])).bytes.equals(await compressBuffer('xz', Buffer.alloc(0), { xzFilter: 'preset=6,dict=256KiB' })));
+  // The dictionary is never bigger than the preset's own, nor smaller than xz's minimum.
+  assert.equal(packagesXzFilter(0, 1 << 20), 'preset=0,dict=262144');
+  assert.equal(packagesXzFilter(9, 100), 'preset=9,dict=4096');
+  assert.throws(() => packagesXzFilter(10, 1 << 20), /preset 10/);
 });
 
 test('the real xz decodes a many-block Packages.xz to the Packages text', { skip: missingTools('xz') }, async () => {

@@ -4,7 +4,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { FsStorage } from '../../storage/fs-storage.js';
@@ -172,6 +172,38 @@ test('re-adding an identical .deb is a no-op; another file with the same name, v
   });
   assert.deepEqual(r.storage.writes, [], 'a refused add must store nothing');
   assert.deepEqual(await r.catalog.suites(), ['stable']);
+});
+
+test('with link, pool files are hard links of the given .debs and the indices equal a copying add; other bytes under a pool name are refused', async () => {
+  const copied = await newRepo('copied');
+  await addDebs({ storage: copied.storage, catalog: copied.catalog, suite: 'stable', files: debs });
+  await copied.publish();
+  const root = path.join(work, 'linked');
+  const storage = new FsStorage({ root: path.join(root, 'public') });
+  const catalog = new JsonAptCatalog({ stateDir: path.join(root, 'state') });
+  const added = await addDebs({ storage, catalog, suite: 'stable', files: debs, link: true });
+  await publishApt({ storage, catalog, signer, origin: 'lxl-test', label: 'lxl test', date: DATE, graceMs: 3_600_000 });
+  for (const [i, { record }] of added.entries()) {
+    assert.equal((await stat(path.join(root, 'public', 'apt', record.filename))).ino, (await stat(debs[i])).ino, `${record.filename} is a link of ${debs[i]}`);
+  }
+  const indices = (await listFiles(copied.public)).filter((f) => f.startsWith('apt/dists/') && !/InRelease$|Release\.gpg$/.test(f));
+  assert.deepEqual(indices, (await listFiles(path.join(root, 'public'))).filter((f) => f.startsWith('apt/dists/') && !/InRelease$|Release\.gpg$/.test(f)));
+  for (const f of indices) assert.deepEqual(await readFile(path.join(root, 'public', f)), await readFile(path.join(copied.public, f)), f);
+
+  // Re-adding the same files links nothing new; a pool name that holds other bytes (damage, or another tool) is refused.
+  const again = await addDebs({ storage, catalog, suite: 'stable', files: debs, link: true });
+  assert.deepEqual(again.map((x) => x.outcome), debs.map(() => 'unchanged'));
+  const victim = path.join(root, 'public', 'apt', added[0].record.filename);
+  await rm(victim);
+  await writeFile(victim, 'other bytes');
+  const fresh = await newRepo('linked-conflict');
+  await assert.rejects(addDebs({ storage: new FsStorage({ root: path.join(root, 'public') }), catalog: fresh.catalog, suite: 'stable', files: [debs[0]], link: true }), (err: Error & { code?: string }) => {
+    assert.equal(err.code, 'E_CONFLICT');
+    assert.match(err.message, /already published with other bytes/);
+    return true;
+  });
+  assert.equal(await readFile(victim, 'utf8'), 'other bytes', 'the refused add left the pool file alone');
+  assert.deepEqual(await fresh.catalog.suites(), [], 'and recorded nothing');
 });
 
 test('retention keeps the N newest versions per package name', async () => {

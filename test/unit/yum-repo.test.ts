@@ -3,7 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lstat, readdir, readFile, readlink, stat, writeFile } from 'node:fs/promises';
+import { lstat, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { ConflictError, FormatError, LockedError, NotFoundError } from '../../repo-layout/errors.js';
@@ -61,6 +61,35 @@ test('adding one rpm does not re-read the others; re-adding is a no-op; other by
   const other = await packRpm(await fixtureSpec(path.join(dir, 'other'), { version: '6.1.2-1', krel: 'different' }), path.join(dir, 'other-out'));
   await assert.rejects(addRpms(ctx, [other]), ConflictError);
   await assert.rejects(addRpms(ctx, [path.join(dir, 'src-k-6.1.1-1-modern-0/root/boot/System.map-6.1.1-1')]), FormatError);
+});
+
+test('with link, Packages/ files are hard links of the given rpms and the metadata equals a copying add; other bytes under the name are refused', { skip }, async () => {
+  const dir = await tempDir();
+  const { signer } = await testKey();
+  const rpms = [await kernel(dir, '6.1.1-1'), await kernel(dir, '6.1.2-1')];
+  const copiedDir = path.join(dir, 'copied');
+  const copied = await ctxFor(copiedDir);
+  await addRpms(copied, rpms);
+  await publishYum(copied, { signer });
+  const linkedDir = path.join(dir, 'linked');
+  const linked = await ctxFor(linkedDir);
+  const added = await addRpms(linked, rpms, { link: true });
+  await publishYum(linked, { signer });
+  for (const [i, r] of added.entries()) {
+    assert.equal(r.status, 'added');
+    assert.equal((await stat(path.join(linkedDir, 'public/yum/stable', r.href))).ino, (await stat(rpms[i])).ino, `${r.href} is a link of ${rpms[i]}`);
+  }
+  assert.equal(await primary(linkedDir), await primary(copiedDir));
+  assert.deepEqual((await addRpms(linked, rpms, { link: true })).map((r) => r.status), ['unchanged', 'unchanged']);
+
+  // A fresh catalogue over a tree whose Packages/ name holds other bytes: refused, nothing recorded, the file kept.
+  const victim = path.join(linkedDir, 'public/yum/stable', added[0].href);
+  await rm(victim);
+  await writeFile(victim, 'other bytes');
+  const fresh: YumRepoContext = { ...linked, catalogue: new JsonYumCatalogue({ dir: path.join(dir, 'fresh-state') }) };
+  await assert.rejects(addRpms(fresh, [rpms[0]], { link: true }), (err: Error) => err instanceof ConflictError && /exists with other bytes/.test(err.message));
+  assert.equal(await readFile(victim, 'utf8'), 'other bytes');
+  assert.deepEqual((await fresh.catalogue.read()).packages, []);
 });
 
 test('retention keeps N versions; unreferenced files go only after the grace period', { skip }, async () => {

@@ -1,0 +1,143 @@
+// FsStorage.linkFiles: files readable by everyone land as hard links (same
+// inode, no byte copied), anything else as a 0644 copy; an existing key is
+// reported and left alone; a symlink is followed; a failed batch leaves
+// nothing behind; and, checked with strace, a big batch makes its links
+// durable with one syncfs after the last link instead of a fsync per file;
+// missingKeys; and the storage key rules every path goes through.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmod, lstat, mkdir, readFile, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { FsStorage } from '../../storage/fs-storage.js';
+import { StorageError } from '../../repo-layout/errors.js';
+import { missingTools, run } from '../support/exec.js';
+import { tempDir } from '../support/tmp.js';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+async function src(dir: string, name: string, body: string, mode = 0o644): Promise<string> {
+  const f = path.join(dir, name);
+  await writeFile(f, body);
+  await chmod(f, mode);
+  return f;
+}
+
+test('linkFiles hard-links readable files into new folders and reports keys that exist without touching them', async () => {
+  const root = await tempDir();
+  const s = new FsStorage({ root: path.join(root, 'pub') });
+  const a = await src(root, 'a.deb', 'alpha');
+  const b = await src(root, 'b.deb', 'beta');
+  await s.put('pool/b/beta/b.deb', 'published earlier');
+  const r = await s.linkFiles([
+    { key: 'pool/a/alpha/a.deb', file: a },
+    { key: 'pool/b/beta/b.deb', file: b },
+  ]);
+  assert.deepEqual(r.existing, ['pool/b/beta/b.deb']);
+  assert.equal((await stat(path.join(root, 'pub', 'pool/a/alpha/a.deb'))).ino, (await stat(a)).ino, 'a is the same inode');
+  assert.equal(await readFile(path.join(root, 'pub', 'pool/b/beta/b.deb'), 'utf8'), 'published earlier', 'an existing key keeps its bytes');
+  assert.notEqual((await stat(path.join(root, 'pub', 'pool/b/beta/b.deb'))).ino, (await stat(b)).ino);
+  assert.deepEqual(await s.linkFiles([]), { existing: [] });
+});
+
+test('linkFiles copies (mode 0644) a file others cannot read, and one on another file system', async (t) => {
+  const root = await tempDir();
+  const s = new FsStorage({ root: path.join(root, 'pub') });
+  const secret = await src(root, 'private.rpm', 'private bytes', 0o600);
+  await s.linkFiles([{ key: 'Packages/p/private.rpm', file: secret }]);
+  const dest = path.join(root, 'pub', 'Packages/p/private.rpm');
+  const st = await stat(dest);
+  assert.notEqual(st.ino, (await stat(secret)).ino, 'a 0600 file must not be linked (the published name would be unreadable to the web server)');
+  assert.equal(st.mode & 0o777, 0o644);
+  assert.equal(await readFile(dest, 'utf8'), 'private bytes');
+  assert.equal((await stat(secret)).mode & 0o777, 0o600, 'the source keeps its mode');
+  assert.deepEqual((await readdir(path.dirname(dest))).filter((n) => n.startsWith('.lxl-tmp-')), [], 'no temp file left');
+
+  // /dev/shm is a tmpfs on Linux: link(2) across file systems fails with EXDEV, and the file is copied.
+  const shm = await stat('/dev/shm').catch(() => undefined);
+  if (!shm || shm.dev === (await stat(root)).dev) {
+    t.skip('no /dev/shm on another file system here: the EXDEV fallback is not exercised');
+    return;
+  }
+  const away = path.join('/dev/shm', `lxl-link-${process.pid}`);
+  await mkdir(away, { recursive: true });
+  try {
+    const other = await src(away, 'other.deb', 'from another file system');
+    await s.linkFiles([{ key: 'pool/o/other/other.deb', file: other }]);
+    assert.equal(await readFile(path.join(root, 'pub', 'pool/o/other/other.deb'), 'utf8'), 'from another file system');
+  } finally {
+    await rm(away, { recursive: true, force: true });
+  }
+});
+
+test('linkFiles follows a symlink: the published name is a regular file with the target inode', async () => {
+  const root = await tempDir();
+  const s = new FsStorage({ root: path.join(root, 'pub') });
+  const real = await src(root, 'real.deb', 'real bytes');
+  await symlink('real.deb', path.join(root, 'alias.deb'));
+  await s.linkFiles([{ key: 'pool/r/real/real.deb', file: path.join(root, 'alias.deb') }]);
+  const dest = path.join(root, 'pub', 'pool/r/real/real.deb');
+  assert.ok((await lstat(dest)).isFile(), 'not a symlink');
+  assert.equal((await stat(dest)).ino, (await stat(real)).ino);
+});
+
+test('a failing linkFiles batch leaves no name it made', async () => {
+  const root = await tempDir();
+  const s = new FsStorage({ root: path.join(root, 'pub') });
+  const ok = await src(root, 'ok.deb', 'ok');
+  const err = await s
+    .linkFiles([
+      { key: 'pool/o/ok/ok.deb', file: ok },
+      { key: 'pool/m/missing/missing.deb', file: path.join(root, 'missing.deb') },
+    ])
+    .then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+  assert.ok(err instanceof StorageError, `expected a StorageError, got ${String(err)}`);
+  assert.match((err as Error).message, /missing\.deb/, 'the message names the file');
+  await assert.rejects(stat(path.join(root, 'pub', 'pool/o/ok/ok.deb')), /ENOENT/, 'the link made before the failure is gone');
+});
+
+test('a big linkFiles batch makes its links durable with one syncfs after the last link, not a fsync per file (strace)', { skip: missingTools('strace', 'sync') }, async () => {
+  const { BULK_SYNC_MIN } = await import('../../storage/fs-storage.js');
+  const root = await tempDir();
+  const files = await Promise.all(Array.from({ length: BULK_SYNC_MIN + 5 }, (_, i) => src(root, `f${i}.deb`, `file ${i}`)));
+  const items = files.map((file, i) => ({ key: `pool/p${i % 7}/f${i}.deb`, file }));
+  const script = path.join(root, 'link.mts');
+  await writeFile(
+    script,
+    `import { FsStorage } from ${JSON.stringify(pathToFileURL(path.join(repoRoot, 'storage', 'fs-storage.ts')).href)};\n` +
+      `await new FsStorage({ root: ${JSON.stringify(path.join(root, 'pub'))} }).linkFiles(${JSON.stringify(items)});\n`,
+  );
+  const trace = path.join(root, 'trace.txt');
+  await run('strace', ['-f', '-y', '-o', trace, '-e', 'trace=link,linkat,fsync,fdatasync,syncfs', process.execPath, '--import', 'tsx', script], { cwd: repoRoot });
+  const lines = (await readFile(trace, 'utf8')).split('\n');
+  const pub = path.join(root, 'pub');
+  const ends = (re: RegExp) => lines.flatMap((l, i) => (re.test(l) && !l.includes('<unfinished ...>') ? [i] : []));
+  const links = ends(new RegExp(`link(at)?\\(.*${pub.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}|<\\.\\.\\. link(at)? resumed>`));
+  const syncfs = ends(/syncfs\(|<\.\.\. syncfs resumed>/);
+  assert.equal(links.length, items.length, `one link per file:\n${lines.join('\n')}`);
+  assert.deepEqual(lines.filter((l) => /f(data)?sync\(/.test(l)), [], 'no fsync per file');
+  assert.equal(syncfs.length, 1, `one syncfs:\n${lines.join('\n')}`);
+  assert.ok(syncfs[0] > Math.max(...links), 'the syncfs comes after the last link');
+  for (const it of items) assert.equal((await stat(path.join(pub, it.key))).ino, (await stat(it.file)).ino, it.key);
+});
+
+test('missingKeys names the keys that hold no file (a folder is no file), in the order asked', async () => {
+  const root = await tempDir();
+  const s = new FsStorage({ root });
+  await s.putMany(Array.from({ length: 300 }, (_, i) => ({ key: `pool/p/f${i}`, body: String(i) })));
+  const keys = ['pool/p/f7', 'pool/p/nope', 'pool/p', 'pool/p/f299', 'other/x'];
+  assert.deepEqual(await s.missingKeys(keys), ['pool/p/nope', 'pool/p', 'other/x']);
+  assert.deepEqual(await s.missingKeys(Array.from({ length: 300 }, (_, i) => `pool/p/f${i}`)), []);
+});
+
+test('storage keys: clean relative paths pass; empty segments, dot segments, absolute paths and NUL are refused', async () => {
+  const { assertKey } = await import('../../storage/storage.js');
+  for (const k of ['a', 'apt/pool/main/l/linux/linux_6.1+1~a_all.deb', '.hidden/x', 'a/..b', 'a/b..', '...', 'a/.../b']) assert.doesNotThrow(() => assertKey(k), k);
+  for (const k of ['', '/a', 'a/', 'a//b', '.', '..', 'a/./b', 'a/../b', '../a', 'a/..', 'a\0b', 'a/.']) assert.throws(() => assertKey(k), /invalid storage key/, JSON.stringify(k));
+  const root = await tempDir();
+  await assert.rejects(new FsStorage({ root }).put('pool/../escape', 'x'), /invalid storage key/);
+});
