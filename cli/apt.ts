@@ -99,6 +99,11 @@ async function loadSettings(stateDir: string): Promise<{ settings: AptSettings; 
   }
 }
 
+/** The repo's Packages.xz block cache. */
+function xzBlockCache(repo: string): FsXzBlockCache {
+  return new FsXzBlockCache(path.join(repoPaths(repo).stateDir, 'apt', 'xz-blocks'));
+}
+
 /** Signs and publishes every suite (or --suites) with the merged settings, and saves them. */
 async function runPublish(repo: string, flags: PublishFlags, catalog: JsonAptCatalog, storage: PublishedStorage): Promise<void> {
   const { stateDir } = repoPaths(repo);
@@ -135,7 +140,7 @@ async function runPublish(repo: string, flags: PublishFlags, catalog: JsonAptCat
     baseUrl: s.baseUrl,
     defaultSuite: s.defaultSuite,
     xzLevel: s.xzLevel,
-    xzBlockCache: new FsXzBlockCache(path.join(stateDir, 'apt', 'xz-blocks')),
+    xzBlockCache: xzBlockCache(repo),
     // Progress on a terminal only; piped output stays one line per result.
     onStep: process.stderr.isTTY ? (st) => process.stderr.write(st === 'done' ? '\r\x1b[K' : `\r\x1b[Klxl apt publish: ${st}…`) : undefined,
   });
@@ -178,7 +183,9 @@ export function register(program: Command): void {
     false,
   ).action(async (repo: string, debs: string[], o: PublishFlags & { suite: string; link?: boolean }) => {
     await withRepo(repo, o, async (catalog, storage) => {
-      const results = await addDebs({ storage, catalog, suite: o.suite, files: debs, link: o.link });
+      // With --key the publish follows at once: its Packages.xz blocks are compressed while the pool files are stored.
+      const xz = o.key ? { cache: xzBlockCache(repo), level: o.xzLevel ?? (await loadSettings(repoPaths(repo).stateDir)).settings.xzLevel } : undefined;
+      const results = await addDebs({ storage, catalog, suite: o.suite, files: debs, link: o.link, xz });
       writeLines(results, ({ record: r, outcome }) => `${outcome} ${r.name} ${r.version} ${r.arch} in ${o.suite}\n`);
       if (o.key) await runPublish(repo, o, catalog, storage);
     });

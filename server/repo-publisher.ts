@@ -116,7 +116,8 @@ export class RepoPublisher implements Publisher {
       const wantKeys = new Set(want.map(key));
       const add = want.filter((p) => !haveKeys.has(key(p)));
       // Artifacts are content-addressed and never rewritten, so a local pool links them rather than copying.
-      if (add.length) await addDebs({ storage, catalog, suite, prefix, link: true, files: await Promise.all(add.map((p) => this.opts.artifacts.localPath(p.sha256))) });
+      const files = await Promise.all(add.map((p) => this.opts.artifacts.localPath(p.sha256)));
+      if (add.length) await addDebs({ storage, catalog, suite, prefix, link: true, files, xz: { cache: xzBlockCache } });
       const drop = have.filter((r) => !wantKeys.has(key(r)));
       if (drop.length) await catalog.remove(suite, drop.map((r) => ({ name: r.name, version: r.version, arch: r.arch })));
     }

@@ -164,11 +164,12 @@ for (let round = 0; round < runs; round++) {
     const xzBlockCache = new FsXzBlockCache(path.join(repo, 'state', 'apt', 'xz-blocks'));
     const publish = () => publishApt({ storage, catalog, signer, origin: 'lxl', label: 'lxl', xzLevel, xzBlockCache });
     const full = await timed(async () => {
-      await addDebs({ storage, catalog, suite: 'stable', files: all, link });
+      // As the server adds: the publish's Packages.xz blocks compress while the pool files are stored.
+      await addDebs({ storage, catalog, suite: 'stable', files: all, link, xz: { cache: xzBlockCache, level: xzLevel } });
       await publish();
     });
     const inc = await timed(async () => {
-      await addDebs({ storage, catalog, suite: 'stable', files: [extra], link });
+      await addDebs({ storage, catalog, suite: 'stable', files: [extra], link, xz: { cache: xzBlockCache, level: xzLevel } });
       await publish();
     });
     record(link ? 'lxl (lib, link)' : 'lxl (lib)', full, inc);

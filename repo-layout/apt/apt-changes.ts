@@ -8,6 +8,8 @@ import { DigestStream } from '../digests.js';
 import { ConfigError, ConflictError, NotFoundError } from '../errors.js';
 import { checkImmutable, type AddOutcome, type AptCatalog, type AptRecord, type RemoveMatch } from './apt-catalog.js';
 import { readDeb } from './apt-ingest.js';
+import { warmPackagesXz, type SuiteOptions } from './apt-index.js';
+import type { XzBlockCache } from './packages-xz.js';
 import { mapLimit } from '../concurrency.js';
 
 /** Bytes of small .debs kept in memory between reading and storing them (bigger batches re-read the rest). */
@@ -28,6 +30,12 @@ export interface AddDebsOptions {
    * files never rewritten in place afterwards (the server's content-addressed artifacts; `lxl apt add --link`).
    */
   link?: boolean;
+  /**
+   * The Packages.xz block cache of the publish that follows, with its xz options: while the pool files are stored,
+   * the blocks of the suite as it will be are compressed into it, so that publish finds them ready. Only time is at
+   * stake: a block that cannot be made now is made by the publish.
+   */
+  xz?: { cache: XzBlockCache; level?: number; blocks?: SuiteOptions['xzBlocks'] };
 }
 
 /** Throws ConfigError unless `suite` is a plain name usable as `dists/<suite>` (letters, digits, `.`, `_`, `-`). */
@@ -55,10 +63,28 @@ export async function addDebs(opts: AddDebsOptions): Promise<Array<{ record: Apt
     checkImmutable(known.get(identity(r)), r);
     known.set(identity(r), r);
   }
-  if (link) await linkIntoPool(opts.storage, prefix, recs, opts.files);
-  else await copyIntoPool(opts.storage, prefix, recs, opts.files, read);
+  // xz runs in child processes, so the blocks compress on the other core while this one stores the pool files.
+  const warmed = opts.xz ? warmSuiteXz(opts.catalog, opts.suite, recs, opts.xz).catch(() => undefined) : undefined;
+  try {
+    if (link) await linkIntoPool(opts.storage, prefix, recs, opts.files);
+    else await copyIntoPool(opts.storage, prefix, recs, opts.files, read);
+  } finally {
+    await warmed;
+  }
   const outcomes = await opts.catalog.add(opts.suite, recs);
   return recs.map((record, i) => ({ record, outcome: outcomes[i] }));
+}
+
+/** Compresses the Packages.xz blocks of `suite` with `recs` added (as the catalogue will list it) into the cache. */
+async function warmSuiteXz(catalog: AptCatalog, suite: string, recs: AptRecord[], xz: NonNullable<AddDebsOptions['xz']>): Promise<void> {
+  const after = await catalog.list(suite);
+  const ids = new Set(after.map(identity));
+  for (const r of recs) {
+    if (ids.has(identity(r))) continue;
+    ids.add(identity(r));
+    after.push(r);
+  }
+  await warmPackagesXz(after, { xzBlockCache: xz.cache, xzLevel: xz.level, xzBlocks: xz.blocks });
 }
 
 /** Links each file into the pool (no head per file: linking refuses a name that exists); an existing one must have the same bytes. */

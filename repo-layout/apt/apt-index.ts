@@ -70,17 +70,31 @@ function cachedStanza(p: IndexedPackage): string {
   return s;
 }
 
+/** Per binary architecture, its Packages stanzas in index order (`Architecture: all` packages are in every one). */
+function stanzasByArch(pkgs: readonly IndexedPackage[], arches: readonly string[]): Array<[arch: string, stanzas: string[]]> {
+  const sorted = [...pkgs].sort(comparePackages);
+  const stanzas = new Map(sorted.map((p) => [p, cachedStanza(p)]));
+  return arches.map((arch) => [arch, sorted.filter((p) => p.arch === arch || p.arch === 'all').map((p) => stanzas.get(p)!)]);
+}
+
+/**
+ * Compresses into `xzBlockCache` the Packages.xz blocks that these packages need and it lacks, so that a publish of
+ * the same packages with the same xz options finds every block there. Used while a batch of pool files is stored.
+ */
+export async function warmPackagesXz(pkgs: readonly IndexedPackage[], opts: Pick<SuiteOptions, 'architectures' | 'xzLevel' | 'xzBlocks'> & { xzBlockCache: XzBlockCache }): Promise<void> {
+  await Promise.all(
+    stanzasByArch(pkgs, opts.architectures ?? BINARY_ARCHES).map(([, stanzas]) => packagesXz(stanzas, { level: opts.xzLevel ?? 6, cache: opts.xzBlockCache, ...opts.xzBlocks })),
+  );
+}
+
 /** Builds the index files and Release of one suite. `Architecture: all` packages appear in every binary-<arch>. */
 export async function buildSuiteIndex(pkgs: readonly IndexedPackage[], opts: SuiteOptions): Promise<SuiteIndex> {
   const component = opts.component ?? 'main';
   const arches = [...(opts.architectures ?? BINARY_ARCHES)];
   const codename = opts.codename ?? opts.suite;
-  const sorted = [...pkgs].sort(comparePackages);
-  const stanzas = new Map(sorted.map((p) => [p, cachedStanza(p)]));
   const xzKeys = new Set<string>();
   const perArch = await Promise.all(
-    arches.map(async (arch) => {
-      const archStanzas = sorted.filter((p) => p.arch === arch || p.arch === 'all').map((p) => stanzas.get(p)!);
+    stanzasByArch(pkgs, arches).map(async ([arch, archStanzas]) => {
       const text = Buffer.from(archStanzas.join('\n'));
       const dir = `${component}/binary-${arch}`;
       // Start xz (a child process) first, then gzip on libuv's thread pool, so both run alongside; the main thread

@@ -131,11 +131,25 @@ async function compressBlocks(texts: Buffer[], filter: string): Promise<XzBlock[
 const ENTRY_MAGIC = Buffer.from('LXB1', 'latin1');
 const ENTRY_HEAD = 52;
 
-/** An XzBlockCache in a local folder (`<repo>/state/apt/xz-blocks/`): one file per block. */
+/**
+ * An XzBlockCache in a local folder (`<repo>/state/apt/xz-blocks/`): one file per block. The blocks this instance
+ * read or wrote are also kept in memory, so a publish right after an add that compressed them (addDebs' `xz`) does
+ * not read and check them again.
+ */
 export class FsXzBlockCache implements XzBlockCache {
+  private readonly seen = new Map<string, XzBlock>();
+
   constructor(private readonly dir: string) {}
 
   async get(key: string): Promise<XzBlock | undefined> {
+    const known = this.seen.get(key);
+    if (known) return known;
+    const block = await this.read(key);
+    if (block) this.seen.set(key, block);
+    return block;
+  }
+
+  private async read(key: string): Promise<XzBlock | undefined> {
     const buf = await readFile(path.join(this.dir, key)).catch(() => undefined);
     if (!buf || buf.length < ENTRY_HEAD || !buf.subarray(0, 4).equals(ENTRY_MAGIC)) return undefined;
     const bytes = buf.subarray(ENTRY_HEAD);
@@ -155,9 +169,11 @@ export class FsXzBlockCache implements XzBlockCache {
     const tmp = path.join(this.dir, `.${key}.${randomBytes(4).toString('hex')}.tmp`);
     await writeFile(tmp, Buffer.concat([head, block.bytes]));
     await rename(tmp, path.join(this.dir, key));
+    this.seen.set(key, block);
   }
 
   async retain(keys: ReadonlySet<string>): Promise<void> {
+    for (const k of this.seen.keys()) if (!keys.has(k)) this.seen.delete(k);
     const names = await readdir(this.dir).catch(() => [] as string[]);
     await Promise.all(names.filter((n) => !keys.has(n)).map((n) => rm(path.join(this.dir, n), { force: true })));
   }

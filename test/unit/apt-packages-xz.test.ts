@@ -6,7 +6,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { compressBuffer } from '../../repo-layout/compress.js';
@@ -125,12 +125,18 @@ test('a damaged or lying cache entry is caught: the file is compressed afresh an
   const buf = await readFile(victim);
   buf[16 + 40] ^= 0xff;
   await writeFile(victim, buf);
-  const out = await packagesXz(stanzas, { ...SMALL, cache });
+  // A later publish (a new process: a new cache instance; the first keeps what it wrote in memory) reads the files.
+  const later = new FsXzBlockCache(path.join(dir, 'cache'));
+  const out = await packagesXz(stanzas, { ...SMALL, cache: later });
   assert.equal(out.reused, good.keys.length - 1);
   assert.ok(out.bytes.equals(good.bytes));
   assert.deepEqual(await xzDecode(out.bytes, dir), stanzas.join('\n'));
   // The bad entry was replaced: the next run reuses everything again.
+  assert.equal((await packagesXz(stanzas, { ...SMALL, cache: new FsXzBlockCache(path.join(dir, 'cache')) })).reused, good.keys.length);
+  // The instance that wrote the blocks answers from memory: it reuses them all without their files.
+  await rm(path.join(dir, 'cache'), { recursive: true });
   assert.equal((await packagesXz(stanzas, { ...SMALL, cache })).reused, good.keys.length);
+  assert.equal((await packagesXz(stanzas, { ...SMALL, cache: new FsXzBlockCache(path.join(dir, 'cache')) })).reused, 0);
   // A cache that answers with the block of another text of the same size (a wrong mapping) is caught the same way.
   const a = stanzas.slice(0, 7);
   const b = a.map((x, i) => (i === 3 ? x.replace('small text file', 'small text File') : x));

@@ -13,6 +13,8 @@ import { JsonAptCatalog } from '../../repo-layout/apt/apt-catalog.js';
 import { addDebs, removePackages } from '../../repo-layout/apt/apt-changes.js';
 import { readDebRecord } from '../../repo-layout/apt/apt-ingest.js';
 import { publishApt, type AptPublishOptions } from '../../repo-layout/apt/apt-publish.js';
+import { FsXzBlockCache, type XzBlockCache } from '../../repo-layout/apt/packages-xz.js';
+import type { XzBlock } from '../../repo-layout/xz-container.js';
 import { parseDeb822 } from '../../repo-layout/deb822.js';
 import { inspectDeb } from '../../repo-layout/deb/deb-reader.js';
 import { makeDeb, type FixtureDeb } from '../support/apt-debs.js';
@@ -204,6 +206,39 @@ test('with link, pool files are hard links of the given .debs and the indices eq
   });
   assert.equal(await readFile(victim, 'utf8'), 'other bytes', 'the refused add left the pool file alone');
   assert.deepEqual(await fresh.catalog.suites(), [], 'and recorded nothing');
+});
+
+test('addDebs with the publish\'s xz cache compresses the Packages.xz blocks while storing, so the publish compresses none and writes the same bytes', async () => {
+  const blocks = { minBlock: 600, maxBlock: 2000, divisor: 2 };
+  class CountingCache implements XzBlockCache {
+    puts = 0;
+    constructor(private readonly inner: FsXzBlockCache) {}
+    get(key: string) {
+      return this.inner.get(key);
+    }
+    put(key: string, block: XzBlock) {
+      this.puts++;
+      return this.inner.put(key, block);
+    }
+    retain(keys: ReadonlySet<string>) {
+      return this.inner.retain(keys);
+    }
+  }
+  const packagesXzOf = async (warm: boolean): Promise<{ bytes: Buffer; addPuts: number; publishPuts: number }> => {
+    const r = await newRepo(warm ? 'xz-warm' : 'xz-cold');
+    const cache = new CountingCache(new FsXzBlockCache(path.join(r.root, 'state', 'apt', 'xz-blocks')));
+    await addDebs({ storage: r.storage, catalog: r.catalog, suite: 'stable', files: debs, xz: warm ? { cache, blocks } : undefined });
+    const addPuts = cache.puts;
+    await r.publish({ xzBlockCache: cache, xzBlocks: blocks });
+    return { bytes: await readFile(path.join(r.public, 'apt/dists/stable/main/binary-amd64/Packages.xz')), addPuts, publishPuts: cache.puts - addPuts };
+  };
+  const warm = await packagesXzOf(true);
+  const cold = await packagesXzOf(false);
+  assert.ok(warm.addPuts >= 2, `blocks compressed during the add: ${warm.addPuts}`);
+  assert.equal(warm.publishPuts, 0, 'the publish found every block ready');
+  assert.equal(cold.addPuts, 0);
+  assert.equal(cold.publishPuts, warm.addPuts, 'without warming, the publish compresses the same blocks');
+  assert.ok(warm.bytes.equals(cold.bytes), 'the same Packages.xz either way');
 });
 
 test('retention keeps the N newest versions per package name', async () => {
