@@ -1,6 +1,7 @@
 // Benchmark: publish 2,000 small debs as an APT repo with lxl, reprepro and
 // aptly, side by side in one run, and print the ratios.
 //   npx tsx bench/apt-index/run.ts [--count 2000] [--runs 3] [--keep]
+// LXL_BENCH_NODE=<node binary> runs the CLI rows on another Node (default: this one).
 // Each of the --runs rounds runs every tool once (fresh repos), so a slow
 // minute on a shared machine hits them all; medians are reported.
 // Times: full = add every deb + export/publish signed indices;
@@ -42,6 +43,8 @@ const count = Number(args[args.indexOf('--count') + 1] ?? 2000) || 2000;
 const keep = args.includes('--keep');
 const runs = Math.max(1, Number(args[args.indexOf('--runs') + 1] ?? 3) || 3);
 const here = path.dirname(fileURLToPath(import.meta.url));
+// The Node that runs the CLI rows (LXL_BENCH_NODE=/path/to/node, e.g. a Node 22 from `npx -y node@22 -p process.execPath`).
+const cliNode = process.env.LXL_BENCH_NODE ?? process.execPath;
 const lxlBin = path.join(here, '..', '..', 'bin', 'lxl.mjs');
 
 /** Wall-clock seconds and CPU seconds (user + system, this process and its waited-for children such as xz, gpg or the tool itself). */
@@ -132,7 +135,8 @@ const record = (tool: string, full: Sample, inc: Sample): void => {
 // @ts-expect-error plain ESM helper without types
 const { distIsCurrent } = (await import('../../bin/dist-current.mjs')) as { distIsCurrent: () => boolean };
 const cliMode = (): string => (distIsCurrent() ? 'compiled dist/' : 'tsx (dist/ missing or older than the sources: npm run build)');
-console.log(`  lxl CLI runs: ${cliMode()}; in-process rows run: ${modulesLabel}; ${runs} round(s), each running every tool once`);
+const cliNodeVersion = spawnSync(cliNode, ['--version']).stdout.toString().trim();
+console.log(`  lxl CLI runs: ${cliMode()} on Node ${cliNodeVersion} (LXL_BENCH_NODE); in-process rows run: ${modulesLabel} on Node ${process.version}; ${runs} round(s), each running every tool once`);
 const aptly = await findAptly();
 if (!have('reprepro')) console.log('  reprepro not installed: skipped');
 if (!aptly) console.log('  aptly not available (apt-get download aptly failed): skipped');
@@ -142,12 +146,12 @@ for (let round = 0; round < runs; round++) {
   for (const link of [false, true]) {
     const repo = path.join(base, link ? 'lxl-cli-link' : 'lxl-cli');
     const flags = link ? ['--link'] : [];
-    const full = sh(process.execPath, [lxlBin, 'apt', 'add', repo, ...all, '--key', keyFile, ...flags]);
-    const inc = sh(process.execPath, [lxlBin, 'apt', 'add', repo, extra, '--key', keyFile, ...flags]);
+    const full = sh(cliNode, [lxlBin, 'apt', 'add', repo, ...all, '--key', keyFile, ...flags]);
+    const inc = sh(cliNode, [lxlBin, 'apt', 'add', repo, extra, '--key', keyFile, ...flags]);
     record(link ? 'lxl (CLI --link)' : 'lxl (CLI)', full, inc);
     if (!link) continue;
     if (round === last) {
-      const start = sh(process.execPath, [lxlBin, '--help']);
+      const start = sh(cliNode, [lxlBin, '--help']);
       console.log(`  lxl CLI ran: ${cliMode()} (checked again after the runs)`);
       console.log(`  lxl CLI process start alone (lxl --help): ${start.wall.toFixed(2)} s wall, ${start.cpu.toFixed(2)} s CPU`);
     }

@@ -3,6 +3,7 @@
 # it) vs `createrepo_c --workers 2`, full and after adding one rpm (`--update`).
 # The rpms are generated once with lxl's writer into $LXL_TEST_CACHE/bench.
 # RUNS=n (default 3) rounds, each running every tool once; prints medians.
+# LXL_BENCH_NODE=<node binary> runs the CLI rows on another Node.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 top="$(cd "$here/../.." && pwd)"
@@ -23,6 +24,8 @@ if [ ! -f "$key" ]; then
 fi
 
 runs="${RUNS:-3}"
+# The Node that runs the CLI rows (LXL_BENCH_NODE=/path/to/node, e.g. a Node 22 from `npx -y node@22 -p process.execPath`).
+cli_node="${LXL_BENCH_NODE:-node}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 secs() { /usr/bin/time -f '%e' -o "$work/t" "$@" >/dev/null 2>"$work/err" || { cat "$work/err" >&2; exit 1; }; cat "$work/t"; }
@@ -41,15 +44,15 @@ for round in $(seq "$runs"); do
   add cr_add "$(secs createrepo_c --workers 2 --update "$r/cr")"
 
   # lxl CLI: add every rpm and publish (one process), then add one more and publish.
-  add lxl_full "$(secs node "$top/bin/lxl.mjs" yum add "$r/lxl" "$set_dir"/rpms/*.rpm --key "$key" --grace-hours 0)"
-  add lxl_add "$(secs node "$top/bin/lxl.mjs" yum add "$r/lxl" "$extra" --key "$key")"
+  add lxl_full "$(secs "$cli_node" "$top/bin/lxl.mjs" yum add "$r/lxl" "$set_dir"/rpms/*.rpm --key "$key" --grace-hours 0)"
+  add lxl_add "$(secs "$cli_node" "$top/bin/lxl.mjs" yum add "$r/lxl" "$extra" --key "$key")"
   # Hard-linked into the pool instead of copied (--link; what the server does with its artifacts).
-  add lxl_link "$(secs node "$top/bin/lxl.mjs" yum add "$r/lxl-link" "$set_dir"/rpms/*.rpm --key "$key" --grace-hours 0 --link)"
+  add lxl_link "$(secs "$cli_node" "$top/bin/lxl.mjs" yum add "$r/lxl-link" "$set_dir"/rpms/*.rpm --key "$key" --grace-hours 0 --link)"
   # Index in place (what createrepo_c does): rpms already in the pool, so nothing is copied or fsynced.
   mkdir -p "$r/inplace/public/yum/stable/Packages/b"
   cp -l "$set_dir"/rpms/*.rpm "$r/inplace/public/yum/stable/Packages/b/"
-  add lxl_inplace "$(secs node "$top/bin/lxl.mjs" yum add "$r/inplace" "$r"/inplace/public/yum/stable/Packages/b/*.rpm --key "$key" --grace-hours 0)"
-  add cli_start "$(secs node "$top/bin/lxl.mjs" yum --help)"
+  add lxl_inplace "$(secs "$cli_node" "$top/bin/lxl.mjs" yum add "$r/inplace" "$r"/inplace/public/yum/stable/Packages/b/*.rpm --key "$key" --grace-hours 0)"
+  add cli_start "$(secs "$cli_node" "$top/bin/lxl.mjs" yum --help)"
 
   # lxl in-process (the server's path): no CLI start-up.
   inproc=$("$tsx" "$here/inproc.ts" "$set_dir/rpms" "$extra" "$key" "$r/inproc")
@@ -68,7 +71,7 @@ declare -A med
 for k in "${rows[@]}"; do med[$k]=$(median "$k"); done
 
 mode=$(cd "$top" && node --input-type=module -e "import { distIsCurrent } from './bin/dist-current.mjs'; console.log(distIsCurrent() ? 'compiled dist/' : 'tsx (dist/ missing or stale: npm run build)')")
-echo "$count rpms, $(nproc) CPUs, load $(cut -d' ' -f1 /proc/loadavg), $runs interleaved rounds (RUNS=n), lxl CLI ran: $mode, in-process rows ran: $inmode"
+echo "$count rpms, $(nproc) CPUs, load $(cut -d' ' -f1 /proc/loadavg), $runs interleaved rounds (RUNS=n), lxl CLI ran: $mode on Node $("$cli_node" --version) (LXL_BENCH_NODE), in-process rows ran: $inmode on Node $(node --version)"
 echo "seconds: median (range)"
 label() {
   case $1 in
