@@ -111,9 +111,7 @@ export class FsStorage implements PublishedStorage {
         if (i % SYNC_SLICE === SYNC_SLICE - 1) await new Promise((r) => setImmediate(r));
         const dir = path.dirname(dests[i]);
         if (!syncDirs.has(dir)) {
-          const first = fs.mkdirSync(dir, { recursive: true });
-          syncDirs.add(dir);
-          for (let x = dir; first && x.length >= first.length && x !== path.dirname(x); x = path.dirname(x)) syncDirs.add(path.dirname(x));
+          noteMade(syncDirs, dir, fs.mkdirSync(dir, { recursive: true }));
         }
         const made = linkSync(items[i].file, dests[i]) ?? (await copyNoReplace(items[i].file, dests[i], { sync: !bulk }));
         if (made) stored.push(dests[i]);
@@ -339,12 +337,15 @@ export async function syncFileSystem(dir: string): Promise<boolean> {
 /** Creates the parent directories of `files`; returns the directories to fsync once names are made in them (each parent, and the parent of every directory created now). */
 async function makeParents(files: string[]): Promise<Set<string>> {
   const dirs = [...new Set(files.map((d) => path.dirname(d)))];
-  const syncDirs = new Set(dirs);
-  await mapLimit(dirs, 16, async (d) => {
-    const first = await mkdir(d, { recursive: true });
-    for (let x = d; first && x.length >= first.length && x !== path.dirname(x); x = path.dirname(x)) syncDirs.add(path.dirname(x));
-  });
+  const syncDirs = new Set<string>();
+  await mapLimit(dirs, 16, async (d) => noteMade(syncDirs, d, await mkdir(d, { recursive: true })));
   return syncDirs;
+}
+
+/** Adds `dir`, and the parent of each directory `mkdir -p` made (from `first`, what it returned, down to `dir`), to the directories to fsync. */
+function noteMade(syncDirs: Set<string>, dir: string, first: string | undefined): void {
+  syncDirs.add(dir);
+  for (let x = dir; first && x.length >= first.length && x !== path.dirname(x); x = path.dirname(x)) syncDirs.add(path.dirname(x));
 }
 
 /** Synchronous calls made in a row before linkFiles yields to the event loop. */
