@@ -60,13 +60,14 @@ export class FsStorage implements PublishedStorage {
 
   async putMany(items: PutItem[]): Promise<void> {
     if (items.length === 0) return;
+    if (items.length >= BULK_SYNC_MIN) return this.putBulk(items);
     const dests = items.map((it) => this.abs(it.key));
     const temps: string[] = new Array(items.length);
     const signal = items.find((it) => it.opts?.signal)?.opts?.signal;
-    const bulk = items.length >= BULK_SYNC_MIN;
     try {
       const syncDirs = await makeParents(dests);
       // Contents durable before any name points at them: a crash leaves temps, never a short file under a final name.
+      // A few files: fsyncs side by side.
       await mapLimit(items, 16, async (it, i) => {
         signal?.throwIfAborted();
         const tmp = path.join(path.dirname(dests[i]), `.lxl-tmp-${randomBytes(6).toString('hex')}`);
@@ -77,19 +78,62 @@ export class FsStorage implements PublishedStorage {
           const buf = typeof it.body === 'string' ? Buffer.from(it.body) : it.body;
           for (let off = 0; off < buf.length; ) off += await fdWrite(fd, buf, off, buf.length - off);
           if (it.opts?.mtimeMs !== undefined) await fdUtimes(fd, new Date(), new Date(it.opts.mtimeMs));
-          if (!bulk) await fdSync(fd);
+          await fdSync(fd);
         } finally {
           await fdClose(fd);
         }
       });
-      // One flush of the file system for a big batch; fsyncs file by file if syncfs cannot run.
-      if (bulk && !(await syncFileSystem(this.root))) await mapLimit(temps, 16, (t) => fsyncByPath(t));
       signal?.throwIfAborted();
       await mapLimit(items, 16, async (_, i) => {
         await rename(temps[i], dests[i]);
         temps[i] = '';
       });
-      if (!bulk || !(await syncFileSystem(this.root))) await mapLimit([...syncDirs], 16, (d) => fsyncByPath(d));
+      await mapLimit([...syncDirs], 16, (d) => fsyncByPath(d));
+    } catch (err) {
+      await Promise.all(temps.filter(Boolean).map((t) => rm(t, { force: true })));
+      throw new StorageError(`cannot write ${items.length} file(s) under ${this.root}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  /**
+   * putMany for a big batch: synchronous calls in short slices (as linkFiles), since thousands of small files are
+   * bound by per-call overhead and concurrent creates in one folder contend for its lock; one syncfs makes every temp
+   * file durable before any rename, one more makes the renames durable.
+   */
+  private async putBulk(items: PutItem[]): Promise<void> {
+    const dests = items.map((it) => this.abs(it.key));
+    const temps: string[] = new Array(items.length).fill('');
+    const signal = items.find((it) => it.opts?.signal)?.opts?.signal;
+    const tag = randomBytes(6).toString('hex');
+    const slice = new SyncSlicer();
+    try {
+      const syncDirs = new Set<string>();
+      for (let i = 0; i < items.length; i++) {
+        const it = items[i];
+        const buf = typeof it.body === 'string' ? Buffer.from(it.body) : it.body;
+        await slice.tick(buf.length);
+        signal?.throwIfAborted();
+        const dir = path.dirname(dests[i]);
+        if (!syncDirs.has(dir)) noteMade(syncDirs, dir, fs.mkdirSync(dir, { recursive: true }));
+        const tmp = `${dir}/.lxl-tmp-${tag}-${i}`;
+        const fd = fs.openSync(tmp, 'wx', 0o644);
+        temps[i] = tmp;
+        try {
+          for (let off = 0; off < buf.length; ) off += fs.writeSync(fd, buf, off, buf.length - off);
+          if (it.opts?.mtimeMs !== undefined) fs.futimesSync(fd, new Date(), new Date(it.opts.mtimeMs));
+        } finally {
+          fs.closeSync(fd);
+        }
+      }
+      // Contents durable before any name points at them: a crash leaves temps, never a short file under a final name.
+      if (!(await syncFileSystem(this.root))) await mapLimit(temps, 16, (t) => fsyncByPath(t));
+      signal?.throwIfAborted();
+      for (let i = 0; i < items.length; i++) {
+        await slice.tick(0);
+        fs.renameSync(temps[i], dests[i]);
+        temps[i] = '';
+      }
+      if (!(await syncFileSystem(this.root))) await mapLimit([...syncDirs], 16, (d) => fsyncByPath(d));
     } catch (err) {
       await Promise.all(temps.filter(Boolean).map((t) => rm(t, { force: true })));
       throw new StorageError(`cannot write ${items.length} file(s) under ${this.root}: ${(err as Error).message}`, { cause: err });
@@ -104,11 +148,12 @@ export class FsStorage implements PublishedStorage {
     const stored: string[] = [];
     // Directories to fsync once the names are made: each destination's, and the parent of every directory made now.
     const syncDirs = new Set<string>();
+    const slice = new SyncSlicer();
     try {
       // Synchronous calls in short slices, yielding to the event loop between them: concurrent mkdir(2) and link(2)
       // in one parent folder (a pool letter) contend for its lock, and thread-pool round trips cost 3x the CPU.
       for (let i = 0; i < items.length; i++) {
-        if (i % SYNC_SLICE === SYNC_SLICE - 1) await new Promise((r) => setImmediate(r));
+        await slice.tick(0);
         const dir = path.dirname(dests[i]);
         if (!syncDirs.has(dir)) {
           noteMade(syncDirs, dir, fs.mkdirSync(dir, { recursive: true }));
@@ -348,8 +393,25 @@ function noteMade(syncDirs: Set<string>, dir: string, first: string | undefined)
   for (let x = dir; first && x.length >= first.length && x !== path.dirname(x); x = path.dirname(x)) syncDirs.add(path.dirname(x));
 }
 
-/** Synchronous calls made in a row before linkFiles yields to the event loop. */
+/** Synchronous calls made in a row before linkFiles or a bulk putMany yields to the event loop. */
 const SYNC_SLICE = 64;
+/** …or bytes written in a row. */
+const SYNC_SLICE_BYTES = 8 << 20;
+
+/** Counts synchronous calls (and bytes written) and yields to the event loop after a slice of them. */
+class SyncSlicer {
+  private calls = 0;
+  private bytes = 0;
+
+  async tick(bytes: number): Promise<void> {
+    this.calls++;
+    this.bytes += bytes;
+    if (this.calls < SYNC_SLICE && this.bytes < SYNC_SLICE_BYTES) return;
+    this.calls = 0;
+    this.bytes = 0;
+    await new Promise((r) => setImmediate(r));
+  }
+}
 
 /**
  * Hard-links `file` (a symlink is followed: link(2) would link the symlink) at `dest`: true when linked, false when

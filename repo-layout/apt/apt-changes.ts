@@ -100,10 +100,13 @@ async function linkIntoPool(storage: PublishedStorage, prefix: string, recs: Apt
 
 /** Copies each file into the pool: one already there must have the same bytes; new small ones are stored in one batch. */
 async function copyIntoPool(storage: PublishedStorage, prefix: string, recs: AptRecord[], files: string[], read: Array<{ bytes?: Buffer }>): Promise<void> {
+  const keys = recs.map((r) => `${prefix}/${r.filename}`);
+  // One batch check for which pool files exist (a local folder stats them without a thread-pool trip each).
+  const absent = storage.missingKeys ? new Set(await storage.missingKeys(keys)) : undefined;
   const batch = new Map<string, PutItem>();
   await mapLimit(recs, 16, async (r, i) => {
-    const key = `${prefix}/${r.filename}`;
-    if (batch.has(key) || (await checkPoolFile(storage, key, files[i], r))) return;
+    const key = keys[i];
+    if (batch.has(key) || (!absent?.has(key) && (await checkPoolFile(storage, key, files[i], r)))) return;
     const bytes = read[i].bytes;
     if (bytes && storage.putMany) batch.set(key, { key, body: bytes, opts: POOL_PUT });
     else await storage.put(key, bytes ?? createReadStream(files[i]), POOL_PUT);

@@ -128,9 +128,11 @@ async function linkRpms(storage: PublishedStorage, prefix: string, rpms: RpmToSt
 async function copyRpms(storage: PublishedStorage, prefix: string, rpms: RpmToStore[]): Promise<void> {
   const batch: PutItem[] = [];
   let batchBytes = 0;
+  // One batch check for which files exist (a local folder stats them without a thread-pool trip each).
+  const absent = storage.missingKeys ? new Set(await storage.missingKeys(rpms.map((x) => `${prefix}/${x.href}`))) : undefined;
   await mapLimit(rpms, ADD_CONCURRENCY, async (x) => {
     const key = `${prefix}/${x.href}`;
-    if (await storage.head(key)) await checkStored(storage, key, x);
+    if (!absent?.has(key) && (await storage.head(key))) await checkStored(storage, key, x);
     else if (storage.putMany && x.pkg.packageSize <= 8 << 20 && batchBytes + x.pkg.packageSize <= BATCH_BYTES) {
       batchBytes += x.pkg.packageSize;
       batch.push({ key, body: readFileSync(x.file), opts: RPM_PUT });

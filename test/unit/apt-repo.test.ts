@@ -206,6 +206,13 @@ test('with link, pool files are hard links of the given .debs and the indices eq
   });
   assert.equal(await readFile(victim, 'utf8'), 'other bytes', 'the refused add left the pool file alone');
   assert.deepEqual(await fresh.catalog.suites(), [], 'and recorded nothing');
+  // A copying add checks the pool the same way (one batch check for which files exist, then their bytes).
+  await assert.rejects(addDebs({ storage: new FsStorage({ root: path.join(root, 'public') }), catalog: fresh.catalog, suite: 'stable', files: debs }), (err: Error & { code?: string }) => {
+    assert.equal(err.code, 'E_CONFLICT');
+    return true;
+  });
+  assert.equal(await readFile(victim, 'utf8'), 'other bytes', 'the refused copying add left the pool file alone');
+  assert.deepEqual(await fresh.catalog.suites(), [], 'and recorded nothing');
 });
 
 test('addDebs with the publish\'s xz cache compresses the Packages.xz blocks while storing, so the publish compresses none and writes the same bytes', async () => {

@@ -79,6 +79,29 @@ test('a failing putMany publishes none of its items and removes its temp files',
   );
 });
 
+test('a big putMany (>= BULK_SYNC_MIN files) that fails midway, or is aborted, publishes none of its items and leaves no temp files', async () => {
+  const { BULK_SYNC_MIN } = await import('../../storage/fs-storage.js');
+  const root = await tempDir();
+  const s = new FsStorage({ root });
+  await mkdir(path.join(root, 'apt'), { recursive: true });
+  await writeFile(path.join(root, 'apt', 'blocker'), 'a file where a folder is needed');
+  const n = BULK_SYNC_MIN * 2;
+  // The blocked item comes after a full slice of files already written under temp names.
+  const items = Array.from({ length: n }, (_, i) => ({ key: i === n - 3 ? 'apt/blocker/late' : `apt/pool/p${i % 5}/f${i}.deb`, body: `bytes ${i}` }));
+  await assert.rejects(s.putMany(items), (e: unknown) => e instanceof StorageError && /apt\/blocker/.test((e as Error).message));
+  assert.deepEqual((await allFiles(root)).filter((f) => f !== 'apt/blocker'), [], 'no final names, no .lxl-tmp-* files');
+  // Aborted while the batch runs (the abort lands at a slice boundary): nothing published either.
+  const ac = new AbortController();
+  const ok = items.map((it, i) => ({ key: `apt/pool/q${i % 5}/g${i}.deb`, body: it.body, opts: { signal: ac.signal } }));
+  const pending = s.putMany(ok);
+  setImmediate(() => ac.abort(new Error('client went away')));
+  await assert.rejects(pending, StorageError);
+  assert.deepEqual((await allFiles(root)).filter((f) => f !== 'apt/blocker'), [], 'an aborted batch leaves nothing');
+  // And the same storage then takes the batch whole.
+  await s.putMany(ok.map(({ key, body }) => ({ key, body })));
+  assert.equal((await allFiles(root)).length, n + 1);
+});
+
 test('putMany fsyncs every file before the first rename and each folder after the last (strace)', { skip: missingTools('strace') }, async () => {
   const root = await tempDir();
   const keys = ['pool/a/x.deb', 'pool/a/y.deb', 'pool/b/z.deb', 'dists/s/Packages', 'dists/s/Release'];

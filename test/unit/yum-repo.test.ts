@@ -90,6 +90,10 @@ test('with link, Packages/ files are hard links of the given rpms and the metada
   await assert.rejects(addRpms(fresh, [rpms[0]], { link: true }), (err: Error) => err instanceof ConflictError && /exists with other bytes/.test(err.message));
   assert.equal(await readFile(victim, 'utf8'), 'other bytes');
   assert.deepEqual((await fresh.catalogue.read()).packages, []);
+  // A copying add checks the tree the same way (one batch check for which files exist, then their bytes).
+  await assert.rejects(addRpms(fresh, rpms), (err: Error) => err instanceof ConflictError && /exists with other bytes/.test(err.message));
+  assert.equal(await readFile(victim, 'utf8'), 'other bytes');
+  assert.deepEqual((await fresh.catalogue.read()).packages, []);
 });
 
 test('retention keeps N versions; unreferenced files go only after the grace period', { skip }, async () => {
