@@ -10,6 +10,7 @@ import { buffer } from 'node:stream/consumers';
 import zlib from 'node:zlib';
 import { promisify } from 'node:util';
 import { FormatError, ToolError } from './errors.js';
+import { asBuffer } from './bytes.js';
 
 export type Compression = 'gzip' | 'xz' | 'none';
 
@@ -58,15 +59,15 @@ const gzipAsync = promisify(zlib.gzip);
 
 /** Compresses a whole buffer (for small indices such as Packages.gz/.xz). */
 export async function compressBuffer(kind: Compression, data: Uint8Array | string, opts: CompressOptions = {}): Promise<Buffer> {
-  if (kind === 'none') return Buffer.from(data);
+  if (kind === 'none') return asBuffer(data);
   // On the thread pool (the same bytes as gzipSync), so several compress side by side.
-  if (kind === 'gzip') return gzipAsync(Buffer.from(data), { level: opts.level ?? 9 });
-  return buffer(Readable.from([Buffer.from(data)]).pipe(compressor(kind, opts)));
+  if (kind === 'gzip') return gzipAsync(asBuffer(data), { level: opts.level ?? 9 });
+  return buffer(Readable.from([asBuffer(data)]).pipe(compressor(kind, opts)));
 }
 
 /** Decompresses a whole buffer. */
 export async function decompressBuffer(kind: Compression, data: Uint8Array): Promise<Buffer> {
-  return buffer(Readable.from([Buffer.from(data)]).pipe(decompressor(kind)));
+  return buffer(Readable.from([asBuffer(data)]).pipe(decompressor(kind)));
 }
 
 /** Tells gzip, xz or zstd from a file's first bytes; undefined when none matches. */

@@ -6,6 +6,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { asBuffer } from './bytes.js';
 
 export type DigestAlgo = 'md5' | 'sha1' | 'sha256' | 'sha512';
 
@@ -47,7 +48,7 @@ export async function hashFile<A extends DigestAlgo>(file: string, algos: readon
 
 /** Hashes bytes in memory with each of `algos`. */
 export function hashBytes<A extends DigestAlgo>(data: Uint8Array | string, algos: readonly A[]): Digests<A> {
-  const buf = Buffer.from(data);
+  const buf = asBuffer(data);
   const out = { size: buf.length } as Digests<A>;
   for (const a of algos) (out as Record<string, string | number>)[a] = createHash(a).update(buf).digest('hex');
   return out;

@@ -20,6 +20,7 @@ import { randomBytes } from 'node:crypto';
 import { mapLimit } from '../repo-layout/concurrency.js';
 import { NotFoundError, StorageError } from '../repo-layout/errors.js';
 import { assertKey, type LinkItem, type ObjectInfo, type PublishedStorage, type PutItem, type PutOptions } from './storage.js';
+import { asBuffer } from '../repo-layout/bytes.js';
 
 export interface FsStorageOptions {
   /** The folder that holds the published tree. */
@@ -322,7 +323,7 @@ export class FsStorage implements PublishedStorage {
     await mkdir(path.dirname(dest), { recursive: true });
     const tmp = path.join(path.dirname(dest), `.lxl-tmp-${randomBytes(6).toString('hex')}`);
     try {
-      const src = typeof body === 'string' || body instanceof Uint8Array ? Readable.from([Buffer.from(body)]) : body;
+      const src = typeof body === 'string' || body instanceof Uint8Array ? Readable.from([asBuffer(body)]) : body;
       await pipeline(src, createWriteStream(tmp, { mode: 0o644 }), { signal });
       const fh = await open(tmp, 'r');
       try {

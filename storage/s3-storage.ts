@@ -16,6 +16,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { NotFoundError, StorageError } from '../repo-layout/errors.js';
 import { assertKey, type ObjectInfo, type PublishedStorage, type PutItem, type PutOptions } from './storage.js';
+import { asBuffer } from '../repo-layout/bytes.js';
 
 export interface S3StorageOptions {
   bucket: string;
@@ -102,7 +103,7 @@ export class S3Storage implements PublishedStorage, ConditionalObjectStore {
     const meta = { ContentType: opts.contentType ?? 'application/octet-stream', CacheControl: opts.cacheControl };
     try {
       if (!(body instanceof Readable)) {
-        const bytes = Buffer.from(body);
+        const bytes = asBuffer(body);
         await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key, Body: bytes, ContentLength: bytes.length, ...meta }), {
           abortSignal: opts.signal,
         });
@@ -232,7 +233,7 @@ export class S3Storage implements PublishedStorage, ConditionalObjectStore {
     cond: { IfNoneMatch?: string; IfMatch?: string },
     opts: PutOptions,
   ): Promise<string | undefined> {
-    const bytes = Buffer.from(body);
+    const bytes = asBuffer(body);
     try {
       const res = await this.client.send(
         new PutObjectCommand({
