@@ -101,8 +101,9 @@ export async function packagesXz(stanzas: readonly string[], opts: PackagesXzOpt
   const keys = texts.map((t) => createHash('sha256').update(`xz --lzma2=${filter} block\n`).update(t).digest('hex'));
   const cache = opts.cache;
   const cached = cache ? await Promise.all(keys.map((k) => cache.get(k).catch(() => undefined))) : [];
-  const missing = texts.map((_, i) => i).filter((i) => !validFor(cached[i], texts[i]));
+  const missing = texts.map((_, i) => i).filter((i) => !validFor(cached[i], texts[i], keys[i]));
   const fresh = await compressBlocks(missing.map((i) => texts[i]), filter);
+  missing.forEach((i, j) => checked.set(fresh[j], keys[i]));
   const blocks = texts.map((_, i) => cached[i]) as XzBlock[];
   missing.forEach((i, j) => (blocks[i] = fresh[j]));
   // The cache only saves time: an entry that cannot be read or written is a miss, never a failed publish.
@@ -110,9 +111,19 @@ export async function packagesXz(stanzas: readonly string[], opts: PackagesXzOpt
   return { bytes: xzStreamFromBlocks(blocks), keys, reused: texts.length - missing.length };
 }
 
+/**
+ * Blocks known to hold the text of the key they are cached under: compressed by this process, or checked once. A
+ * cache that hands back the same object for a key (FsXzBlockCache keeps what it read or wrote) is not checked again.
+ */
+const checked = new WeakMap<XzBlock, string>();
+
 /** A cached block serves a text only if it decompresses to that many bytes with that CRC64 (its stored check). */
-function validFor(b: XzBlock | undefined, text: Buffer): b is XzBlock {
-  return b !== undefined && b.uncompressedSize === text.length && b.bytes.length % 4 === 0 && b.bytes.length >= 12 && blockCheck(b).equals(crc64(text));
+function validFor(b: XzBlock | undefined, text: Buffer, key: string): b is XzBlock {
+  if (b === undefined || b.uncompressedSize !== text.length) return false;
+  if (checked.get(b) === key) return true;
+  const ok = b.bytes.length % 4 === 0 && b.bytes.length >= 12 && blockCheck(b).equals(crc64(text));
+  if (ok) checked.set(b, key);
+  return ok;
 }
 
 /** Compresses each text as its own block, all in one xz run (its threads share the blocks). */

@@ -146,6 +146,14 @@ test('a damaged or lying cache entry is caught: the file is compressed afresh an
   const lied = await packagesXz(b, { cache: liar });
   assert.equal(lied.reused, 0);
   assert.equal(await xzDecode(lied.bytes, dir), b.join('\n'));
+  // Even a block this process made (known good for its own text, so not checked again under that key) is checked under another key.
+  const memo = new FsXzBlockCache(path.join(dir, 'memo'));
+  const made = await packagesXz(a, { cache: memo });
+  const mine = (await memo.get(made.keys[0]))!;
+  assert.equal((await packagesXz(a, { cache: memo })).reused, 1, 'the same text reuses it');
+  const lied2 = await packagesXz(b, { cache: { get: async () => mine, put: async () => {}, retain: async () => {} } });
+  assert.equal(lied2.reused, 0);
+  assert.equal(await xzDecode(lied2.bytes, dir), b.join('\n'));
 });
 
 test('XZ_OPT and XZ_DEFAULTS in the environment do not change Packages.xz', { skip: missingTools('xz') }, async () => {
