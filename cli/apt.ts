@@ -104,12 +104,18 @@ function xzBlockCache(repo: string): FsXzBlockCache {
   return new FsXzBlockCache(path.join(repoPaths(repo).stateDir, 'apt', 'xz-blocks'));
 }
 
+/** What an add hands to the publish that follows it: the settings it read, and the xz block cache it filled. */
+interface PublishCarry {
+  loaded: { settings: AptSettings; text?: string };
+  cache: FsXzBlockCache;
+}
+
 /** Signs and publishes every suite (or --suites) with the merged settings, and saves them. */
-async function runPublish(repo: string, flags: PublishFlags, catalog: JsonAptCatalog, storage: PublishedStorage): Promise<void> {
+async function runPublish(repo: string, flags: PublishFlags, catalog: JsonAptCatalog, storage: PublishedStorage, carry?: PublishCarry): Promise<void> {
   const { stateDir } = repoPaths(repo);
   const started = new Date();
   if (!flags.key) throw new ConfigError('cannot publish: --key <secret.asc> is required');
-  const { settings: saved, text: savedText } = await loadSettings(stateDir);
+  const { settings: saved, text: savedText } = carry?.loaded ?? (await loadSettings(stateDir));
   const s: AptSettings = {
     origin: flags.origin ?? saved.origin,
     label: flags.label ?? saved.label,
@@ -140,7 +146,8 @@ async function runPublish(repo: string, flags: PublishFlags, catalog: JsonAptCat
     baseUrl: s.baseUrl,
     defaultSuite: s.defaultSuite,
     xzLevel: s.xzLevel,
-    xzBlockCache: xzBlockCache(repo),
+    // The add's cache instance keeps the blocks it compressed in memory: no reading and checking them again.
+    xzBlockCache: carry?.cache ?? xzBlockCache(repo),
     // Progress on a terminal only; piped output stays one line per result.
     onStep: process.stderr.isTTY ? (st) => process.stderr.write(st === 'done' ? '\r\x1b[K' : `\r\x1b[Klxl apt publish: ${st}…`) : undefined,
   });
@@ -184,10 +191,11 @@ export function register(program: Command): void {
   ).action(async (repo: string, debs: string[], o: PublishFlags & { suite: string; link?: boolean }) => {
     await withRepo(repo, o, async (catalog, storage) => {
       // With --key the publish follows at once: its Packages.xz blocks are compressed while the pool files are stored.
-      const xz = o.key ? { cache: xzBlockCache(repo), level: o.xzLevel ?? (await loadSettings(repoPaths(repo).stateDir)).settings.xzLevel } : undefined;
+      const carry = o.key ? { loaded: await loadSettings(repoPaths(repo).stateDir), cache: xzBlockCache(repo) } : undefined;
+      const xz = carry ? { cache: carry.cache, level: o.xzLevel ?? carry.loaded.settings.xzLevel } : undefined;
       const results = await addDebs({ storage, catalog, suite: o.suite, files: debs, link: o.link, xz });
       writeLines(results, ({ record: r, outcome }) => `${outcome} ${r.name} ${r.version} ${r.arch} in ${o.suite}\n`);
-      if (o.key) await runPublish(repo, o, catalog, storage);
+      if (o.key) await runPublish(repo, o, catalog, storage, carry);
     });
   });
 

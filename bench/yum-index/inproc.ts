@@ -2,7 +2,9 @@
 // start-up): full add+publish of every rpm in <rpms-dir>, then add one more.
 // `tsx inproc.ts <rpms-dir> <extra.rpm> <secret.asc> <work-dir> [link]`; prints
 // JSON. With `link` the rpms are hard-linked into Packages/ (the server links
-// its content-addressed artifacts), else copied.
+// its content-addressed artifacts), else copied; rpms that already are the
+// repo's Packages/ files (<rpms-dir> inside <work-dir>/public/yum/stable/) are
+// indexed in place, as createrepo_c works.
 
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
