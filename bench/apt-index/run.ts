@@ -141,6 +141,8 @@ const aptly = await findAptly();
 if (!have('reprepro')) console.log('  reprepro not installed: skipped');
 if (!aptly) console.log('  aptly not available (apt-get download aptly failed): skipped');
 const last = runs - 1;
+const fsProbe = (): void => void spawnSync(process.execPath, [path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fs-probe.mjs'), work], { stdio: 'inherit' });
+fsProbe();
 for (let round = 0; round < runs; round++) {
   const base = path.join(work, `round-${round}`);
   for (const link of [false, true]) {
@@ -151,9 +153,9 @@ for (let round = 0; round < runs; round++) {
     record(link ? 'lxl (CLI --link)' : 'lxl (CLI)', full, inc);
     if (!link) continue;
     if (round === last) {
-      const start = sh(cliNode, [lxlBin, '--help']);
+      const start = sh(cliNode, [lxlBin, 'apt', '--help']);
       console.log(`  lxl CLI ran: ${cliMode()} (checked again after the runs)`);
-      console.log(`  lxl CLI process start alone (lxl --help): ${start.wall.toFixed(2)} s wall, ${start.cpu.toFixed(2)} s CPU`);
+      console.log(`  lxl CLI process start alone (lxl apt --help: what the apt rows load): ${start.wall.toFixed(2)} s wall, ${start.cpu.toFixed(2)} s CPU`);
     }
   }
   // lxl in process: the same work without process start, copying the debs, and linking them (the server's path:
@@ -222,6 +224,7 @@ for (const [tool, dir] of [['lxl', 'lxl-lib/public/apt'], ['reprepro', 'reprepro
   console.log(`  ${tool} writes: ${ls.stdout.toString().trim() || '(not run)'}`);
 }
 console.log(`  load: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} (1/5/15 min)`);
+fsProbe();
 console.log(`\nresults: medians of ${runs} round(s) (seconds; wall clock, and CPU = user + system of the tool and its children; [wall range]):`);
 const f = (x?: Sample) => (x ? `${x.wall.toFixed(3)} (CPU ${x.cpu.toFixed(2)})` : '-');
 for (const [k, v] of Object.entries(results)) console.log(`  ${k.padEnd(20)} full ${f(v.full).padEnd(20)} [${spread(rounds[k].full)}]  incremental ${f(v.inc).padEnd(20)} [${spread(rounds[k].inc)}]`);

@@ -34,6 +34,7 @@ declare -A times
 rows=(cr_full cr_add lxl_full lxl_link lxl_inplace lxl_add cli_start in_full in_link in_inplace in_add)
 add() { times[$1]="${times[$1]:-} $2"; }
 
+node "$here/../fs-probe.mjs" "$work"
 for round in $(seq "$runs"); do
   r="$work/r$round"
   # createrepo_c, as in the issue's reference (sqlite databases included, its default).
@@ -72,6 +73,7 @@ for round in $(seq "$runs"); do
 done
 
 # Median of a row (and its range).
+node "$here/../fs-probe.mjs" "$work"
 median() { tr ' ' '\n' <<<"${times[$1]}" | grep . | sort -n | awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.2f", m }'; }
 range() { tr ' ' '\n' <<<"${times[$1]}" | grep . | sort -n | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.2f-%.2f", lo, hi }'; }
 declare -A med
