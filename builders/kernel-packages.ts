@@ -4,7 +4,7 @@
 // linux-xen-legacy-<krel>-<arch> tarballs (.tar.xz and .tar.gz). Specs are
 // pure data; writeKernelPackages writes them with the repo-layout writers.
 
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
@@ -17,6 +17,7 @@ import { packagerFor } from '../repo-layout/packagers.js';
 import type { Signer } from '../repo-layout/signing/signer.js';
 import { formatEvr, rpmEvr } from '../repo-layout/rpm/rpm-names.js';
 import { debKernelScripts, rpmKernelScripts } from './maintainer-scripts.js';
+import { discardWriteStream } from '../storage/durable-file.js';
 
 /** What the packages are made of. */
 export interface KernelPackageInput {
@@ -192,13 +193,15 @@ function withModulesDir(files: FileEntry[], krel: string): FileEntry[] {
 async function writeOne(file: string, write: (out: Writable) => Promise<void>): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });
   const tmp = `${file}.tmp-${process.pid}`;
+  let stream: WriteStream | undefined;
   try {
-    const stream = createWriteStream(tmp);
+    stream = createWriteStream(tmp);
     await write(stream);
     // The writer ends the stream; wait for the descriptor to close so the bytes are all on disk.
     if (!stream.closed) await once(stream, 'close');
     await rename(tmp, file);
   } catch (err) {
+    await discardWriteStream(stream);
     await rm(tmp, { force: true });
     throw err;
   }

@@ -16,7 +16,7 @@ import { pipeline } from 'node:stream/promises';
 import { createHash } from 'node:crypto';
 import type { Request } from 'express';
 import type { StorageEngine } from 'multer';
-import { fsyncPath } from '../storage/durable-file.js';
+import { discardWriteStream, fsyncPath } from '../storage/durable-file.js';
 import type { ArtifactStore } from './artifact-store.js';
 
 /** What the engine adds to `req.file`. */
@@ -111,10 +111,13 @@ export class HashingTempStorage implements StorageEngine {
         cb(null, { path: tmp, size: counter.size, sha256: counter.digest() } as Partial<Express.Multer.File> & StreamedFile);
       },
       (err: unknown) => {
-        rm(tmp, { force: true }).then(
-          () => cb(err),
-          () => cb(err),
-        );
+        // A part that fails at once can fail before the temp file's open (on the thread pool) has made it.
+        discardWriteStream(out)
+          .then(() => rm(tmp, { force: true }))
+          .then(
+            () => cb(err),
+            () => cb(err),
+          );
       },
     );
   }

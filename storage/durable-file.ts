@@ -2,6 +2,7 @@
 // keys, artifacts): fsync a path, and replace a file atomically and durably.
 
 import { randomBytes } from 'node:crypto';
+import type { WriteStream } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -32,4 +33,15 @@ export async function writeFileDurable(file: string, data: string | Uint8Array, 
     await rm(tmp, { force: true });
     throw err;
   }
+}
+
+/**
+ * Destroys a file write stream (unless it is already) and resolves once it is closed. A write stream destroyed before
+ * its open(2) completed (a source that failed at once) still opens, creating the file, before it closes: remove a
+ * failed temp file only after this, or the late open recreates it.
+ */
+export async function discardWriteStream(stream: WriteStream | undefined): Promise<void> {
+  if (!stream) return;
+  if (!stream.destroyed) stream.destroy();
+  if (!stream.closed) await new Promise<void>((resolve) => stream.once('close', () => resolve()));
 }

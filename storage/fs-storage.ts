@@ -21,6 +21,7 @@ import { mapLimit } from '../repo-layout/concurrency.js';
 import { NotFoundError, StorageError } from '../repo-layout/errors.js';
 import { assertKey, type LinkItem, type ObjectInfo, type PublishedStorage, type PutItem, type PutOptions } from './storage.js';
 import { asBuffer } from '../repo-layout/bytes.js';
+import { discardWriteStream } from './durable-file.js';
 
 export interface FsStorageOptions {
   /** The folder that holds the published tree. */
@@ -322,9 +323,11 @@ export class FsStorage implements PublishedStorage {
   private async writeTemp(dest: string, body: Readable | Uint8Array | string, signal?: AbortSignal): Promise<string> {
     await mkdir(path.dirname(dest), { recursive: true });
     const tmp = path.join(path.dirname(dest), `.lxl-tmp-${randomBytes(6).toString('hex')}`);
+    let out: fs.WriteStream | undefined;
     try {
       const src = typeof body === 'string' || body instanceof Uint8Array ? Readable.from([asBuffer(body)]) : body;
-      await pipeline(src, createWriteStream(tmp, { mode: 0o644 }), { signal });
+      out = createWriteStream(tmp, { mode: 0o644 });
+      await pipeline(src, out, { signal });
       const fh = await open(tmp, 'r');
       try {
         await fh.sync();
@@ -333,6 +336,7 @@ export class FsStorage implements PublishedStorage {
       }
       return tmp;
     } catch (err) {
+      await discardWriteStream(out);
       await rm(tmp, { force: true });
       throw new StorageError(`cannot write ${dest}: ${(err as Error).message}`, { cause: err });
     }

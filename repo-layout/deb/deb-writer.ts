@@ -19,6 +19,7 @@ import type { Packager, PackOptions } from '../packager.js';
 import { archiveCompressor, type ArchiveCompression } from '../tar-compress.js';
 import { tarStream } from '../tar-entries.js';
 import { debArch, debConffiles, debControl, debFileVersion, debMd5sums, installedSizeKiB } from './deb-control.js';
+import { discardWriteStream } from '../../storage/durable-file.js';
 
 /** Deb-specific options: where the temporary data.tar goes (default: beside an fs output file, else the OS temp dir). */
 export interface DebPackOptions extends PackOptions {
@@ -39,14 +40,11 @@ export async function writeDeb(spec: PackageSpec, out: Writable, opts: DebPackOp
   const kind = opts.compression ?? 'gzip';
   const tmpDir = opts.tmpDir ?? (out instanceof WriteStream && typeof out.path === 'string' ? path.dirname(out.path) : os.tmpdir());
   const tmp = path.join(tmpDir, `.lxl-data-${process.pid}-${randomBytes(6).toString('hex')}.tmp`);
+  let dataOut: WriteStream | undefined;
   try {
     const md5s = new Map<string, string>();
-    await pipeline(
-      tarStream(spec.files, { mtime: spec.sourceDateEpoch, md5s, signal: opts.signal }),
-      archiveCompressor(kind, opts.level),
-      createWriteStream(tmp, { flags: 'wx' }),
-      { signal: opts.signal },
-    );
+    dataOut = createWriteStream(tmp, { flags: 'wx' });
+    await pipeline(tarStream(spec.files, { mtime: spec.sourceDateEpoch, md5s, signal: opts.signal }), archiveCompressor(kind, opts.level), dataOut, { signal: opts.signal });
     const dataSize = (await stat(tmp)).size;
     const control = await controlTar(spec, md5s, kind, opts);
     const mtime = spec.sourceDateEpoch;
@@ -66,6 +64,7 @@ export async function writeDeb(spec: PackageSpec, out: Writable, opts: DebPackOp
     if (!out.destroyed) out.destroy(); // the rejection carries the error; no unhandled 'error' event
     throw err;
   } finally {
+    await discardWriteStream(dataOut);
     await rm(tmp, { force: true });
   }
 }

@@ -6,7 +6,7 @@
 // The payload is never held in memory.
 
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -23,6 +23,7 @@ import { encodeHeader, encodeLead, signaturePadding, type RpmEntry } from './rpm
 import { fileDataSize, fileMode, mainHeaderEntries, rpmFiles, specEvr } from './rpm-main-header.js';
 import { RPM_ARCH, formatEvr, type RpmProfile } from './rpm-names.js';
 import { RpmType, SigTag, TAG_HEADERIMMUTABLE, TAG_HEADERSIGNATURES } from './rpm-tags.js';
+import { discardWriteStream } from '../../storage/durable-file.js';
 
 /** Payload compression and file-digest choices of a profile (DESIGN.md §3 "RPM v4"). */
 export function profileSettings(opts: PackOptions = {}): { profile: RpmProfile; compression: 'gzip' | 'xz'; level: number; fileDigest: 'md5' | 'sha256'; sigHash: 'sha256' | 'sha1' } {
@@ -44,6 +45,7 @@ export function rpmFileName(spec: PackageSpec, opts: PackOptions = {}): string {
 export async function writeRpm(specIn: PackageSpec, out: Writable, opts: PackOptions & { tmpDir?: string } = {}): Promise<void> {
   // The compressed payload waits in a temp file (next to the output when the caller says where).
   const tmp = await mkdtemp(path.join(opts.tmpDir ?? os.tmpdir(), '.lxl-rpm-'));
+  let payloadOut: WriteStream | undefined;
   try {
     const spec = validatePackageSpec(specIn);
     const cfg = profileSettings(opts);
@@ -73,6 +75,7 @@ export async function writeRpm(specIn: PackageSpec, out: Writable, opts: PackOpt
       },
     });
     const compressedDigest = new DigestStream(['sha256'] as const);
+    payloadOut = createWriteStream(payloadFile);
     await pipeline(
       Readable.from(cpioStream(members, { digest: cfg.fileDigest, digests: fileDigests, signal: opts.signal })),
       counter,
@@ -80,7 +83,7 @@ export async function writeRpm(specIn: PackageSpec, out: Writable, opts: PackOpt
       // tree; xz's default 24 MiB blocks leave one thread idle for the last block.
       compressor(cfg.compression, { level: cfg.level, blockSize: 8 << 20 }),
       compressedDigest,
-      createWriteStream(payloadFile),
+      payloadOut,
       { signal: opts.signal },
     );
     const payload = compressedDigest.result();
@@ -130,6 +133,7 @@ export async function writeRpm(specIn: PackageSpec, out: Writable, opts: PackOpt
     out.destroy(err as Error);
     throw err;
   } finally {
+    await discardWriteStream(payloadOut);
     await rm(tmp, { recursive: true, force: true });
   }
 }
