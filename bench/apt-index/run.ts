@@ -143,23 +143,28 @@ if (!aptly) console.log('  aptly not available (apt-get download aptly failed): 
 const last = runs - 1;
 const fsProbe = (): void => void spawnSync(process.execPath, [path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fs-probe.mjs'), work], { stdio: 'inherit' });
 fsProbe();
-for (let round = 0; round < runs; round++) {
-  const base = path.join(work, `round-${round}`);
+// Each round runs every tool once, in an order rotated from round to round, so no tool always runs first (right
+// after the debs are made, or right after another tool's writes), and nothing is deleted until the end: on ext4
+// without a journal, deleting thousands of files makes every file created in the next minutes slower (the kernel
+// skips recently deleted inodes one by one; bench/fs-probe.mjs), which would tax whichever tool ran next.
+type Tool = (base: string, round: number) => Promise<void>;
+const lxlCli: Tool = async (base, round) => {
   for (const link of [false, true]) {
     const repo = path.join(base, link ? 'lxl-cli-link' : 'lxl-cli');
     const flags = link ? ['--link'] : [];
     const full = sh(cliNode, [lxlBin, 'apt', 'add', repo, ...all, '--key', keyFile, ...flags]);
     const inc = sh(cliNode, [lxlBin, 'apt', 'add', repo, extra, '--key', keyFile, ...flags]);
     record(link ? 'lxl (CLI --link)' : 'lxl (CLI)', full, inc);
-    if (!link) continue;
-    if (round === last) {
+    if (link && round === last) {
       const start = sh(cliNode, [lxlBin, 'apt', '--help']);
       console.log(`  lxl CLI ran: ${cliMode()} (checked again after the runs)`);
       console.log(`  lxl CLI process start alone (lxl apt --help: what the apt rows load): ${start.wall.toFixed(2)} s wall, ${start.cpu.toFixed(2)} s CPU`);
     }
   }
-  // lxl in process: the same work without process start, copying the debs, and linking them (the server's path:
-  // it links its content-addressed artifacts).
+};
+// lxl in process: the same work without process start, copying the debs, and linking them (the server's path:
+// it links its content-addressed artifacts).
+const lxlLib: Tool = async (base) => {
   for (const link of [false, true]) {
     const xzLevel = 6;
     const repo = path.join(base, link ? 'lxl-lib-link' : 'lxl-lib');
@@ -180,31 +185,41 @@ for (let round = 0; round < runs; round++) {
     });
     record(link ? 'lxl (lib, link)' : 'lxl (lib)', full, inc);
   }
-  if (have('reprepro')) {
-    const dir = path.join(base, 'reprepro');
-    await mkdir(path.join(dir, 'conf'), { recursive: true });
-    await writeFile(
-      path.join(dir, 'conf', 'distributions'),
-      `Codename: stable\nSuite: stable\nArchitectures: amd64 i386\nComponents: main\nDebIndices: Packages Release . .gz .xz\nSignWith: ${key.fingerprint}\n`,
-    );
-    const full = sh('reprepro', ['-b', dir, '--silent', 'includedeb', 'stable', ...all], { env: genv });
-    const inc = sh('reprepro', ['-b', dir, '--silent', 'includedeb', 'stable', extra], { env: genv });
-    record('reprepro', full, inc);
-  }
-  if (aptly) {
-    const root = path.join(base, 'aptly');
-    const conf = path.join(base, 'aptly.conf');
-    await writeFile(conf, JSON.stringify({ rootDir: root, architectures: ['amd64', 'i386'], gpgProvider: 'gpg2' }));
-    const a = (...x: string[]) => sh(aptly, [`-config=${conf}`, ...x], { env: genv });
-    a('repo', 'create', '-distribution=stable', '-component=main', 'bench');
-    const pub = ['-batch', `-gpg-key=${key.fingerprint}`, '-skip-contents', '-skip-bz2'];
-    const full = plus(a('repo', 'add', 'bench', ...all), a('publish', 'repo', ...pub, '-acquire-by-hash', 'bench'));
-    const inc = plus(a('repo', 'add', 'bench', extra), a('publish', 'update', ...pub, 'stable'));
-    record('aptly', full, inc);
-  }
-  // Keep only the last round's trees (for the file listing below and --keep).
-  if (round < last) await rm(base, { recursive: true, force: true });
+};
+const reprepro: Tool = async (base) => {
+  const dir = path.join(base, 'reprepro');
+  await mkdir(path.join(dir, 'conf'), { recursive: true });
+  await writeFile(
+    path.join(dir, 'conf', 'distributions'),
+    `Codename: stable\nSuite: stable\nArchitectures: amd64 i386\nComponents: main\nDebIndices: Packages Release . .gz .xz\nSignWith: ${key.fingerprint}\n`,
+  );
+  const full = sh('reprepro', ['-b', dir, '--silent', 'includedeb', 'stable', ...all], { env: genv });
+  const inc = sh('reprepro', ['-b', dir, '--silent', 'includedeb', 'stable', extra], { env: genv });
+  record('reprepro', full, inc);
+};
+const aptlyTool = (bin: string): Tool => async (base) => {
+  const root = path.join(base, 'aptly');
+  const conf = path.join(base, 'aptly.conf');
+  await writeFile(conf, JSON.stringify({ rootDir: root, architectures: ['amd64', 'i386'], gpgProvider: 'gpg2' }));
+  const a = (...x: string[]) => sh(bin, [`-config=${conf}`, ...x], { env: genv });
+  a('repo', 'create', '-distribution=stable', '-component=main', 'bench');
+  const pub = ['-batch', `-gpg-key=${key.fingerprint}`, '-skip-contents', '-skip-bz2'];
+  const full = plus(a('repo', 'add', 'bench', ...all), a('publish', 'repo', ...pub, '-acquire-by-hash', 'bench'));
+  const inc = plus(a('repo', 'add', 'bench', extra), a('publish', 'update', ...pub, 'stable'));
+  record('aptly', full, inc);
+};
+const tools: Array<[string, Tool]> = [['lxl CLI', lxlCli], ['lxl in-process', lxlLib]];
+if (have('reprepro')) tools.push(['reprepro', reprepro]);
+if (aptly) tools.push(['aptly', aptlyTool(aptly)]);
+const orders: string[] = [];
+for (let round = 0; round < runs; round++) {
+  const base = path.join(work, `round-${round}`);
+  await mkdir(base, { recursive: true });
+  const order = tools.map((_, i) => tools[(i + round) % tools.length]);
+  orders.push(order.map(([name]) => name).join(', '));
+  for (const [, run] of order) await run(base, round);
 }
+console.log(`  tool order per round (rotated): ${orders.map((o, i) => `${i + 1}: ${o}`).join('; ')}`);
 
 /** The median sample (wall and CPU medians taken separately). */
 function median(xs: Sample[]): Sample {
