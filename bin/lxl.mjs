@@ -5,7 +5,13 @@
 // missing, or any source file or folder is newer than the build, the sources
 // run through tsx, so an edit is never shadowed by stale JS.
 // LXL_FROM_SOURCE=1 always runs the sources.
+import module from 'node:module';
 import { distIsCurrent } from './dist-current.mjs';
+
+// Node 22.1+ keeps the compiled code of the modules on disk between runs (in the OS temp folder; checked against
+// each file's content, NODE_DISABLE_COMPILE_CACHE=1 turns it off), which shortens every later start. Node 20 has no
+// such cache and skips this.
+module.enableCompileCache?.();
 
 if (process.env.LXL_FROM_SOURCE !== '1' && distIsCurrent()) {
   await import('../dist/cli/main.js');

@@ -9,7 +9,7 @@ import { hashBytes, type Digests } from '../digests.js';
 import { packagesStanza, comparePackages, type IndexedPackage } from './apt-packages.js';
 import { archReleaseFile, releaseFile, type ReleaseEntry } from './apt-release.js';
 import { BINARY_ARCHES } from './apt-pool.js';
-import { packagesXz, type PackagesXzOptions, type XzBlockCache } from './packages-xz.js';
+import { packagesBlockBytes, packagesXzMany, type PackagesXz, type PackagesXzOptions, type XzBlockCache } from './packages-xz.js';
 
 const ALGOS = ['md5', 'sha1', 'sha256', 'sha512'] as const;
 // Same bytes as compressBuffer('gzip') (zlib, no name, mtime 0), but off the main thread.
@@ -77,14 +77,72 @@ function stanzasByArch(pkgs: readonly IndexedPackage[], arches: readonly string[
   return arches.map((arch) => [arch, sorted.filter((p) => p.arch === arch || p.arch === 'all').map((p) => stanzas.get(p)!)]);
 }
 
+/** One architecture's Packages: its stanzas in index order, its xz block texts, and the text (their concatenation). */
+interface ArchPackages {
+  arch: string;
+  stanzas: string[];
+  blocks: Buffer[];
+  text: Buffer;
+}
+
+/** Compressed Packages indices of a suite's architectures, under way (see warmPackagesXz). */
+interface PreparedIndices {
+  arches: ArchPackages[];
+  xzOptions: string;
+  xz: Promise<PackagesXz[]>;
+  gz: Promise<Buffer[]>;
+}
+
+/** Indices prepared by warmPackagesXz, per block cache instance (an add and its publish share one), newest last. */
+const preparedByCache = new WeakMap<XzBlockCache, PreparedIndices[]>();
+/** Prepared suites kept per cache instance (a publish takes its own; the rest wait for theirs). */
+const PREPARED_MAX = 8;
+
+function archPackages(byArch: Array<[arch: string, stanzas: string[]]>, xz: PackagesXzOptions): ArchPackages[] {
+  return byArch.map(([arch, stanzas]) => {
+    const blocks = packagesBlockBytes(stanzas, xz);
+    return { arch, stanzas, blocks, text: Buffer.concat(blocks) };
+  });
+}
+
+/** Starts Packages.xz (one xz run for every architecture's missing blocks) and Packages.gz (libuv's thread pool). */
+function compressIndices(arches: ArchPackages[], xz: PackagesXzOptions): Pick<PreparedIndices, 'xz' | 'gz'> {
+  return {
+    xz: packagesXzMany(arches.map((a) => a.blocks), xz),
+    gz: gzipAll(arches),
+  };
+}
+
+const gzipAll = (arches: ArchPackages[]): Promise<Buffer[]> => Promise.all(arches.map((a) => gzipAsync(a.text, { level: 9 })));
+
+const sameStanzas = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((s, i) => s === b[i]);
+
+/** The indices warmPackagesXz prepared for exactly these stanzas and options (taken out of the cache's list), if any. */
+function takePrepared(cache: XzBlockCache | undefined, byArch: Array<[arch: string, stanzas: string[]]>, xzOptions: string): PreparedIndices | undefined {
+  const list = cache && preparedByCache.get(cache);
+  const i = list?.findIndex((p) => p.xzOptions === xzOptions && p.arches.length === byArch.length && p.arches.every((a, j) => a.arch === byArch[j][0] && sameStanzas(a.stanzas, byArch[j][1]))) ?? -1;
+  return i < 0 ? undefined : list!.splice(i, 1)[0];
+}
+
 /**
  * Compresses into `xzBlockCache` the Packages.xz blocks that these packages need and it lacks, so that a publish of
- * the same packages with the same xz options finds every block there. Used while a batch of pool files is stored.
+ * the same packages with the same xz options finds every block there, and starts their Packages.gz: a publish with
+ * the same cache instance and the same stanzas uses both as they are. Used while a batch of pool files is stored.
  */
 export async function warmPackagesXz(pkgs: readonly IndexedPackage[], opts: Pick<SuiteOptions, 'architectures' | 'xzLevel' | 'xzBlocks'> & { xzBlockCache: XzBlockCache }): Promise<void> {
-  await Promise.all(
-    stanzasByArch(pkgs, opts.architectures ?? BINARY_ARCHES).map(([, stanzas]) => packagesXz(stanzas, { level: opts.xzLevel ?? 6, cache: opts.xzBlockCache, ...opts.xzBlocks })),
-  );
+  const xz: PackagesXzOptions = { level: opts.xzLevel ?? 6, cache: opts.xzBlockCache, ...opts.xzBlocks };
+  const arches = archPackages(stanzasByArch(pkgs, opts.architectures ?? BINARY_ARCHES), xz);
+  const prepared: PreparedIndices = { arches, xzOptions: xzOptionsKey(xz), ...compressIndices(arches, xz) };
+  // A publish that awaits them sees their errors; unclaimed, they must not be unhandled rejections.
+  prepared.gz.catch(() => {});
+  const list = preparedByCache.get(opts.xzBlockCache) ?? [];
+  list.push(prepared);
+  preparedByCache.set(opts.xzBlockCache, list.slice(-PREPARED_MAX));
+  await prepared.xz;
+}
+
+function xzOptionsKey(xz: PackagesXzOptions): string {
+  return JSON.stringify([xz.level, xz.minBlock, xz.maxBlock, xz.divisor]);
 }
 
 /** Builds the index files and Release of one suite. `Architecture: all` packages appear in every binary-<arch>. */
@@ -93,21 +151,23 @@ export async function buildSuiteIndex(pkgs: readonly IndexedPackage[], opts: Sui
   const arches = [...(opts.architectures ?? BINARY_ARCHES)];
   const codename = opts.codename ?? opts.suite;
   const xzKeys = new Set<string>();
-  const perArch = await Promise.all(
-    stanzasByArch(pkgs, arches).map(async ([arch, archStanzas]) => {
-      const text = Buffer.from(archStanzas.join('\n'));
-      const dir = `${component}/binary-${arch}`;
-      // Start xz (a child process) first, then gzip on libuv's thread pool, so both run alongside; the main thread
-      // hashes Packages (and Packages.gz once gzip is done) meanwhile.
-      const xzP = packagesXz(archStanzas, { level: opts.xzLevel ?? 6, cache: opts.xzBlockCache, ...opts.xzBlocks });
-      const gzP = gzipAsync(text, { level: 9 }).then((gz) => indexFile(`${dir}/Packages.gz`, gz, true));
-      const plain = indexFile(`${dir}/Packages`, text, true);
-      const [xzOut, gz] = await Promise.all([xzP, gzP]);
-      xzOut.keys.forEach((k) => xzKeys.add(k));
-      const rel = archReleaseFile({ origin: opts.origin, label: opts.label, suite: opts.suite, codename, component, architecture: arch });
-      return [plain, gz, indexFile(`${dir}/Packages.xz`, xzOut.bytes, true), indexFile(`${dir}/Release`, Buffer.from(rel), false)];
-    }),
-  );
+  const xz: PackagesXzOptions = { level: opts.xzLevel ?? 6, cache: opts.xzBlockCache, ...opts.xzBlocks };
+  const stanzas = stanzasByArch(pkgs, arches);
+  // What an add prepared for these very stanzas is used as it is (a failure there is retried here); else xz (a child
+  // process) and gzip (libuv's thread pool) start now, and the main thread hashes each Packages meanwhile.
+  const ready = takePrepared(opts.xzBlockCache, stanzas, xzOptionsKey(xz));
+  const byArch = ready?.arches ?? archPackages(stanzas, xz);
+  const started = ready ?? compressIndices(byArch, xz);
+  const xzP = started.xz.catch((err: unknown) => (ready ? packagesXzMany(byArch.map((a) => a.blocks), xz) : Promise.reject(err)));
+  const gzP = started.gz.catch((err: unknown) => (ready ? gzipAll(byArch) : Promise.reject(err)));
+  const plain = byArch.map((a) => indexFile(`${component}/binary-${a.arch}/Packages`, a.text, true));
+  const [xzOut, gzOut] = await Promise.all([xzP, gzP]);
+  const perArch = byArch.map((a, i) => {
+    const dir = `${component}/binary-${a.arch}`;
+    xzOut[i].keys.forEach((k) => xzKeys.add(k));
+    const rel = archReleaseFile({ origin: opts.origin, label: opts.label, suite: opts.suite, codename, component, architecture: a.arch });
+    return [plain[i], indexFile(`${dir}/Packages.gz`, gzOut[i], true), indexFile(`${dir}/Packages.xz`, xzOut[i].bytes, true), indexFile(`${dir}/Release`, Buffer.from(rel), false)];
+  });
   const files = perArch.flat().sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const entries: ReleaseEntry[] = files.map((f) => ({ path: f.path, ...f.digests }));
   const release = releaseFile({

@@ -47,6 +47,69 @@ export interface IndexedPackage extends PoolFileInfo {
 
 /** Formats one Packages stanza (ending in a newline) in apt-ftparchive's field order. */
 export function packagesStanza(pkg: IndexedPackage): string {
+  return orderedStanza(pkg) ?? packagesStanzaGeneral(pkg);
+}
+
+/** Rank of each field name as dpkg writes it (exact case; other spellings go through RANK). */
+const RANK_EXACT = new Map(PACKAGES_FIELD_ORDER.map((f, i) => [f, i]));
+/** Fields ranked after these come after the index fields. */
+const LAST_INDEX_RANK = RANK.get('sha512')!;
+const FIRST_INDEX_RANK = RANK.get('filename')!;
+
+/**
+ * The common case, without splitting the control text into names and values: every field's first line is
+ * `Name: value` (one space, nothing blank at either end of the value), as dpkg-deb and lxl write them, so the stanza is
+ * the text's fields (each with its continuation lines) in index order, with the index fields inserted. Undefined when
+ * the text is not like that (packagesStanzaGeneral then decides).
+ */
+export function orderedStanza(pkg: IndexedPackage): string | undefined {
+  const c = pkg.control;
+  if (c.length === 0 || c.charCodeAt(c.length - 1) !== 10) return undefined;
+  const starts: number[] = [];
+  const ranks: number[] = [];
+  let sorted = true;
+  for (let start = 0; start < c.length; ) {
+    const end = c.indexOf('\n', start);
+    if (end === start) return undefined;
+    const first = c.charCodeAt(start);
+    if (first === 32 || first === 9) {
+      // A continuation line belongs to the field above it.
+      if (start === 0) return undefined;
+    } else {
+      const colon = c.indexOf(':', start);
+      if (colon <= start || colon > end) return undefined;
+      // One space after the colon, then printable ASCII at both ends of the value: nothing the general path's trim() removes.
+      if (c.charCodeAt(colon + 1) !== 32 || colon + 2 >= end) return undefined;
+      const v = c.charCodeAt(colon + 2);
+      const last = c.charCodeAt(end - 1);
+      if (v <= 32 || v >= 127 || last <= 32 || last >= 127) return undefined;
+      const name = c.slice(start, colon);
+      const rank = RANK_EXACT.get(name) ?? RANK.get(name.toLowerCase()) ?? PACKAGES_FIELD_ORDER.length;
+      if (rank >= FIRST_INDEX_RANK && rank <= LAST_INDEX_RANK) return undefined;
+      if (ranks.length > 0 && rank < ranks[ranks.length - 1]) sorted = false;
+      starts.push(start);
+      ranks.push(rank);
+    }
+    start = end + 1;
+  }
+  const order = starts.map((_, i) => i);
+  // Stable: known fields by rank, unknown ones after them in their original order.
+  if (!sorted) order.sort((a, b) => ranks[a] - ranks[b] || a - b);
+  const index = `Filename: ${pkg.filename}\nSize: ${pkg.size}\nMD5sum: ${pkg.md5}\nSHA1: ${pkg.sha1}\nSHA256: ${pkg.sha256}\nSHA512: ${pkg.sha512}\n`;
+  let out = '';
+  let indexed = false;
+  for (const i of order) {
+    if (!indexed && ranks[i] > LAST_INDEX_RANK) {
+      out += index;
+      indexed = true;
+    }
+    out += c.slice(starts[i], i + 1 < starts.length ? starts[i + 1] : c.length);
+  }
+  return indexed ? out : out + index;
+}
+
+/** packagesStanza for any control text: fields split, sorted by rank (stable), written as `Name: value`. */
+export function packagesStanzaGeneral(pkg: IndexedPackage): string {
   const fields = controlFields(pkg);
   const lower = new Set(fields.map(([k]) => k.toLowerCase()));
   for (const f of INDEX_FIELDS) {

@@ -14,7 +14,8 @@
 // for, so a damaged cache costs time, never a wrong index.
 
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { compressBuffer } from '../compress.js';
 import { ToolError } from '../errors.js';
@@ -96,19 +97,43 @@ function firstLineHash(stanza: string): number {
 
 /** Packages.xz for these stanzas: cached blocks where the text is unchanged, one xz run for the rest. */
 export async function packagesXz(stanzas: readonly string[], opts: PackagesXzOptions = {}): Promise<PackagesXz> {
+  return (await packagesXzMany([packagesBlockBytes(stanzas, opts)], opts))[0];
+}
+
+/** packagesBlocks as bytes: the Packages text (their concatenation) and its xz blocks' texts. */
+export function packagesBlockBytes(stanzas: readonly string[], opts: PackagesXzOptions = {}): Buffer[] {
+  return packagesBlocks(stanzas, opts).map((t) => Buffer.from(t));
+}
+
+/**
+ * Packages.xz for several Packages texts, each given as its block texts (packagesBlockBytes), such as one suite's
+ * architectures: cached blocks where a text is unchanged, and one xz run for every block missing from the cache (a
+ * block that several texts share is compressed once).
+ */
+export async function packagesXzMany(sets: ReadonlyArray<readonly Buffer[]>, opts: PackagesXzOptions = {}): Promise<PackagesXz[]> {
   const filter = packagesXzFilter(opts.level ?? 6, opts.maxBlock ?? DEFAULT_MAX_BLOCK);
-  const texts = packagesBlocks(stanzas, opts).map((t) => Buffer.from(t));
-  const keys = texts.map((t) => createHash('sha256').update(`xz --lzma2=${filter} block\n`).update(t).digest('hex'));
+  const keys = sets.map((texts) => texts.map((t) => createHash('sha256').update(`xz --lzma2=${filter} block\n`).update(t).digest('hex')));
+  const textOf = new Map<string, Buffer>();
+  sets.forEach((texts, s) => texts.forEach((t, i) => textOf.set(keys[s][i], t)));
+  const unique = [...textOf.keys()];
   const cache = opts.cache;
-  const cached = cache ? await Promise.all(keys.map((k) => cache.get(k).catch(() => undefined))) : [];
-  const missing = texts.map((_, i) => i).filter((i) => !validFor(cached[i], texts[i], keys[i]));
-  const fresh = await compressBlocks(missing.map((i) => texts[i]), filter);
-  missing.forEach((i, j) => checked.set(fresh[j], keys[i]));
-  const blocks = texts.map((_, i) => cached[i]) as XzBlock[];
-  missing.forEach((i, j) => (blocks[i] = fresh[j]));
+  const cached = cache ? await Promise.all(unique.map((k) => cache.get(k).catch(() => undefined))) : [];
+  const blocks = new Map<string, XzBlock>();
+  const missing = unique.filter((k, i) => {
+    const b = cached[i];
+    if (!validFor(b, textOf.get(k)!, k)) return true;
+    blocks.set(k, b);
+    return false;
+  });
+  const fresh = await compressBlocks(missing.map((k) => textOf.get(k)!), filter);
+  missing.forEach((k, j) => {
+    checked.set(fresh[j], k);
+    blocks.set(k, fresh[j]);
+  });
   // The cache only saves time: an entry that cannot be read or written is a miss, never a failed publish.
-  if (cache) await Promise.all(missing.map((i, j) => cache.put(keys[i], fresh[j]).catch(() => {})));
-  return { bytes: xzStreamFromBlocks(blocks), keys, reused: texts.length - missing.length };
+  if (cache) await Promise.all(missing.map((k, j) => cache.put(k, fresh[j]).catch(() => {})));
+  const compressed = new Set(missing);
+  return keys.map((ks) => ({ bytes: xzStreamFromBlocks(ks.map((k) => blocks.get(k)!)), keys: ks, reused: ks.filter((k) => !compressed.has(k)).length }));
 }
 
 /**
@@ -161,8 +186,14 @@ export class FsXzBlockCache implements XzBlockCache {
   }
 
   private async read(key: string): Promise<XzBlock | undefined> {
-    const buf = await readFile(path.join(this.dir, key)).catch(() => undefined);
-    if (!buf || buf.length < ENTRY_HEAD || !buf.subarray(0, 4).equals(ENTRY_MAGIC)) return undefined;
+    // A few small files from the page cache: synchronous reads cost less than a thread-pool round trip each.
+    let buf: Buffer;
+    try {
+      buf = readFileSync(path.join(this.dir, key));
+    } catch {
+      return undefined;
+    }
+    if (buf.length < ENTRY_HEAD || !buf.subarray(0, 4).equals(ENTRY_MAGIC)) return undefined;
     const bytes = buf.subarray(ENTRY_HEAD);
     // Damage at rest (a flipped bit in the compressed data) shows here; a block of other text fails validFor's CRC64.
     if (!createHash('sha256').update(bytes).digest().equals(buf.subarray(20, 52))) return undefined;

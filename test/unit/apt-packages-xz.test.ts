@@ -8,10 +8,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { compressBuffer } from '../../repo-layout/compress.js';
 import { FsXzBlockCache, packagesBlocks, packagesXz, packagesXzFilter, type XzBlockCache } from '../../repo-layout/apt/packages-xz.js';
-import { parseXzStream, xzStreamFromBlocks } from '../../repo-layout/xz-container.js';
+import { blockCheck, crc64, parseXzStream, xzStreamFromBlocks } from '../../repo-layout/xz-container.js';
 import { missingTools, run } from '../support/exec.js';
 import { tempDir } from '../support/tmp.js';
 
@@ -170,4 +170,17 @@ test('XZ_OPT and XZ_DEFAULTS in the environment do not change Packages.xz', { sk
       else process.env[k] = v;
     }
   }
+});
+
+test('crc64 equals the CRC64 xz stores in a block, for every tail length and an unaligned view', { skip: missingTools('xz') }, async () => {
+  const data = Buffer.concat([randomBytes(70_001), Buffer.from('Package: x\n'.repeat(3000))]);
+  const lengths = [...Array.from({ length: 20 }, (_, i) => i), 1000, 4097, data.length - 1];
+  for (const n of lengths) {
+    // A view that starts at an odd offset of a bigger buffer, as a block text cut from a Packages buffer is.
+    const text = data.subarray(1, 1 + n);
+    const { blocks } = parseXzStream(await compressBuffer('xz', text, { level: 0 }));
+    const want = blocks.length ? blockCheck(blocks[0]) : crc64(Buffer.alloc(0));
+    assert.ok(crc64(text).equals(want), `${n} bytes: ${crc64(text).toString('hex')} vs xz ${want.toString('hex')}`);
+  }
+  assert.equal(crc64(Buffer.from('123456789')).toString('hex'), Buffer.from('995dc9bbdf1939fa', 'hex').reverse().toString('hex'), 'the CRC-64/XZ check value');
 });

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { archReleaseFile, formatReleaseDate, releaseFile } from '../../repo-layout/apt/apt-release.js';
 import { debSourcesFile, oneLineSourcesEntry } from '../../repo-layout/apt/apt-sources.js';
-import { packagesStanza } from '../../repo-layout/apt/apt-packages.js';
+import { orderedStanza, packagesStanza, packagesStanzaGeneral, PACKAGES_FIELD_ORDER } from '../../repo-layout/apt/apt-packages.js';
 import { poolPath, poolPrefix } from '../../repo-layout/apt/apt-pool.js';
 import { parseSingleParagraph } from '../../repo-layout/deb822.js';
 import { hashBytes } from '../../repo-layout/digests.js';
@@ -58,6 +58,57 @@ test('Packages stanza: apt-ftparchive field order, unknown fields last, index fi
   await golden('stanza.txt', packagesStanza({ ...base, control }));
   assert.throws(() => packagesStanza({ ...base, control: `${control}SHA256: x\n` }), { code: 'E_FORMAT' });
 });
+
+test('Packages stanza: the fast path (clean field lines, any order) writes what the general path writes, for thousands of generated control files', () => {
+  const base = { name: 'k', version: '1', arch: 'amd64', filename: 'pool/main/k/k/k_1_amd64.deb', size: 10, md5: 'a', sha1: 'b', sha256: 'c', sha512: 'd' };
+  // A small deterministic generator (no Math.random: a failure must be reproducible).
+  let seed = 12345;
+  const rnd = (n: number) => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return (seed >>> 8) % n;
+  };
+  const names = ['Package', 'Version', 'Architecture', 'Maintainer', 'Installed-Size', 'Depends', 'Section', 'Priority', 'Homepage', 'Description', 'Source', 'Multi-Arch', 'Provides', 'X-Custom', 'Tag', 'package', 'DESCRIPTION', 'MSDOS-Filename', 'Built-Using', 'Task'];
+  const values = ['v', 'a b', ' lead', 'trail ', 'tab\t', '\u00a0nbsp', 'x\r', '', 'colon: inside', 'ünï', 'last\u2028'];
+  let fast = 0;
+  for (let n = 0; n < 4000; n++) {
+    const lines: string[] = [];
+    const count = 1 + rnd(8);
+    // Half the cases with clean values in any order (the fast path's case), the rest anything.
+    const ordered = n % 2 === 0;
+    const picked = Array.from({ length: count }, () => names[rnd(ordered ? 14 : names.length)]);
+    if (ordered && rnd(2)) picked.sort((a, b) => rankOf(a) - rankOf(b));
+    for (const name of new Set(picked)) {
+      const value = ordered ? `value${rnd(100)}` : values[rnd(values.length)];
+      lines.push(`${name}:${ordered || rnd(4) ? ' ' : ''}${value}`);
+      if (rnd(4) === 0) lines.push(ordered || rnd(2) ? ' more' : ' ');
+      if (!ordered && rnd(20) === 0) lines.push('');
+    }
+    const control = `${lines.join('\n')}\n`;
+    const pkg = { ...base, control };
+    let general: string | Error;
+    try {
+      general = packagesStanzaGeneral(pkg);
+    } catch (err) {
+      general = err as Error;
+    }
+    const quick = orderedStanza(pkg);
+    if (quick !== undefined) {
+      fast++;
+      assert.equal(quick, general, `fast path differs for ${JSON.stringify(control)}`);
+    }
+    if (general instanceof Error) assert.throws(() => packagesStanza(pkg), { code: 'E_FORMAT' });
+    else assert.equal(packagesStanza(pkg), general);
+  }
+  assert.ok(fast > 1500, `the fast path took ${fast} of 4000`);
+  // What dpkg-deb and lxl's deb writer store (dpkg's order, not the index's) takes it.
+  assert.ok(orderedStanza({ ...base, control: 'Package: k\nVersion: 1\nArchitecture: amd64\nMaintainer: M <m@example.invalid>\nInstalled-Size: 7\nDepends: kmod\nSection: kernel\nPriority: optional\nDescription: d\n long\n' }));
+});
+
+/** Index rank of a field name, as the stanza orders them (unknown last). */
+function rankOf(name: string): number {
+  const i = PACKAGES_FIELD_ORDER.findIndex((f) => f.toLowerCase() === name.toLowerCase());
+  return i < 0 ? PACKAGES_FIELD_ORDER.length : i;
+}
 
 test('pool paths: lib prefix, epoch dropped from the file name, bad names refused', () => {
   assert.equal(poolPrefix('linux'), 'l');

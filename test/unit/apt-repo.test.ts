@@ -215,12 +215,14 @@ test('with link, pool files are hard links of the given .debs and the indices eq
   assert.deepEqual(await fresh.catalog.suites(), [], 'and recorded nothing');
 });
 
-test('addDebs with the publish\'s xz cache compresses the Packages.xz blocks while storing, so the publish compresses none and writes the same bytes', async () => {
+test('addDebs with the publish\'s xz cache prepares Packages.xz and .gz while storing, so the publish compresses nothing and writes the same bytes; a stale or failed preparation is not used', async () => {
   const blocks = { minBlock: 600, maxBlock: 2000, divisor: 2 };
   class CountingCache implements XzBlockCache {
     puts = 0;
+    gets = 0;
     constructor(private readonly inner: FsXzBlockCache) {}
     get(key: string) {
+      this.gets++;
       return this.inner.get(key);
     }
     put(key: string, block: XzBlock) {
@@ -231,21 +233,44 @@ test('addDebs with the publish\'s xz cache compresses the Packages.xz blocks whi
       return this.inner.retain(keys);
     }
   }
-  const packagesXzOf = async (warm: boolean): Promise<{ bytes: Buffer; addPuts: number; publishPuts: number }> => {
-    const r = await newRepo(warm ? 'xz-warm' : 'xz-cold');
+  const indices = ['Packages.xz', 'Packages.gz'].flatMap((f) => ['amd64', 'i386'].map((a) => `apt/dists/stable/main/binary-${a}/${f}`));
+  type Run = { bytes: Buffer[]; addPuts: number; publishPuts: number; publishGets: number };
+  /** Adds `first` (warming when asked), then `then` (if any, warming too), then publishes; what each step did to the cache, and the indices. */
+  const packagesXzOf = async (name: string, opts: { warm: boolean; first: string[]; then?: string[]; breakWarm?: boolean }): Promise<Run> => {
+    const r = await newRepo(name);
     const cache = new CountingCache(new FsXzBlockCache(path.join(r.root, 'state', 'apt', 'xz-blocks')));
-    await addDebs({ storage: r.storage, catalog: r.catalog, suite: 'stable', files: debs, xz: warm ? { cache, blocks } : undefined });
+    const xz = opts.warm ? { cache, blocks } : undefined;
+    const path0 = process.env.PATH;
+    // No xz on PATH: the add's preparation fails (silently: it only saves time), and the publish must compress itself.
+    if (opts.breakWarm) process.env.PATH = path.join(work, 'no-such-bin');
+    try {
+      await addDebs({ storage: r.storage, catalog: r.catalog, suite: 'stable', files: opts.first, xz });
+    } finally {
+      process.env.PATH = path0;
+    }
+    if (opts.then) await addDebs({ storage: r.storage, catalog: r.catalog, suite: 'stable', files: opts.then, xz: undefined });
     const addPuts = cache.puts;
+    const gets = cache.gets;
     await r.publish({ xzBlockCache: cache, xzBlocks: blocks });
-    return { bytes: await readFile(path.join(r.public, 'apt/dists/stable/main/binary-amd64/Packages.xz')), addPuts, publishPuts: cache.puts - addPuts };
+    return { bytes: await Promise.all(indices.map((k) => readFile(path.join(r.public, k)))), addPuts, publishPuts: cache.puts - addPuts, publishGets: cache.gets - gets };
   };
-  const warm = await packagesXzOf(true);
-  const cold = await packagesXzOf(false);
+  const same = (a: Run, b: Run) => a.bytes.every((x, i) => x.equals(b.bytes[i]));
+  const warm = await packagesXzOf('xz-warm', { warm: true, first: debs });
+  const cold = await packagesXzOf('xz-cold', { warm: false, first: debs });
   assert.ok(warm.addPuts >= 2, `blocks compressed during the add: ${warm.addPuts}`);
   assert.equal(warm.publishPuts, 0, 'the publish found every block ready');
+  assert.equal(warm.publishGets, 0, 'the publish used the indices the add prepared, without asking the cache');
   assert.equal(cold.addPuts, 0);
   assert.equal(cold.publishPuts, warm.addPuts, 'without warming, the publish compresses the same blocks');
-  assert.ok(warm.bytes.equals(cold.bytes), 'the same Packages.xz either way');
+  assert.ok(same(warm, cold), 'the same Packages.xz and Packages.gz either way');
+  // The catalogue changed after the preparation (another add without warming): the prepared indices do not match.
+  const stale = await packagesXzOf('xz-stale', { warm: true, first: debs.slice(0, 3), then: debs.slice(3) });
+  assert.ok(stale.publishGets > 0, 'the publish built its own indices');
+  assert.ok(same(stale, cold), 'and wrote what a cold publish of the same set writes');
+  const failed = await packagesXzOf('xz-failed', { warm: true, first: debs, breakWarm: true });
+  assert.equal(failed.addPuts, 0, 'the preparation failed');
+  assert.equal(failed.publishPuts, cold.publishPuts, 'the publish compressed every block again');
+  assert.ok(same(failed, cold));
 });
 
 test('retention keeps the N newest versions per package name', async () => {
