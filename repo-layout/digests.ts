@@ -2,7 +2,7 @@
 // format needs (apt wants MD5/SHA1/SHA256/SHA512 of each .deb; rpm and the
 // tarball repo want SHA256), without holding the bytes in memory.
 
-import { createHash, type Hash } from 'node:crypto';
+import crypto, { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -46,10 +46,23 @@ export async function hashFile<A extends DigestAlgo>(file: string, algos: readon
   return d.result();
 }
 
+/** crypto.hash (Node 20.12+, 21.7+): one call per digest, no Hash object; about twice as fast for small inputs. */
+const oneShot = (crypto as { hash?: typeof crypto.hash }).hash;
+
+/** The digest of bytes in memory (one native call where Node has crypto.hash). */
+export function digestOf(algo: DigestAlgo, data: Uint8Array, encoding: 'hex'): string;
+export function digestOf(algo: DigestAlgo, data: Uint8Array, encoding: 'buffer'): Buffer;
+export function digestOf(algo: DigestAlgo, data: Uint8Array, encoding: 'hex' | 'buffer'): string | Buffer {
+  const buf = asBuffer(data);
+  if (oneShot) return encoding === 'hex' ? oneShot(algo, buf, 'hex') : oneShot(algo, buf, 'buffer');
+  const h = createHash(algo).update(buf);
+  return encoding === 'hex' ? h.digest('hex') : h.digest();
+}
+
 /** Hashes bytes in memory with each of `algos`. */
 export function hashBytes<A extends DigestAlgo>(data: Uint8Array | string, algos: readonly A[]): Digests<A> {
   const buf = asBuffer(data);
   const out = { size: buf.length } as Digests<A>;
-  for (const a of algos) (out as Record<string, string | number>)[a] = createHash(a).update(buf).digest('hex');
+  for (const a of algos) (out as Record<string, string | number>)[a] = digestOf(a, buf, 'hex');
   return out;
 }

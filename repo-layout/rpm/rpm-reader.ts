@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, createReadStream, fstatSync, openSync, readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
+import { digestOf } from '../digests.js';
 import { FormatError } from '../errors.js';
 import { decodeHeader, decodeLead, headerBlobSize, LEAD_SIZE, signaturePadding, type DecodedEntry } from './rpm-header.js';
 import { PgpHash, SigTag, Tag } from './rpm-tags.js';
@@ -234,6 +235,7 @@ function toInfo(t: Map<number, DecodedEntry>, sig: Map<number, DecodedEntry>, he
 
 /** One read of the whole file: whole-file digests, MD5 from the header on, payload digest after it; then the checks. */
 async function scan(source: AsyncIterable<Buffer | string> | Buffer[], fileSize: number, header: Buffer, info: RpmInfo, opts: ReadRpmOptions): Promise<void> {
+  if (Array.isArray(source) && source.length === 1) return checkWhole(source[0], fileSize, header, info, opts);
   const whole = (opts.digests ?? []).map((a) => [a, createHash(a)] as const);
   const md5 = info.sigTags.get(SigTag.MD5)?.value;
   const payloadDigest = strs(info.tags, Tag.PAYLOADDIGEST)[0];
@@ -263,6 +265,27 @@ async function scan(source: AsyncIterable<Buffer | string> | Buffer[], fileSize:
   }
   if (Buffer.isBuffer(md5) && !hMd5.digest().equals(md5)) throw new FormatError('cannot verify rpm: MD5 digest of header+payload does not match');
   if (payloadDigest !== undefined && (algo === PgpHash.SHA256 || algo === PgpHash.SHA1) && hPayload.digest('hex') !== payloadDigest) {
+    throw new FormatError('cannot verify rpm: payload digest does not match (the payload is damaged)');
+  }
+}
+
+/** scan for a file read whole: each digest in one call over its part of the bytes (thousands of small rpms are bound by per-call costs). */
+function checkWhole(file: Buffer, fileSize: number, header: Buffer, info: RpmInfo, opts: ReadRpmOptions): void {
+  info.fileDigests = { size: file.length, ...Object.fromEntries((opts.digests ?? []).map((a) => [a, digestOf(a, file, 'hex')])) };
+  if (!opts.verify) return;
+  const sha256 = str(info.sigTags, SigTag.SHA256);
+  const sha1 = str(info.sigTags, SigTag.SHA1);
+  if (sha256 !== undefined && digestOf('sha256', header, 'hex') !== sha256) throw new FormatError('cannot verify rpm: header SHA256 digest does not match');
+  if (sha1 !== undefined && digestOf('sha1', header, 'hex') !== sha1) throw new FormatError('cannot verify rpm: header SHA1 digest does not match');
+  const expectSize = num(info.sigTags, SigTag.SIZE) ?? num(info.sigTags, SigTag.LONGSIZE);
+  if (expectSize !== undefined && expectSize !== fileSize - info.headerStart) {
+    throw new FormatError(`cannot verify rpm: header+payload is ${fileSize - info.headerStart} bytes, the signature header says ${expectSize} (truncated?)`);
+  }
+  const md5 = info.sigTags.get(SigTag.MD5)?.value;
+  if (Buffer.isBuffer(md5) && !digestOf('md5', file.subarray(info.headerStart), 'buffer').equals(md5)) throw new FormatError('cannot verify rpm: MD5 digest of header+payload does not match');
+  const payloadDigest = strs(info.tags, Tag.PAYLOADDIGEST)[0];
+  const algo = num(info.tags, Tag.PAYLOADDIGESTALGO);
+  if (payloadDigest !== undefined && (algo === PgpHash.SHA256 || algo === PgpHash.SHA1) && digestOf(algo === PgpHash.SHA1 ? 'sha1' : 'sha256', file.subarray(info.headerEnd), 'hex') !== payloadDigest) {
     throw new FormatError('cannot verify rpm: payload digest does not match (the payload is damaged)');
   }
 }

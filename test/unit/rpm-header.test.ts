@@ -2,6 +2,7 @@
 // checked by the real cpio reader, and the rpm reader's errors.
 
 import { test } from 'node:test';
+import { createHash } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -116,6 +117,21 @@ test('the reader rejects bad magic and truncated files with FormatError', { skip
   for (const [name, data, re] of cases) {
     const f = path.join(dir, `${name}.rpm`);
     await writeFile(f, data);
+    await assert.rejects(readRpmFile(f, { verify: true }), (err: unknown) => err instanceof FormatError && re.test((err as Error).message), name);
+  }
+  // The digests a read gives, and each check: a flipped byte in the payload, in the header, or in the header's MD5
+  // coverage is named.
+  const withDigests = await readRpmFile(rpm, { verify: true, digests: ['sha256', 'sha1'] });
+  assert.deepEqual(withDigests.fileDigests, { size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex'), sha1: createHash('sha1').update(bytes).digest('hex') });
+  const flips: Array<[string, number, RegExp]> = [
+    ['payload', bytes.length - 20, /payload digest does not match|MD5 digest/],
+    ['header', info.headerEnd - 5, /header SHA256 digest does not match/],
+  ];
+  for (const [name, at, re] of flips) {
+    const flipped = Buffer.from(bytes);
+    flipped[at] ^= 0x01;
+    const f = path.join(dir, `flip-${name}.rpm`);
+    await writeFile(f, flipped);
     await assert.rejects(readRpmFile(f, { verify: true }), (err: unknown) => err instanceof FormatError && re.test((err as Error).message), name);
   }
   const bad = Buffer.from(bytes);
