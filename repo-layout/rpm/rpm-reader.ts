@@ -235,13 +235,21 @@ function toInfo(t: Map<number, DecodedEntry>, sig: Map<number, DecodedEntry>, he
 
 /** One read of the whole file: whole-file digests, MD5 from the header on, payload digest after it; then the checks. */
 async function scan(source: AsyncIterable<Buffer | string> | Buffer[], fileSize: number, header: Buffer, info: RpmInfo, opts: ReadRpmOptions): Promise<void> {
-  if (Array.isArray(source) && source.length === 1) return checkWhole(source[0], fileSize, header, info, opts);
+  if (Array.isArray(source) && source.length === 1) {
+    // Read whole: each digest in one call over its part of the bytes (thousands of small rpms are bound by per-call costs).
+    const file = source[0];
+    info.fileDigests = { size: file.length, ...Object.fromEntries((opts.digests ?? []).map((a) => [a, digestOf(a, file, 'hex')])) };
+    if (opts.verify) {
+      verifyDigests(info, header, fileSize, {
+        md5: () => digestOf('md5', file.subarray(info.headerStart), 'buffer'),
+        payload: (algo) => digestOf(algo, file.subarray(info.headerEnd), 'hex'),
+      });
+    }
+    return;
+  }
   const whole = (opts.digests ?? []).map((a) => [a, createHash(a)] as const);
-  const md5 = info.sigTags.get(SigTag.MD5)?.value;
-  const payloadDigest = strs(info.tags, Tag.PAYLOADDIGEST)[0];
-  const algo = num(info.tags, Tag.PAYLOADDIGESTALGO);
   const hMd5 = createHash('md5');
-  const hPayload = createHash(algo === PgpHash.SHA1 ? 'sha1' : 'sha256');
+  const hPayload = createHash(payloadAlgo(info));
   let pos = 0;
   for await (const chunk of source) {
     const b = chunk as Buffer;
@@ -254,25 +262,14 @@ async function scan(source: AsyncIterable<Buffer | string> | Buffer[], fileSize:
     pos += b.length;
   }
   info.fileDigests = { size: pos, ...Object.fromEntries(whole.map(([a, h]) => [a, h.digest('hex')])) };
-  if (!opts.verify) return;
-  const sha256 = str(info.sigTags, SigTag.SHA256);
-  const sha1 = str(info.sigTags, SigTag.SHA1);
-  if (sha256 !== undefined && createHash('sha256').update(header).digest('hex') !== sha256) throw new FormatError('cannot verify rpm: header SHA256 digest does not match');
-  if (sha1 !== undefined && createHash('sha1').update(header).digest('hex') !== sha1) throw new FormatError('cannot verify rpm: header SHA1 digest does not match');
-  const expectSize = num(info.sigTags, SigTag.SIZE) ?? num(info.sigTags, SigTag.LONGSIZE);
-  if (expectSize !== undefined && expectSize !== fileSize - info.headerStart) {
-    throw new FormatError(`cannot verify rpm: header+payload is ${fileSize - info.headerStart} bytes, the signature header says ${expectSize} (truncated?)`);
-  }
-  if (Buffer.isBuffer(md5) && !hMd5.digest().equals(md5)) throw new FormatError('cannot verify rpm: MD5 digest of header+payload does not match');
-  if (payloadDigest !== undefined && (algo === PgpHash.SHA256 || algo === PgpHash.SHA1) && hPayload.digest('hex') !== payloadDigest) {
-    throw new FormatError('cannot verify rpm: payload digest does not match (the payload is damaged)');
-  }
+  if (opts.verify) verifyDigests(info, header, fileSize, { md5: () => hMd5.digest(), payload: () => hPayload.digest('hex') });
 }
 
-/** scan for a file read whole: each digest in one call over its part of the bytes (thousands of small rpms are bound by per-call costs). */
-function checkWhole(file: Buffer, fileSize: number, header: Buffer, info: RpmInfo, opts: ReadRpmOptions): void {
-  info.fileDigests = { size: file.length, ...Object.fromEntries((opts.digests ?? []).map((a) => [a, digestOf(a, file, 'hex')])) };
-  if (!opts.verify) return;
+/** The algorithm of the payload digest (PAYLOADDIGESTALGO; SHA-256 unless it says SHA-1). */
+const payloadAlgo = (info: RpmInfo): 'sha1' | 'sha256' => (num(info.tags, Tag.PAYLOADDIGESTALGO) === PgpHash.SHA1 ? 'sha1' : 'sha256');
+
+/** A verified read's checks: header digests, header+payload size, then (computed on demand) its MD5 and the payload digest. */
+function verifyDigests(info: RpmInfo, header: Buffer, fileSize: number, got: { md5: () => Buffer; payload: (algo: 'sha1' | 'sha256') => string }): void {
   const sha256 = str(info.sigTags, SigTag.SHA256);
   const sha1 = str(info.sigTags, SigTag.SHA1);
   if (sha256 !== undefined && digestOf('sha256', header, 'hex') !== sha256) throw new FormatError('cannot verify rpm: header SHA256 digest does not match');
@@ -282,10 +279,10 @@ function checkWhole(file: Buffer, fileSize: number, header: Buffer, info: RpmInf
     throw new FormatError(`cannot verify rpm: header+payload is ${fileSize - info.headerStart} bytes, the signature header says ${expectSize} (truncated?)`);
   }
   const md5 = info.sigTags.get(SigTag.MD5)?.value;
-  if (Buffer.isBuffer(md5) && !digestOf('md5', file.subarray(info.headerStart), 'buffer').equals(md5)) throw new FormatError('cannot verify rpm: MD5 digest of header+payload does not match');
+  if (Buffer.isBuffer(md5) && !got.md5().equals(md5)) throw new FormatError('cannot verify rpm: MD5 digest of header+payload does not match');
   const payloadDigest = strs(info.tags, Tag.PAYLOADDIGEST)[0];
   const algo = num(info.tags, Tag.PAYLOADDIGESTALGO);
-  if (payloadDigest !== undefined && (algo === PgpHash.SHA256 || algo === PgpHash.SHA1) && digestOf(algo === PgpHash.SHA1 ? 'sha1' : 'sha256', file.subarray(info.headerEnd), 'hex') !== payloadDigest) {
+  if (payloadDigest !== undefined && (algo === PgpHash.SHA256 || algo === PgpHash.SHA1) && got.payload(payloadAlgo(info)) !== payloadDigest) {
     throw new FormatError('cannot verify rpm: payload digest does not match (the payload is damaged)');
   }
 }
