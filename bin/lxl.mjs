@@ -5,6 +5,7 @@
 // missing, or any source file or folder is newer than the build, the sources
 // run through tsx, so an edit is never shadowed by stale JS.
 // LXL_FROM_SOURCE=1 always runs the sources.
+import { existsSync } from 'node:fs';
 import module from 'node:module';
 import { distIsCurrent } from './dist-current.mjs';
 
@@ -14,7 +15,8 @@ import { distIsCurrent } from './dist-current.mjs';
 module.enableCompileCache?.();
 
 if (process.env.LXL_FROM_SOURCE !== '1' && distIsCurrent()) {
-  await import('../dist/cli/main.js');
+  // The bundled CLI (bin/build.mjs, when esbuild is installed) loads ~20 ms faster than the ~40 modules of dist/cli/.
+  await import(existsSync(new URL('../dist/cli-bundle/main.js', import.meta.url)) ? '../dist/cli-bundle/main.js' : '../dist/cli/main.js');
 } else {
   const { register } = await import('tsx/esm/api');
   register();
