@@ -156,6 +156,34 @@ test('a damaged or lying cache entry is caught: the file is compressed afresh an
   assert.equal(await xzDecode(lied2.bytes, dir), b.join('\n'));
 });
 
+test('in one run, blocks missing from the cache and cached blocks that fail their check are both compressed afresh, each in its place', { skip: missingTools('xz') }, async () => {
+  const dir = await tempDir();
+  const store = new FsXzBlockCache(path.join(dir, 'cache'));
+  const stanzas = Array.from({ length: 400 }, (_, i) => stanza(i));
+  const good = await packagesXz(stanzas, { ...SMALL, cache: store });
+  const keys = good.keys;
+  assert.ok(keys.length >= 4);
+  // One block absent from the cache, another handed back with its stored CRC64 flipped: both are compressed again.
+  const absent = keys[1];
+  const damaged = keys[keys.length - 2];
+  const tampered: XzBlockCache = {
+    get: async (k) => {
+      if (k === absent) return undefined;
+      const b = await store.get(k);
+      if (k !== damaged || !b) return b;
+      const bytes = Buffer.from(b.bytes);
+      bytes[bytes.length - 1] ^= 0x01;
+      return { ...b, bytes };
+    },
+    put: async () => {},
+    retain: async () => {},
+  };
+  const out = await packagesXz(stanzas, { ...SMALL, cache: tampered });
+  assert.equal(out.reused, keys.length - 2);
+  assert.ok(out.bytes.equals(good.bytes), 'the recompressed blocks are not where they belong');
+  assert.deepEqual(await xzDecode(out.bytes, dir), stanzas.join('\n'));
+});
+
 test('XZ_OPT and XZ_DEFAULTS in the environment do not change Packages.xz', { skip: missingTools('xz') }, async () => {
   const stanzas = Array.from({ length: 120 }, (_, i) => stanza(i));
   const plain = await packagesXz(stanzas, SMALL);
