@@ -25,3 +25,30 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
   if (failed) throw failure;
   return out;
 }
+
+/**
+ * Like mapLimit, but yields each result in order as soon as it and those before it are ready, so the caller can use
+ * the first results while later calls run. A caller that stops early (or a failure) lets the calls in flight settle
+ * before the generator ends, and starts no new one.
+ */
+export async function* mapAhead<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): AsyncGenerator<R> {
+  const inflight: Array<Promise<R>> = [];
+  let next = 0;
+  const start = (): void => {
+    const p = fn(items[next], next);
+    next++;
+    // Each is awaited in order below; this keeps one that fails before its turn from being reported as unhandled.
+    p.catch(() => {});
+    inflight.push(p);
+  };
+  try {
+    while (next < items.length && inflight.length < limit) start();
+    while (inflight.length > 0) {
+      const r = await inflight.shift()!;
+      if (next < items.length) start();
+      yield r;
+    }
+  } finally {
+    await Promise.allSettled(inflight);
+  }
+}

@@ -22,6 +22,7 @@ import { NotFoundError, StorageError } from '../repo-layout/errors.js';
 import { assertKey, type LinkItem, type ObjectInfo, type PublishedStorage, type PutItem, type PutOptions } from './storage.js';
 import { asBuffer } from '../repo-layout/bytes.js';
 import { discardWriteStream } from './durable-file.js';
+import { LinkThread, linkOne, type LinkJob, type LinkOutcome } from './link-thread.js';
 
 export interface FsStorageOptions {
   /** The folder that holds the published tree. */
@@ -142,39 +143,134 @@ export class FsStorage implements PublishedStorage {
     }
   }
 
-  async linkFiles(items: LinkItem[]): Promise<{ existing: string[] }> {
+  async linkFiles(items: LinkItem[] | AsyncIterable<LinkItem>): Promise<{ existing: string[] }> {
     const existing: string[] = [];
-    if (items.length === 0) return { existing };
-    const dests = items.map((it) => this.abs(it.key));
-    const bulk = items.length >= BULK_SYNC_MIN;
     const stored: string[] = [];
     // Directories to fsync once the names are made: each destination's, and the parent of every directory made now.
     const syncDirs = new Set<string>();
-    const slice = new SyncSlicer();
-    try {
-      // Synchronous calls in short slices, yielding to the event loop between them: concurrent mkdir(2) and link(2)
-      // in one parent folder (a pool letter) contend for its lock, and thread-pool round trips cost 3x the CPU.
-      for (let i = 0; i < items.length; i++) {
-        await slice.tick(0);
-        const dir = path.dirname(dests[i]);
-        if (!syncDirs.has(dir)) {
-          noteMade(syncDirs, dir, fs.mkdirSync(dir, { recursive: true }));
+    let count = 0;
+    /** Records what became of one item; a file that cannot be linked is copied here. */
+    const settle = async (it: LinkItem, dest: string, outcome: LinkOutcome, copySync: boolean): Promise<void> => {
+      if (outcome === 'not-file') throw new StorageError(`cannot store ${it.file}: not a regular file`);
+      const made = outcome === 'linked' || (outcome === 'copy' && (await copyNoReplace(it.file, dest, { sync: copySync })));
+      if (made) stored.push(dest);
+      else existing.push(it.key);
+    };
+    // A stream of items goes to the link thread once it proves big; a short one is linked here, like an array.
+    let list: LinkItem[];
+    let rest: AsyncIterator<LinkItem> | undefined;
+    if (Array.isArray(items)) list = items;
+    else {
+      const iter = items[Symbol.asyncIterator]();
+      list = [];
+      rest = iter;
+      while (list.length < LINK_CHUNK) {
+        const n = await iter.next();
+        if (n.done) {
+          rest = undefined;
+          break;
         }
-        const made = linkSync(items[i].file, dests[i]) ?? (await copyNoReplace(items[i].file, dests[i], { sync: !bulk }));
-        if (made) stored.push(dests[i]);
-        else existing.push(items[i].key);
+        list.push(n.value);
+      }
+    }
+    try {
+      if (rest) {
+        count = await this.linkOnThread(list, rest, syncDirs, settle);
+      } else {
+        count = list.length;
+        const bulk = count >= BULK_SYNC_MIN;
+        const slice = new SyncSlicer();
+        // Synchronous calls in short slices, yielding to the event loop between them: concurrent mkdir(2) and link(2)
+        // in one parent folder (a pool letter) contend for its lock, and thread-pool round trips cost 3x the CPU.
+        for (const it of list) {
+          await slice.tick(0);
+          const dest = this.abs(it.key);
+          const dir = path.dirname(dest);
+          if (!syncDirs.has(dir)) noteMade(syncDirs, dir, fs.mkdirSync(dir, { recursive: true }));
+          await settle(it, dest, linkOne(fs, it.file, dest), !bulk);
+        }
       }
       // A link's bytes are the source file's: make them durable too (a copy was fsynced before its name appeared).
-      if (!bulk || !(await syncFileSystem(this.root))) {
+      if (count < BULK_SYNC_MIN || !(await syncFileSystem(this.root))) {
         await mapLimit(stored, 16, (f) => fsyncByPath(f));
         await mapLimit([...syncDirs], 16, (d) => fsyncByPath(d));
       }
     } catch (err) {
       // A failed batch stores nothing: the names it made go again (none is referenced yet; existing ones were never touched).
       await Promise.all(stored.map((f) => rm(f, { force: true })));
-      throw new StorageError(`cannot store ${items.length} file(s) under ${this.root}: ${(err as Error).message}`, { cause: err });
+      if (err instanceof SourceFailed) throw err.cause;
+      throw new StorageError(`cannot store ${count} file(s) under ${this.root}: ${(err as Error).message}`, { cause: err });
     }
     return { existing: existing.sort() };
+  }
+
+  /**
+   * linkFiles for a big batch whose items come as the caller produces them (it reads the next package while the last
+   * ones are linked): the folders and links are made on the process's link thread, LINK_CHUNK at a time. Returns how
+   * many items came. A failure of the items' source comes out as SourceFailed; a failed link stops taking items.
+   */
+  private async linkOnThread(
+    head: LinkItem[],
+    rest: AsyncIterator<LinkItem>,
+    syncDirs: Set<string>,
+    settle: (it: LinkItem, dest: string, outcome: LinkOutcome, copySync: boolean) => Promise<void>,
+  ): Promise<number> {
+    const thread = LinkThread.get();
+    const sentDirs = new Set<string>();
+    const batches: Array<Promise<void>> = [];
+    let failed: unknown;
+    let count = 0;
+    let chunk: Array<{ it: LinkItem; job: LinkJob }> = [];
+    const send = (): void => {
+      const sent = chunk;
+      chunk = [];
+      const done = thread.run(sent.map((x) => x.job)).then(async (results) => {
+        // Every name made is recorded (a failed batch removes them), even after a failure in the same chunk.
+        let first: unknown;
+        for (const [i, r] of results.entries()) {
+          const { it, job } = sent[i];
+          if (job.mkdir) noteMade(syncDirs, job.mkdir, r.made);
+          try {
+            if ('error' in r) throw new StorageError(`cannot store ${it.file} as ${it.key}: ${r.error}`);
+            // A copy's bytes are fsynced before its name appears: the batch's size, and so the syncfs, is not known yet.
+            await settle(it, job.dest, r.outcome, true);
+          } catch (err) {
+            first ??= err;
+          }
+        }
+        if (first !== undefined) throw first;
+      });
+      done.catch((err: unknown) => (failed ??= err));
+      batches.push(done);
+    };
+    const take = (it: LinkItem): void => {
+      count++;
+      const dest = this.abs(it.key);
+      const dir = path.dirname(dest);
+      syncDirs.add(dir);
+      chunk.push({ it, job: { file: it.file, dest, mkdir: sentDirs.has(dir) ? undefined : (sentDirs.add(dir), dir) } });
+      if (chunk.length === LINK_CHUNK) send();
+    };
+    head.forEach(take);
+    try {
+      for (;;) {
+        if (failed !== undefined) {
+          await rest.return?.();
+          break;
+        }
+        const n = await rest.next();
+        if (n.done) break;
+        take(n.value);
+      }
+    } catch (err) {
+      await Promise.allSettled(batches);
+      throw new SourceFailed(err);
+    }
+    if (chunk.length > 0 && failed === undefined) send();
+    // Every batch ends before the caller cleans up, so no name is made after that.
+    const bad = (await Promise.allSettled(batches)).find((r) => r.status === 'rejected');
+    if (bad) throw bad.reason;
+    return count;
   }
 
   async putIfAbsent(key: string, body: Uint8Array | string, opts: PutOptions = {}): Promise<boolean> {
@@ -369,6 +465,16 @@ const fdWrite = (fd: number, buf: Uint8Array, off: number, len: number): Promise
 /** From this many files on, putMany flushes with syncfs(2) rather than a fsync per file and directory. */
 export const BULK_SYNC_MIN = 64;
 
+/** Links sent to the link thread at a time. */
+const LINK_CHUNK = 64;
+
+/** The items' own source (a reader of the caller's) failed: linkFiles rethrows its error as it is, after cleaning up. */
+class SourceFailed extends Error {
+  constructor(cause: unknown) {
+    super('the items of linkFiles failed', { cause });
+  }
+}
+
 const execFileP = promisify(execFile);
 
 /**
@@ -415,28 +521,6 @@ class SyncSlicer {
     this.calls = 0;
     this.bytes = 0;
     await new Promise((r) => setImmediate(r));
-  }
-}
-
-/**
- * Hard-links `file` (a symlink is followed: link(2) would link the symlink) at `dest`: true when linked, false when
- * `dest` exists, undefined when it cannot be linked and must be copied: on another file system, or not readable by
- * everyone (published files are served to anyone, and the link would publish the file's own mode).
- */
-function linkSync(file: string, dest: string): boolean | undefined {
-  let src = file;
-  let st = fs.lstatSync(src);
-  if (st.isSymbolicLink()) st = fs.statSync((src = fs.realpathSync(file)));
-  if (!st.isFile()) throw new StorageError(`cannot store ${file}: not a regular file`);
-  if ((st.mode & 0o444) !== 0o444) return undefined;
-  try {
-    fs.linkSync(src, dest);
-    return true;
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') return false;
-    if (code === 'EXDEV' || code === 'EPERM' || code === 'EMLINK') return undefined;
-    throw err;
   }
 }
 

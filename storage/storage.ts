@@ -50,8 +50,10 @@ export interface PublishedStorage {
    * cannot be linked (another file system, or not readable by everyone as published files must be) is copied. A key
    * that already exists is left alone and returned, for the caller to compare. Each store is atomic; all are durable
    * when it resolves. The caller promises the files are never rewritten in place (the link shares their bytes).
+   * Items may come as an async iterable, as the caller reads them: the links are then made on a thread of their own
+   * meanwhile. A failure stores nothing; an error thrown by the iterable itself comes out unchanged.
    */
-  linkFiles?(items: LinkItem[]): Promise<{ existing: string[] }>;
+  linkFiles?(items: LinkItem[] | AsyncIterable<LinkItem>): Promise<{ existing: string[] }>;
   /** Writes `body` at `key` only if nothing is there; resolves false (writing nothing) when it exists. */
   putIfAbsent(key: string, body: Uint8Array | string, opts?: PutOptions): Promise<boolean>;
   /** Opens `key` for reading; rejects with NotFoundError when it is missing. */

@@ -3,14 +3,14 @@
 
 import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
-import { CACHE_IMMUTABLE, type PublishedStorage, type PutItem } from '../../storage/storage.js';
+import { CACHE_IMMUTABLE, type LinkItem, type PublishedStorage, type PutItem } from '../../storage/storage.js';
 import { DigestStream } from '../digests.js';
 import { ConfigError, ConflictError, NotFoundError } from '../errors.js';
 import { checkImmutable, type AddOutcome, type AptCatalog, type AptRecord, type RemoveMatch } from './apt-catalog.js';
-import { readDeb } from './apt-ingest.js';
+import { readDeb, readDebRecord } from './apt-ingest.js';
 import { warmPackagesXz, type SuiteOptions } from './apt-index.js';
 import type { XzBlockCache } from './packages-xz.js';
-import { mapLimit } from '../concurrency.js';
+import { mapAhead, mapLimit } from '../concurrency.js';
 
 /** Bytes of small .debs kept in memory between reading and storing them (bigger batches re-read the rest). */
 const KEEP_BYTES_LIMIT = 256 * 1024 * 1024;
@@ -48,26 +48,35 @@ export async function addDebs(opts: AddDebsOptions): Promise<Array<{ record: Apt
   const prefix = opts.prefix ?? 'apt';
   assertSuiteName(opts.suite);
   const link = opts.link === true && opts.storage.linkFiles !== undefined;
-  let kept = 0;
-  const read = await mapLimit(opts.files, 16, async (f) => {
-    const { record, bytes } = await readDeb(f);
-    if (!bytes || link || kept + bytes.length > KEEP_BYTES_LIMIT) return { record };
-    kept += bytes.length;
-    return { record, bytes };
-  });
-  const recs = read.map((x) => x.record);
-  // Immutability against the whole catalogue (and within this batch) before any byte is stored.
+  // Immutability against the whole catalogue (and within this batch), checked for each .deb before it is stored.
   const known = new Map<string, AptRecord>();
   for (const s of await opts.catalog.suites()) for (const r of await opts.catalog.list(s)) known.set(identity(r), r);
-  for (const r of recs) {
+  const admit = (r: AptRecord): void => {
     checkImmutable(known.get(identity(r)), r);
     known.set(identity(r), r);
-  }
-  // xz runs in child processes, so the blocks compress on the other core while this one stores the pool files.
-  const warmed = opts.xz ? warmSuiteXz(opts.catalog, opts.suite, recs, opts.xz).catch(() => undefined) : undefined;
+  };
+  // Once every .deb is read: xz runs in child processes, so the blocks compress on the other core while the pool
+  // files are stored.
+  let warmed: Promise<unknown> | undefined;
+  const allRead = (recs: AptRecord[]): void => {
+    if (opts.xz) warmed = warmSuiteXz(opts.catalog, opts.suite, recs, opts.xz).catch(() => undefined);
+  };
+  let recs: AptRecord[];
   try {
-    if (link) await linkIntoPool(opts.storage, prefix, recs, opts.files);
-    else await copyIntoPool(opts.storage, prefix, recs, opts.files, read);
+    if (link) recs = await linkIntoPool(opts.storage, prefix, opts.files, admit, allRead);
+    else {
+      let kept = 0;
+      const read = await mapLimit(opts.files, 16, async (f) => {
+        const { record, bytes } = await readDeb(f);
+        if (!bytes || kept + bytes.length > KEEP_BYTES_LIMIT) return { record };
+        kept += bytes.length;
+        return { record, bytes };
+      });
+      recs = read.map((x) => x.record);
+      recs.forEach(admit);
+      allRead(recs);
+      await copyIntoPool(opts.storage, prefix, recs, opts.files, read);
+    }
   } finally {
     await warmed;
   }
@@ -87,15 +96,30 @@ async function warmSuiteXz(catalog: AptCatalog, suite: string, recs: AptRecord[]
   await warmPackagesXz(after, { xzBlockCache: xz.cache, xzLevel: xz.level, xzBlocks: xz.blocks });
 }
 
-/** Links each file into the pool (no head per file: linking refuses a name that exists); an existing one must have the same bytes. */
-async function linkIntoPool(storage: PublishedStorage, prefix: string, recs: AptRecord[], files: string[]): Promise<void> {
-  const items = new Map<string, { rec: AptRecord; file: string }>();
-  recs.forEach((rec, i) => items.set(`${prefix}/${rec.filename}`, { rec, file: files[i] }));
-  const { existing } = await storage.linkFiles!([...items].map(([key, x]) => ({ key, file: x.file })));
+/**
+ * Reads the .debs and links each into the pool as soon as it is read and admitted (the storage links on a thread of
+ * its own meanwhile; a failed read or a refused .deb stores nothing). Linking refuses a name that exists, so there is
+ * no head per file; an existing pool file must have the same bytes.
+ */
+async function linkIntoPool(storage: PublishedStorage, prefix: string, files: string[], admit: (r: AptRecord) => void, allRead: (recs: AptRecord[]) => void): Promise<AptRecord[]> {
+  const recs: AptRecord[] = [];
+  const byKey = new Map<string, { rec: AptRecord; file: string }>();
+  async function* items(): AsyncGenerator<LinkItem> {
+    for await (const { record, file } of mapAhead(files, 16, async (f) => ({ record: await readDebRecord(f), file: f }))) {
+      admit(record);
+      recs.push(record);
+      const key = `${prefix}/${record.filename}`;
+      byKey.set(key, { rec: record, file });
+      yield { key, file };
+    }
+    allRead(recs);
+  }
+  const { existing } = await storage.linkFiles!(items());
   await mapLimit(existing, 16, async (key) => {
-    const x = items.get(key)!;
+    const x = byKey.get(key)!;
     await checkPoolFile(storage, key, x.file, x.rec);
   });
+  return recs;
 }
 
 /** Copies each file into the pool: one already there must have the same bytes; new small ones are stored in one batch. */

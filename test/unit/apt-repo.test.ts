@@ -8,6 +8,7 @@ import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { FsStorage } from '../../storage/fs-storage.js';
+import { LinkThread } from '../../storage/link-thread.js';
 import { CACHE_IMMUTABLE, CACHE_INDEX, type PublishedStorage, type PutItem, type PutOptions } from '../../storage/storage.js';
 import { JsonAptCatalog } from '../../repo-layout/apt/apt-catalog.js';
 import { addDebs, removePackages } from '../../repo-layout/apt/apt-changes.js';
@@ -37,6 +38,32 @@ const FIXTURES: FixtureDeb[] = [
   { name: 'linux-xen-legacy', version: '6.1.190', arch: 'all' },
 ];
 const debs = await Promise.all(FIXTURES.map((f) => makeDeb(debDir, f)));
+
+test('a big linking add (read and linked side by side, on the link thread) stores nothing when a .deb midway is refused or unreadable, then takes the batch whole', async () => {
+  const dir = path.join(work, 'many-debs');
+  await mkdir(dir, { recursive: true });
+  const many: string[] = [];
+  for (let i = 0; i < 150; i += 25) many.push(...(await Promise.all(Array.from({ length: 25 }, (_, j) => makeDeb(dir, { name: `many-${String(i + j).padStart(3, '0')}`, version: '1.0-1', arch: 'all' })))));
+  const root = path.join(work, 'many-linked');
+  const storage = new FsStorage({ root: path.join(root, 'public') });
+  const catalog = new JsonAptCatalog({ stateDir: path.join(root, 'state') });
+  const pool = async (): Promise<string[]> => (await listFiles(path.join(root, 'public'))).filter((f) => f.endsWith('.deb'));
+  const jobs = LinkThread.jobsRun;
+  // A .deb with the name, version and arch of an earlier one in the batch but other bytes (the 120th): refused.
+  const clash = await makeDeb(dir, { name: 'many-010', version: '1.0-1', arch: 'all', salt: 'other' });
+  await assert.rejects(addDebs({ storage, catalog, suite: 'stable', files: [...many.slice(0, 119), clash, ...many.slice(119)], link: true }), (err: Error & { code?: string }) => err.code === 'E_CONFLICT');
+  assert.ok(LinkThread.jobsRun > jobs, 'the batch went to the link thread');
+  assert.deepEqual(await pool(), [], 'a refused .deb stores nothing');
+  // A truncated .deb midway: the reader's FormatError, and nothing stored.
+  const cut = path.join(work, 'many-cut.deb');
+  await writeFile(cut, (await readFile(many[0])).subarray(0, 100));
+  await assert.rejects(addDebs({ storage, catalog, suite: 'stable', files: [...many.slice(0, 100), cut, ...many.slice(100)], link: true }), (err: Error & { code?: string }) => err.code === 'E_FORMAT' && err.message.includes(cut));
+  assert.deepEqual(await pool(), []);
+  assert.deepEqual(await catalog.suites(), [], 'nothing recorded');
+  const added = await addDebs({ storage, catalog, suite: 'stable', files: many, link: true });
+  assert.equal(added.length, 150);
+  for (const [i, { record }] of added.entries()) assert.equal((await stat(path.join(root, 'public', 'apt', record.filename))).ino, (await stat(many[i])).ino);
+});
 
 /** A storage that records every write (key, kind, cache header) in order; with `batch`, it offers putMany (as FsStorage does), else only single puts (as a minimal backend). */
 class RecordingStorage implements PublishedStorage {

@@ -3,7 +3,8 @@
 // reported and left alone; a symlink is followed; a failed batch leaves
 // nothing behind; and, checked with strace, a big batch makes its links
 // durable with one syncfs after the last link instead of a fsync per file;
-// missingKeys; and the storage key rules every path goes through.
+// missingKeys; the storage key rules every path goes through; and a big batch
+// that comes as a stream is linked on the link thread, with the same outcomes.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,7 +12,8 @@ import { chmod, lstat, mkdir, readFile, readdir, rm, stat, symlink, writeFile } 
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { FsStorage } from '../../storage/fs-storage.js';
-import { StorageError } from '../../repo-layout/errors.js';
+import { FormatError, StorageError } from '../../repo-layout/errors.js';
+import { LinkThread } from '../../storage/link-thread.js';
 import { missingTools, run } from '../support/exec.js';
 import { tempDir } from '../support/tmp.js';
 
@@ -140,4 +142,65 @@ test('storage keys: clean relative paths pass; empty segments, dot segments, abs
   for (const k of ['', '/a', 'a/', 'a//b', '.', '..', 'a/./b', 'a/../b', '../a', 'a/..', 'a\0b', 'a/.']) assert.throws(() => assertKey(k), /invalid storage key/, JSON.stringify(k));
   const root = await tempDir();
   await assert.rejects(new FsStorage({ root }).put('pool/../escape', 'x'), /invalid storage key/);
+});
+
+/** The items as an async iterable, as a reader hands them over one by one; `fail` throws instead of item `fail.at`. */
+async function* stream(items: Array<{ key: string; file: string }>, fail?: { at: number; error: Error }): AsyncGenerator<{ key: string; file: string }> {
+  for (const [i, it] of items.entries()) {
+    await new Promise((r) => setImmediate(r));
+    if (fail && i === fail.at) throw fail.error;
+    yield it;
+  }
+}
+
+test('a big batch that comes as a stream is linked on the link thread, with the same outcomes as an array batch', async (t) => {
+  const root = await tempDir();
+  const s = new FsStorage({ root: path.join(root, 'pub') });
+  const files = await Promise.all(Array.from({ length: 150 }, (_, i) => src(root, `f${i}.deb`, `bytes ${i}`)));
+  const items = files.map((file, i) => ({ key: `pool/main/f/f${i % 40}/f${i}.deb`, file }));
+  // Among them: a key that exists (left alone, reported), a file others cannot read (copied 0644), a symlink (followed).
+  await mkdir(path.join(root, 'pub', 'pool/main/f/f3'), { recursive: true });
+  await writeFile(path.join(root, 'pub', items[3].key), 'already here');
+  items[70].file = await src(root, 'private.deb', 'private', 0o600);
+  await symlink('f5.deb', path.join(root, 'alias.deb'));
+  items[100].file = path.join(root, 'alias.deb');
+  const before = LinkThread.jobsRun;
+  const { existing } = await s.linkFiles(stream(items));
+  assert.equal(LinkThread.jobsRun - before, 150, 'every link went to the link thread');
+  assert.deepEqual(existing, [items[3].key]);
+  assert.equal(await readFile(path.join(root, 'pub', items[3].key), 'utf8'), 'already here');
+  for (const i of [0, 39, 40, 149]) assert.equal((await stat(path.join(root, 'pub', items[i].key))).ino, (await stat(files[i])).ino, `item ${i} is a hard link`);
+  const copied = await stat(path.join(root, 'pub', items[70].key));
+  assert.notEqual(copied.ino, (await stat(items[70].file)).ino);
+  assert.equal(copied.mode & 0o777, 0o644);
+  const viaLink = path.join(root, 'pub', items[100].key);
+  assert.ok((await lstat(viaLink)).isFile());
+  assert.equal((await stat(viaLink)).ino, (await stat(files[5])).ino);
+  // A short stream is linked on the calling thread.
+  const few = await Promise.all(Array.from({ length: 5 }, (_, i) => src(root, `g${i}.deb`, `g ${i}`)));
+  const mid = LinkThread.jobsRun;
+  await s.linkFiles(stream(few.map((file, i) => ({ key: `pool/main/g/g${i}/g${i}.deb`, file }))));
+  assert.equal(LinkThread.jobsRun, mid, 'a stream of 5 items started no thread work');
+  assert.equal(await readFile(path.join(root, 'pub', 'pool/main/g/g4/g4.deb'), 'utf8'), 'g 4');
+  t.diagnostic(`link thread jobs in this process: ${LinkThread.jobsRun}`);
+});
+
+test('a streamed batch stores nothing when its source fails midway (the source error comes out as it is) or when a link fails', async () => {
+  const root = await tempDir();
+  const s = new FsStorage({ root: path.join(root, 'pub') });
+  const files = await Promise.all(Array.from({ length: 200 }, (_, i) => src(root, `f${i}.deb`, `bytes ${i}`)));
+  const items = files.map((file, i) => ({ key: `pool/main/f/f${i}/f${i}.deb`, file }));
+  const published = async (): Promise<string[]> => (await readdir(path.join(root, 'pub'), { recursive: true })).filter((n) => n.endsWith('.deb'));
+  // The reader fails after 150 items (two chunks already on the thread).
+  const bad = new FormatError('cannot read f150.deb: not a .deb');
+  await assert.rejects(s.linkFiles(stream(items, { at: 150, error: bad })), (err) => err === bad);
+  assert.deepEqual(await published(), []);
+  // A link that fails on the thread (a folder is not a regular file) in the middle of a chunk: the names made before
+  // and after it in that chunk, and in the other chunks, go too.
+  const broken = items.map((it, i) => (i === 100 ? { ...it, file: root } : it));
+  await assert.rejects(s.linkFiles(stream(broken)), (err) => err instanceof StorageError && /not a regular file/.test(err.message) && err.message.includes(root));
+  assert.deepEqual(await published(), []);
+  // The same storage then takes the whole batch.
+  assert.deepEqual((await s.linkFiles(stream(items))).existing, []);
+  assert.equal((await published()).length, 200);
 });
