@@ -3,13 +3,17 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lstat, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { lstat, mkdir, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { ConflictError, FormatError, LockedError, NotFoundError } from '../../repo-layout/errors.js';
 import { JsonYumCatalogue } from '../../repo-layout/yum/yum-catalogue.js';
 import { addRpms, publishYum, removePackages, type YumRepoContext } from '../../repo-layout/yum/yum-repo.js';
 import { FsStorage } from '../../storage/fs-storage.js';
+import { LinkThread } from '../../storage/link-thread.js';
+import { validatePackageSpec, type PackageSpec } from '../../repo-layout/model.js';
+import { rpmFileName, rpmPackager } from '../../repo-layout/rpm/rpm-writer.js';
 import { missingTools, run } from '../support/exec.js';
 import { tempDir } from '../support/tmp.js';
 import { testKey } from '../support/test-key.js';
@@ -94,6 +98,61 @@ test('with link, Packages/ files are hard links of the given rpms and the metada
   await assert.rejects(addRpms(fresh, rpms), (err: Error) => err instanceof ConflictError && /exists with other bytes/.test(err.message));
   assert.equal(await readFile(victim, 'utf8'), 'other bytes');
   assert.deepEqual((await fresh.catalogue.read()).packages, []);
+});
+
+test('a big linking add (read and linked side by side, on the link thread) stores nothing when an rpm midway is bad or refused, then takes the batch whole', { skip }, async () => {
+  const dir = await tempDir();
+  const src = path.join(dir, 'many');
+  await mkdir(src, { recursive: true });
+  const small = (i: number, salt = ''): PackageSpec =>
+    validatePackageSpec({
+      name: `many-${String(i).padStart(3, '0')}`,
+      version: '1.0-1',
+      arch: 'x86_64',
+      maintainer: 'lxl tests <lxl-tests@example.invalid>',
+      summary: `small package ${i}`,
+      description: 'A small package for the linking test.',
+      license: 'MIT',
+      section: 'misc',
+      priority: 'optional',
+      depends: [],
+      recommends: [],
+      provides: [],
+      conflicts: [],
+      replaces: [],
+      breaks: [],
+      obsoletes: [],
+      scripts: {},
+      files: [{ type: 'file', path: `usr/share/many/${i}.txt`, mode: 0o644, size: 8 + salt.length, content: Buffer.from(`many ${String(i).padStart(2, '0')}\n${salt}`) }],
+      sourceDateEpoch: 1_700_000_000,
+    });
+  const write = async (spec: PackageSpec, to: string): Promise<string> => {
+    const file = path.join(to, rpmFileName(spec));
+    await rpmPackager.write(spec, createWriteStream(file), { compression: 'gzip' });
+    return file;
+  };
+  const rpms: string[] = [];
+  for (let i = 0; i < 100; i++) rpms.push(await write(small(i), src));
+  const linkedDir = path.join(dir, 'linked');
+  const ctx = await ctxFor(linkedDir);
+  const packages = async (): Promise<string[]> => (await readdir(path.join(linkedDir, 'public'), { recursive: true }).catch(() => [] as string[])).filter((n) => n.endsWith('.rpm'));
+  const jobs = LinkThread.jobsRun;
+  // A truncated rpm after 90 good ones (more than one chunk is on the thread by then).
+  const cut = path.join(dir, 'cut.rpm');
+  await writeFile(cut, (await readFile(rpms[0])).subarray(0, 200));
+  await assert.rejects(addRpms(ctx, [...rpms.slice(0, 90), cut, ...rpms.slice(90)], { link: true }), (err: Error) => err instanceof FormatError && err.message.includes(cut));
+  assert.ok(LinkThread.jobsRun > jobs, 'the batch went to the link thread');
+  assert.deepEqual(await packages(), [], 'a bad rpm stores nothing');
+  // An rpm with the name, version and arch of one earlier in the batch but other bytes: refused, nothing stored.
+  const clashDir = path.join(dir, 'clash');
+  await mkdir(clashDir);
+  const clash = await write(small(5, 'other'), clashDir);
+  await assert.rejects(addRpms(ctx, [...rpms.slice(0, 80), clash, ...rpms.slice(80)], { link: true }), (err: Error) => err instanceof ConflictError);
+  assert.deepEqual(await packages(), []);
+  assert.deepEqual((await ctx.catalogue.read()).packages, []);
+  const added = await addRpms(ctx, rpms, { link: true });
+  assert.equal(added.filter((r) => r.status === 'added').length, 100);
+  for (const [i, r] of added.entries()) assert.equal((await stat(path.join(linkedDir, 'public/yum/stable', r.href))).ino, (await stat(rpms[i])).ino);
 });
 
 test('retention keeps N versions; unreferenced files go only after the grace period', { skip }, async () => {
