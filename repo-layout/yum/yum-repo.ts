@@ -24,13 +24,13 @@ import { readRpmFile } from '../rpm/rpm-reader.js';
 import { PgpHash } from '../rpm/rpm-tags.js';
 import { compareEvr } from '../rpm/rpm-vercmp.js';
 import type { Signer } from '../signing/signer.js';
-import { CACHE_IMMUTABLE, CACHE_INDEX, type LinkItem, type PublishedStorage, type PutItem } from '../../storage/storage.js';
+import { CACHE_IMMUTABLE, CACHE_INDEX, type PublishedStorage, type PutItem } from '../../storage/storage.js';
 import { planGc, runGc, type GcPending } from '../../storage/gc.js';
 import { repoFile, repomdXml, type RepomdRecord } from './repomd.js';
 import type { YumCatalogue, YumProfile, YumSettings, YumState } from './yum-catalogue.js';
 import { yumPackageFrom, type YumPackage } from './yum-package.js';
 import { filelistsXml, otherXml, primaryXml, type ChecksumType } from './yum-xml.js';
-import { mapAhead, mapLimit } from '../concurrency.js';
+import { mapLimit } from '../concurrency.js';
 import { freshMtime } from '../../storage/fresh-mtime.js';
 
 /** Where a YUM repo lives and how its catalogue is kept. */
@@ -81,31 +81,31 @@ export async function addRpms(ctx: YumRepoContext, files: string[], opts: AddRpm
     const href = packageHref(info);
     return { file, href, pkg: yumPackageFrom(info, { href, sha256: d.sha256!, sha1: d.sha1!, size: d.size, mtime: Math.floor(info.fileMtimeMs / 1000) }) };
   };
-  const link = opts.link === true && ctx.storage.linkFiles !== undefined;
-  // Copying: read and check every file before storing any, a few at a time (linking reads them under the lock, below).
-  const parsed = link ? [] : await mapLimit(files, ADD_CONCURRENCY, read);
+  // Read and check every file before storing any, a few at a time.
+  const parsed = await mapLimit(files, ADD_CONCURRENCY, read);
   const release = await ctx.catalogue.lock();
   try {
     const state = await ctx.catalogue.read();
     const byHref = new Map(state.packages.map((p) => [p.href, p]));
     const results: AddResult[] = [];
-    const fresh: RpmToStore[] = [];
-    /** Records a checked rpm against the catalogue (and this batch); true when it is new and must be stored. */
-    const admit = (x: RpmToStore): boolean => {
+    const fresh: typeof parsed = [];
+    for (const x of parsed) {
       const existing = byHref.get(x.href);
       if (existing) {
         if (existing.sha256 !== x.pkg.sha256) throw new ConflictError(`cannot add ${x.file}: ${x.href} is already published with other bytes (bump the release to publish a change)`);
         results.push({ href: x.href, status: 'unchanged' });
-        return false;
+        continue;
       }
       byHref.set(x.href, x.pkg);
       fresh.push(x);
       results.push({ href: x.href, status: 'added' });
-      // Indexing in place (the rpm already is the pool file, as createrepo_c works): its bytes were just read and hashed.
-      return ctx.storage.localPath?.(`${prefix}/${x.href}`) !== path.resolve(x.file);
-    };
-    if (link) await linkRpms(ctx.storage, prefix, files, read, admit);
-    else await copyRpms(ctx.storage, prefix, parsed.filter(admit));
+    }
+    // Indexing in place (the rpm already is the pool file, as createrepo_c works): its bytes were just read and hashed.
+    const toStore = fresh.filter((x) => ctx.storage.localPath?.(`${prefix}/${x.href}`) !== path.resolve(x.file));
+    // Packages/ holds a folder per first letter, so linking makes few folders: it runs here, after the reads (on a
+    // thread of its own it gained nothing), unlike the APT pool's folder per source.
+    if (opts.link && ctx.storage.linkFiles) await linkRpms(ctx.storage, prefix, toStore);
+    else await copyRpms(ctx.storage, prefix, toStore);
     const keys = new Set(fresh.map((x) => `${prefix}/${x.href}`));
     state.packages.push(...fresh.map((x) => x.pkg));
     state.pending = state.pending.filter((d) => !keys.has(d.key));
@@ -123,22 +123,10 @@ interface RpmToStore {
   pkg: YumPackage;
 }
 
-/**
- * Reads the rpms and links each admitted one into Packages/ as soon as it is checked (the storage links on a thread
- * of its own meanwhile; a bad or refused rpm stores nothing). Linking refuses a name that exists, so there is no head
- * per file; an existing file must have the same bytes.
- */
-async function linkRpms(storage: PublishedStorage, prefix: string, files: string[], read: (file: string) => Promise<RpmToStore>, admit: (x: RpmToStore) => boolean): Promise<void> {
-  const byKey = new Map<string, RpmToStore>();
-  async function* items(): AsyncGenerator<LinkItem> {
-    for await (const x of mapAhead(files, ADD_CONCURRENCY, read)) {
-      if (!admit(x)) continue;
-      const key = `${prefix}/${x.href}`;
-      byKey.set(key, x);
-      yield { key, file: x.file };
-    }
-  }
-  const { existing } = await storage.linkFiles!(items());
+/** Links the rpms into Packages/ (linking refuses a name that exists, so no head per file); an existing file must have the same bytes. */
+async function linkRpms(storage: PublishedStorage, prefix: string, rpms: RpmToStore[]): Promise<void> {
+  const byKey = new Map(rpms.map((x) => [`${prefix}/${x.href}`, x]));
+  const { existing } = await storage.linkFiles!([...byKey].map(([key, x]) => ({ key, file: x.file })));
   await mapLimit(existing, ADD_CONCURRENCY, (key) => checkStored(storage, key, byKey.get(key)!));
 }
 
