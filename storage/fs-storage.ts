@@ -255,7 +255,8 @@ export class FsStorage implements PublishedStorage {
     try {
       for (;;) {
         if (failed !== undefined) {
-          await rest.return?.();
+          // Stop the source (its reads in flight settle); the link failure is what the caller hears about.
+          await Promise.resolve(rest.return?.()).catch(() => {});
           break;
         }
         const n = await rest.next();

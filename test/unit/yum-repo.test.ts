@@ -11,7 +11,7 @@ import { ConflictError, FormatError, LockedError, NotFoundError } from '../../re
 import { JsonYumCatalogue } from '../../repo-layout/yum/yum-catalogue.js';
 import { addRpms, publishYum, removePackages, type YumRepoContext } from '../../repo-layout/yum/yum-repo.js';
 import { FsStorage } from '../../storage/fs-storage.js';
-import { validatePackageSpec, type PackageSpec } from '../../repo-layout/model.js';
+import { resolveSpec, type PackageSpec } from '../../repo-layout/model.js';
 import { rpmFileName, rpmPackager } from '../../repo-layout/rpm/rpm-writer.js';
 import { missingTools, run } from '../support/exec.js';
 import { tempDir } from '../support/tmp.js';
@@ -103,35 +103,28 @@ test('a linking add of many rpms stores nothing when one midway is bad (the erro
   const dir = await tempDir();
   const src = path.join(dir, 'many');
   await mkdir(src, { recursive: true });
-  const small = (i: number, salt = ''): PackageSpec =>
-    validatePackageSpec({
-      name: `many-${String(i).padStart(3, '0')}`,
-      version: '1.0-1',
-      arch: 'x86_64',
-      maintainer: 'lxl tests <lxl-tests@example.invalid>',
-      summary: `small package ${i}`,
-      description: 'A small package for the linking test.',
-      license: 'MIT',
-      section: 'misc',
-      priority: 'optional',
-      depends: [],
-      recommends: [],
-      provides: [],
-      conflicts: [],
-      replaces: [],
-      breaks: [],
-      obsoletes: [],
-      scripts: {},
-      files: [{ type: 'file', path: `usr/share/many/${i}.txt`, mode: 0o644, size: 8 + salt.length, content: Buffer.from(`many ${String(i).padStart(2, '0')}\n${salt}`) }],
-      sourceDateEpoch: 1_700_000_000,
-    });
+  const small = (i: number, salt = ''): Promise<PackageSpec> =>
+    resolveSpec(
+      {
+        name: `many-${String(i).padStart(3, '0')}`,
+        version: '1.0-1',
+        arch: 'x86_64',
+        maintainer: 'lxl tests <lxl-tests@example.invalid>',
+        summary: `small package ${i}`,
+        description: 'A small package for the linking test.',
+        license: 'MIT',
+        files: [{ path: `usr/share/many/${i}.txt`, content: `many ${i}\n${salt}` }],
+        sourceDateEpoch: 1_700_000_000,
+      },
+      { baseDir: src },
+    );
   const write = async (spec: PackageSpec, to: string): Promise<string> => {
     const file = path.join(to, rpmFileName(spec));
     await rpmPackager.write(spec, createWriteStream(file), { compression: 'gzip' });
     return file;
   };
   const rpms: string[] = [];
-  for (let i = 0; i < 100; i++) rpms.push(await write(small(i), src));
+  for (let i = 0; i < 100; i++) rpms.push(await write(await small(i), src));
   const linkedDir = path.join(dir, 'linked');
   const ctx = await ctxFor(linkedDir);
   const packages = async (): Promise<string[]> => (await readdir(path.join(linkedDir, 'public'), { recursive: true }).catch(() => [] as string[])).filter((n) => n.endsWith('.rpm'));
@@ -143,7 +136,7 @@ test('a linking add of many rpms stores nothing when one midway is bad (the erro
   // An rpm with the name, version and arch of one earlier in the batch but other bytes: refused, nothing stored.
   const clashDir = path.join(dir, 'clash');
   await mkdir(clashDir);
-  const clash = await write(small(5, 'other'), clashDir);
+  const clash = await write(await small(5, 'other'), clashDir);
   await assert.rejects(addRpms(ctx, [...rpms.slice(0, 80), clash, ...rpms.slice(80)], { link: true }), (err: Error) => err instanceof ConflictError);
   assert.deepEqual(await packages(), []);
   assert.deepEqual((await ctx.catalogue.read()).packages, []);
