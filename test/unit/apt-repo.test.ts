@@ -260,7 +260,8 @@ test('addDebs with the publish\'s xz cache prepares Packages.xz and .gz while st
       return this.inner.retain(keys);
     }
   }
-  const indices = ['Packages.xz', 'Packages.gz'].flatMap((f) => ['amd64', 'i386'].map((a) => `apt/dists/stable/main/binary-${a}/${f}`));
+  // With the top Release: the digests it lists are those of the files written.
+  const indices = [...['Packages.xz', 'Packages.gz'].flatMap((f) => ['amd64', 'i386'].map((a) => `apt/dists/stable/main/binary-${a}/${f}`)), 'apt/dists/stable/Release'];
   type Run = { bytes: Buffer[]; addPuts: number; publishPuts: number; publishGets: number };
   /** Adds `first` (warming when asked), then `then` (if any, warming too), then publishes; what each step did to the cache, and the indices. */
   const packagesXzOf = async (name: string, opts: { warm: boolean; first: string[]; then?: string[]; breakWarm?: boolean }): Promise<Run> => {
