@@ -4,12 +4,13 @@
 // `npm test` runs it before the tests. dist/.built records when the compile
 // started: bin/lxl.mjs runs dist/ only while no source is newer than that,
 // and falls back to tsx otherwise, so stale JS never runs. With esbuild
-// installed it also bundles the CLI into dist/cli-bundle/ (bundleCli below).
+// installed it also bundles the CLI into dist/cli-bundle/ (bundleCli below) and
+// makes the CLI's start-up snapshot in dist/snapshot/ (buildSnapshot below).
 //   node bin/build.mjs [--if-available]
 // --if-available (the `prepare` script): exit 0 when typescript is not installed or tsc
 // fails, so `npm ci` still succeeds and bin/lxl.mjs runs the sources through tsx.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, renameSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, renameSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -59,6 +60,17 @@ try {
     process.exit(1);
   }
   console.error('lxl build: bin/lxl.mjs runs dist/cli/ unbundled');
+}
+try {
+  await buildSnapshot(partial);
+} catch (err) {
+  // Not fatal: bin/lxl runs bin/lxl.mjs without it (Node 22.23's snapshot builder, for one, aborts on OpenPGP.js's
+  // heap). The reason stays in dist/snapshot-failed.txt, which bin/lxl names and the tests report (on Node 20, where
+  // the snapshot is known to build, test/unit/cli-snapshot.test.ts fails on it).
+  rmSync(path.join(partial, 'snapshot'), { recursive: true, force: true });
+  writeFileSync(path.join(partial, 'snapshot-failed.txt'), `Node ${process.version}: ${err.message}\n`);
+  console.error(`lxl build: making the CLI's start-up snapshot failed on Node ${process.version}: ${err.message}`);
+  console.error('lxl build: bin/lxl runs every command through bin/lxl.mjs');
 }
 const stamp = path.join(partial, '.built');
 writeFileSync(stamp, `${started.toISOString()}\n`);
@@ -113,4 +125,90 @@ async function bundleCli(out) {
       },
     ],
   });
+}
+/**
+ * Makes the CLI's start-up snapshot (cli/snapshot.ts) in dist/snapshot/: lxl.cjs, one CommonJS bundle of the repo
+ * commands (apt, yum, keys, pack) with commander, OpenPGP.js, zod and tar-stream; lxl.blob, the heap `node
+ * --build-snapshot` saves after running that bundle and its warm-up; and node-id, which Node binary made the blob (a
+ * blob runs only on the exact Node that built it: bin/lxl compares, and uses bin/lxl.mjs on any other). Packages left
+ * out of the bundle (the AWS SDK, native addons, the server's) are required when first used, from the node_modules
+ * next to the blob; loading one while the snapshot is built fails the build.
+ */
+async function buildSnapshot(out) {
+  let esbuild;
+  try {
+    esbuild = await import('esbuild');
+  } catch {
+    console.log('lxl build: esbuild is not installed; bin/lxl runs every command through bin/lxl.mjs');
+    return;
+  }
+  const require = createRequire(import.meta.url);
+  const pkg = JSON.parse(readFileSync(path.join(top, 'package.json'), 'utf8'));
+  const inBundle = new Set(['commander', 'openpgp', 'zod', 'tar-stream']);
+  const atRuntime = Object.keys(pkg.dependencies).filter((d) => !inBundle.has(d));
+  const snapDir = path.join(out, 'snapshot');
+  const bundle = path.join(snapDir, 'lxl.cjs');
+  const blob = path.join(snapDir, 'lxl.blob');
+  await esbuild.build({
+    entryPoints: [path.join(out, 'cli', 'snapshot.js')],
+    outfile: bundle,
+    bundle: true,
+    format: 'cjs',
+    platform: 'node',
+    target: 'node20.10',
+    // A snapshot has no import(): dynamic imports of bundled modules become lazy requires.
+    supported: { 'dynamic-import': false },
+    // The source text stays in the heap (functions compile from it lazily): without whitespace the blob is ~20% smaller.
+    minifyWhitespace: true,
+    // OpenPGP.js's ES build finds Node's modules through import.meta.url, which a CommonJS bundle does not have.
+    alias: { openpgp: require.resolve('openpgp') },
+    // Nothing in the bundle may find files next to itself: the snapshot keeps build-time paths.
+    logOverride: { 'empty-import-meta': 'error' },
+    logLevel: 'warning',
+    plugins: [
+      {
+        // OpenPGP.js (the fflate in it) loads worker_threads as it loads, to see whether it may start threads. Loaded
+        // while the snapshot is built, worker_threads can start no thread in the restored process (its SharedArrayBuffer
+        // of the working folder's version is not restored: "undefined is not an integer typed array"), and the link
+        // thread (storage/link-thread.ts) needs one. So OpenPGP.js gets a createRequire whose require refuses
+        // worker_threads during the build (fflate then does without threads; OpenPGP.js starts none anyway).
+        name: 'openpgp-without-worker-threads',
+        setup(build) {
+          const openpgpDir = `${path.sep}node_modules${path.sep}openpgp${path.sep}`;
+          build.onResolve({ filter: /^(node:)?module$/ }, (args) => (args.importer.includes(openpgpDir) ? { path: 'module', namespace: 'lxl-openpgp-module' } : undefined));
+          build.onLoad({ filter: /.*/, namespace: 'lxl-openpgp-module' }, () => ({
+            contents: [
+              "const m = require('node:module');",
+              "const { startupSnapshot } = require('node:v8');",
+              'module.exports = { ...m, createRequire(from) {',
+              '  const r = m.createRequire(from);',
+              "  const guarded = (id) => { if (/^(node:)?worker_threads$/.test(id) && startupSnapshot.isBuildingSnapshot()) throw new Error('not while the start-up snapshot is built'); return r(id); };",
+              '  return Object.assign(guarded, { resolve: r.resolve, cache: r.cache });',
+              '} };',
+            ].join('\n'),
+            loader: 'js',
+          }));
+        },
+      },
+      {
+        name: 'required-at-runtime',
+        setup(build) {
+          const names = new RegExp(`^(${atRuntime.map((d) => d.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('|')})(/|$)`);
+          build.onResolve({ filter: names }, (args) => ({ path: args.path, namespace: 'lxl-runtime' }));
+          build.onLoad({ filter: /.*/, namespace: 'lxl-runtime' }, (args) => ({
+            contents: `if (!globalThis.lxlRuntimeRequire) throw new Error(${JSON.stringify(`${args.path} is loaded while the start-up snapshot is built: only bundled packages may be (bin/build.mjs)`)});\nmodule.exports = globalThis.lxlRuntimeRequire(${JSON.stringify(args.path)});`,
+            loader: 'js',
+          }));
+        },
+      },
+    ],
+  });
+  const r = spawnSync(process.execPath, ['--snapshot-blob', blob, '--build-snapshot', bundle], { cwd: snapDir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  if (r.status !== 0 || !existsSync(blob)) {
+    // Node's notes on built-in modules it has not verified in snapshots are noise here (the tests run the snapshot).
+    const said = `${r.stdout}${r.stderr}`.split('\n').filter((l) => l && !/not yet fully verified|^It may still work|^To request support|--trace-warnings/.test(l));
+    throw new Error(`node --build-snapshot exited ${r.status ?? r.signal}: ${said.join('\n')}`);
+  }
+  const node = statSync(process.execPath);
+  writeFileSync(path.join(snapDir, 'node-id'), `${node.dev}:${node.ino}:${node.size}:${Math.floor(node.mtimeMs / 1000)}\n`);
 }

@@ -51,7 +51,7 @@ let modules:
   | { S3PublishLock: typeof import('../storage/s3-lock.js').S3PublishLock; S3Storage: typeof import('../storage/s3-storage.js').S3Storage } & Pick<typeof import('../storage/storage-config.js'), 'openStorage' | 'storageConfigFromUrl'>
   | undefined;
 
-/** Loads what `openRepoStorage` needs for a `--storage` URL; cli/main.ts calls it when the command line has --storage. */
+/** Loads what `openRepoStorage` needs for a `--storage` URL; runCli (cli/program.ts) calls it when the command line has --storage. */
 export async function loadStorageModules(): Promise<void> {
   const [lock, s3, config] = await Promise.all([import('../storage/s3-lock.js'), import('../storage/s3-storage.js'), import('../storage/storage-config.js')]);
   modules = { S3PublishLock: lock.S3PublishLock, S3Storage: s3.S3Storage, openStorage: config.openStorage, storageConfigFromUrl: config.storageConfigFromUrl };
@@ -60,7 +60,7 @@ export async function loadStorageModules(): Promise<void> {
 /** Opens `--storage` (default `<repo>/public`). */
 export function openRepoStorage(repo: string, flags: StorageFlags): RepoStorage {
   if (!flags.storage) return { storage: new FsStorage({ root: path.join(path.resolve(repo), 'public') }), local: true, locked: (fn) => fn() };
-  if (!modules) throw new Error('internal: --storage needs loadStorageModules() first (cli/main.ts does it)');
+  if (!modules) throw new Error('internal: --storage needs loadStorageModules() first (runCli does it)');
   const { S3PublishLock, S3Storage, openStorage, storageConfigFromUrl } = modules;
   const storage = openStorage(storageConfigFromUrl(flags.storage));
   if (!(storage instanceof S3Storage)) return { storage, local: false, locked: (fn) => fn() };

@@ -99,6 +99,20 @@ export class ToolError extends LxlError {
   }
 }
 
+/** A file lxl was asked to read cannot be opened or read (missing, unreadable, a folder). */
+export class InputError extends LxlError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('E_IO', message, options);
+  }
+}
+
+/** "cannot read <file>: <reason>" for a failed open or read, the reason in the system's words ("no such file or directory"). */
+export function inputError(file: string, err: unknown): InputError {
+  const e = err as NodeJS.ErrnoException;
+  const reason = e.code && e.syscall ? e.message.replace(/^[A-Z0-9]+: /, '').replace(/, \w+( '.*')?$/, '') : String(e?.message ?? err);
+  return new InputError(`cannot read ${file}: ${reason}`, { cause: err });
+}
+
 /** Configuration is missing or wrong. */
 export class ConfigError extends LxlError {
   constructor(message: string, options?: { cause?: unknown }) {

@@ -215,7 +215,7 @@ export class FsStorage implements PublishedStorage {
     syncDirs: Set<string>,
     settle: (it: LinkItem, dest: string, outcome: LinkOutcome, copySync: boolean) => Promise<void>,
   ): Promise<number> {
-    const thread = LinkThread.get();
+    const thread = await LinkThread.get();
     const sentDirs = new Set<string>();
     const batches: Array<Promise<void>> = [];
     let failed: unknown;

@@ -6,7 +6,7 @@
 // caller's thread does for small batches.
 
 import fs from 'node:fs';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { StorageError } from '../repo-layout/errors.js';
 
 /** What linkOne did: linked; the name exists (left alone); must be copied instead (another file system, or not readable by all); not a regular file. */
@@ -74,13 +74,18 @@ export class LinkThread {
   private dead: Error | undefined;
 
   /** The process's link thread (a new one if the last one died). */
-  static get(): LinkThread {
-    if (!LinkThread.shared || LinkThread.shared.dead) LinkThread.shared = new LinkThread();
+  static async get(): Promise<LinkThread> {
+    if (!LinkThread.shared || LinkThread.shared.dead) {
+      // worker_threads is loaded on first use, not with this module: loaded while the CLI's start-up snapshot is built
+      // (cli/snapshot.ts), it could start no thread in the restored process ("undefined is not an integer typed array").
+      const { Worker: WorkerClass } = await import('node:worker_threads');
+      if (!LinkThread.shared || LinkThread.shared.dead) LinkThread.shared = new LinkThread(WorkerClass);
+    }
     return LinkThread.shared;
   }
 
-  private constructor() {
-    this.worker = new Worker(threadSource, { eval: true, stdout: false, stderr: false });
+  private constructor(WorkerClass: typeof Worker) {
+    this.worker = new WorkerClass(threadSource, { eval: true, stdout: false, stderr: false });
     this.worker.unref();
     this.worker.on('message', ({ id, results }: { id: number; results: LinkResult[] }) => {
       const w = this.waiting.get(id);

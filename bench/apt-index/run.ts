@@ -45,7 +45,9 @@ const runs = Math.max(1, Number(args[args.indexOf('--runs') + 1] ?? 3) || 3);
 const here = path.dirname(fileURLToPath(import.meta.url));
 // The Node that runs the CLI rows (LXL_BENCH_NODE=/path/to/node, e.g. a Node 22 from `npx -y node@22 -p process.execPath`).
 const cliNode = process.env.LXL_BENCH_NODE ?? process.execPath;
-const lxlBin = path.join(here, '..', '..', 'bin', 'lxl.mjs');
+// bin/lxl, as users run it: the `node` it starts is the first on PATH, so cliNode's folder goes first.
+const lxlBin = path.join(here, '..', '..', 'bin', 'lxl');
+const cliEnv = { ...process.env, PATH: `${path.dirname(cliNode)}:${process.env.PATH ?? ''}` };
 
 /** Wall-clock seconds and CPU seconds (user + system, this process and its waited-for children such as xz, gpg or the tool itself). */
 interface Sample {
@@ -134,7 +136,11 @@ const record = (tool: string, full: Sample, inc: Sample): void => {
 // lxl through the CLI: one process adds and publishes. bin/lxl.mjs runs the compiled dist/ when it is current (npm run build), else tsx.
 // @ts-expect-error plain ESM helper without types
 const { distIsCurrent } = (await import('../../bin/dist-current.mjs')) as { distIsCurrent: () => boolean };
-const cliMode = (): string => (distIsCurrent() ? 'compiled dist/' : 'tsx (dist/ missing or older than the sources: npm run build)');
+const cliMode = (): string => {
+  // What bin/lxl does for `lxl apt` (the start-up snapshot, or bin/lxl.mjs and why), and what bin/lxl.mjs runs.
+  const launch = spawnSync(lxlBin, ['apt', '--help'], { env: { ...cliEnv, LXL_LAUNCH_DEBUG: '1' } }).stderr.toString().trim().replace(/^lxl: /, '');
+  return launch.startsWith('starting from') ? launch : `${launch}, which runs ${distIsCurrent() ? 'the compiled dist/' : 'tsx (dist/ missing or older than the sources: npm run build)'}`;
+};
 const cliNodeVersion = spawnSync(cliNode, ['--version']).stdout.toString().trim();
 console.log(`  lxl CLI runs: ${cliMode()} on Node ${cliNodeVersion} (LXL_BENCH_NODE); in-process rows run: ${modulesLabel} on Node ${process.version}; ${runs} round(s), each running every tool once`);
 const aptly = await findAptly();
@@ -152,11 +158,11 @@ const lxlCli: Tool = async (base, round) => {
   for (const link of [false, true]) {
     const repo = path.join(base, link ? 'lxl-cli-link' : 'lxl-cli');
     const flags = link ? ['--link'] : [];
-    const full = sh(cliNode, [lxlBin, 'apt', 'add', repo, ...all, '--key', keyFile, ...flags]);
-    const inc = sh(cliNode, [lxlBin, 'apt', 'add', repo, extra, '--key', keyFile, ...flags]);
+    const full = sh(lxlBin, ['apt', 'add', repo, ...all, '--key', keyFile, ...flags], { env: cliEnv });
+    const inc = sh(lxlBin, ['apt', 'add', repo, extra, '--key', keyFile, ...flags], { env: cliEnv });
     record(link ? 'lxl (CLI --link)' : 'lxl (CLI)', full, inc);
     if (link && round === last) {
-      const start = sh(cliNode, [lxlBin, 'apt', '--help']);
+      const start = sh(lxlBin, ['apt', '--help'], { env: cliEnv });
       console.log(`  lxl CLI ran: ${cliMode()} (checked again after the runs)`);
       console.log(`  lxl CLI process start alone (lxl apt --help: what the apt rows load): ${start.wall.toFixed(2)} s wall, ${start.cpu.toFixed(2)} s CPU`);
     }

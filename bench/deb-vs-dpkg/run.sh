@@ -5,7 +5,7 @@
 # Not part of `npm test`. Usage: bench/deb-vs-dpkg/run.sh [extra lxl args, e.g. --level 4]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-LXL="$PWD/bin/lxl.mjs"
+LXL="$PWD/bin/lxl"
 CACHE="${LXL_TEST_CACHE:-/var/cache/lxl-test}/bench"
 mkdir -p "$CACHE"
 
@@ -62,7 +62,7 @@ for comp in xz gzip; do
   printf '%-6s %-28s %9s %9s %12s\n' "$comp" "dpkg-deb -Z$comp" "$dt" "$dm" "$ds"
   warm
   rm -rf "$work/out"
-  timed node "$LXL" pack deb --compression "$comp" --spec "$work/spec.json" --out "$work/out" "$@"
+  timed "$LXL" pack deb --compression "$comp" --spec "$work/spec.json" --out "$work/out" "$@"
   lt=$T; lm=$M; ls=$(stat -c %s "$work"/out/*.deb)
   printf '%-6s %-28s %9s %9s %12s\n' "$comp" "lxl pack deb $*" "$lt" "$lm" "$ls"
   awk -v lt="$lt" -v dt="$dt" -v ls="$ls" -v ds="$ds" -v c="$comp" 'BEGIN {

@@ -34,7 +34,7 @@ cat > "$work/spec.json" <<JSON
 {"name":"kernel-xen-legacy","version":"6.1.192-2","arch":"x86_64","maintainer":"bench <bench@lxl.test>",
  "summary":"Linux kernel (bench)","root":"$tree","provides":["installonlypkg(kernel)"],"sourceDateEpoch":1700000000}
 JSON
-/usr/bin/time -f '%e %M %U %S' -o "$work/lxl.time" node "$top/bin/lxl.mjs" pack rpm --spec "$work/spec.json" --out "$work/lxl" --compression xz --level "$level" >/dev/null
+/usr/bin/time -f '%e %M %U %S' -o "$work/lxl.time" "$top/bin/lxl" pack rpm --spec "$work/spec.json" --out "$work/lxl" --compression xz --level "$level" >/dev/null
 read -r lxl_s lxl_kb lxl_u lxl_sy < "$work/lxl.time"
 
 # rpmbuild: the same tree as its buildroot, packaged in place.

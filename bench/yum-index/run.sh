@@ -26,6 +26,9 @@ fi
 runs="${RUNS:-3}"
 # The Node that runs the CLI rows (LXL_BENCH_NODE=/path/to/node, e.g. a Node 22 from `npx -y node@22 -p process.execPath`).
 cli_node="${LXL_BENCH_NODE:-node}"
+# bin/lxl, as users run it: it starts the first `node` on PATH, so another cli_node's folder goes first.
+lxl=("$top/bin/lxl")
+[ -n "${LXL_BENCH_NODE:-}" ] && lxl=(env PATH="$(dirname "$(command -v "$cli_node")"):$PATH" "$top/bin/lxl")
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 secs() { /usr/bin/time -f '%e' -o "$work/t" "$@" >/dev/null 2>"$work/err" || { cat "$work/err" >&2; exit 1; }; cat "$work/t"; }
@@ -45,15 +48,15 @@ for round in $(seq "$runs"); do
   add cr_add "$(secs createrepo_c --workers 2 --update "$r/cr")"
 
   # lxl CLI: add every rpm and publish (one process), then add one more and publish.
-  add lxl_full "$(secs "$cli_node" "$top/bin/lxl.mjs" yum add "$r/lxl" "$set_dir"/rpms/*.rpm --key "$key" --grace-hours 0)"
-  add lxl_add "$(secs "$cli_node" "$top/bin/lxl.mjs" yum add "$r/lxl" "$extra" --key "$key")"
+  add lxl_full "$(secs "${lxl[@]}" yum add "$r/lxl" "$set_dir"/rpms/*.rpm --key "$key" --grace-hours 0)"
+  add lxl_add "$(secs "${lxl[@]}" yum add "$r/lxl" "$extra" --key "$key")"
   # Hard-linked into the pool instead of copied (--link; what the server does with its artifacts).
-  add lxl_link "$(secs "$cli_node" "$top/bin/lxl.mjs" yum add "$r/lxl-link" "$set_dir"/rpms/*.rpm --key "$key" --grace-hours 0 --link)"
+  add lxl_link "$(secs "${lxl[@]}" yum add "$r/lxl-link" "$set_dir"/rpms/*.rpm --key "$key" --grace-hours 0 --link)"
   # Index in place (what createrepo_c does): rpms already in the pool, so nothing is copied or fsynced.
   mkdir -p "$r/inplace/public/yum/stable/Packages/b"
   cp -l "$set_dir"/rpms/*.rpm "$r/inplace/public/yum/stable/Packages/b/"
-  add lxl_inplace "$(secs "$cli_node" "$top/bin/lxl.mjs" yum add "$r/inplace" "$r"/inplace/public/yum/stable/Packages/b/*.rpm --key "$key" --grace-hours 0)"
-  add cli_start "$(secs "$cli_node" "$top/bin/lxl.mjs" yum --help)"
+  add lxl_inplace "$(secs "${lxl[@]}" yum add "$r/inplace" "$r"/inplace/public/yum/stable/Packages/b/*.rpm --key "$key" --grace-hours 0)"
+  add cli_start "$(secs "${lxl[@]}" yum --help)"
 
   # lxl in-process (the server's path): no CLI start-up.
   inproc=$("$tsx" "$here/inproc.ts" "$set_dir/rpms" "$extra" "$key" "$r/inproc")
@@ -79,7 +82,12 @@ range() { tr ' ' '\n' <<<"${times[$1]}" | grep . | sort -n | awk 'NR == 1 { lo =
 declare -A med
 for k in "${rows[@]}"; do med[$k]=$(median "$k"); done
 
-mode=$(cd "$top" && node --input-type=module -e "import { distIsCurrent } from './bin/dist-current.mjs'; console.log(distIsCurrent() ? 'compiled dist/' : 'tsx (dist/ missing or stale: npm run build)')")
+# What bin/lxl does for `lxl yum` (the start-up snapshot, or bin/lxl.mjs and why), and what bin/lxl.mjs runs.
+launch=$(LXL_LAUNCH_DEBUG=1 "${lxl[@]}" yum --help 2>&1 >/dev/null | sed 's/^lxl: //')
+case $launch in
+  starting*) mode=$launch ;;
+  *) mode="$launch, which runs $(cd "$top" && node --input-type=module -e "import { distIsCurrent } from './bin/dist-current.mjs'; console.log(distIsCurrent() ? 'the compiled dist/' : 'tsx (dist/ missing or stale: npm run build)')")" ;;
+esac
 echo "$count rpms, $(nproc) CPUs, load $(cut -d' ' -f1 /proc/loadavg), $runs interleaved rounds (RUNS=n), lxl CLI ran: $mode on Node $("$cli_node" --version) (LXL_BENCH_NODE), in-process rows ran: $inmode on Node $(node --version)"
 echo "seconds: median (range)"
 label() {

@@ -10,7 +10,7 @@ import { buffer } from 'node:stream/consumers';
 import { decompressor } from '../compress.js';
 import { parseSingleParagraph } from '../deb822.js';
 import { hashBytes, hashFile } from '../digests.js';
-import { FormatError } from '../errors.js';
+import { FormatError, inputError } from '../errors.js';
 import type { AptRecord } from './apt-catalog.js';
 import { parseDebianVersion } from './debian-version.js';
 import { poolPath, sourceName } from './apt-pool.js';
@@ -91,7 +91,12 @@ export async function readDeb(file: string, opts: { component?: string } = {}): 
  * syscalls themselves, and one small read blocks the event loop for microseconds.
  */
 async function readSmallFile(file: string, limit: number): Promise<{ size: number; bytes?: Buffer }> {
-  const fd = fs.openSync(file, 'r');
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch (err) {
+    throw inputError(file, err);
+  }
   try {
     const size = fs.fstatSync(fd).size;
     if (size > limit) return { size };
@@ -103,6 +108,8 @@ async function readSmallFile(file: string, limit: number): Promise<{ size: numbe
       got += n;
     }
     return { size: got, bytes: got === size ? buf : buf.subarray(0, got) };
+  } catch (err) {
+    throw inputError(file, err);
   } finally {
     fs.closeSync(fd);
   }

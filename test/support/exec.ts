@@ -1,5 +1,7 @@
 // Runs external tools from tests and reports their output when they fail.
 import { spawn, spawnSync } from 'node:child_process';
+import { mkdir, symlink } from 'node:fs/promises';
+import path from 'node:path';
 
 export interface RunResult {
   code: number;
@@ -52,7 +54,15 @@ export function missingTools(...cmds: string[]): string | undefined {
   return missing.length ? `missing tools: ${missing.join(', ')} (install them, as .ci/run does)` : undefined;
 }
 
-/** Runs the lxl CLI (bin/lxl.mjs) with the given args. */
+/** Runs the lxl CLI as users do (bin/lxl: the repo commands from the start-up snapshot when it is current) with the given args. */
 export function lxl(args: string[], opts: RunOptions = {}): Promise<RunResult> {
-  return run(process.execPath, [new URL('../../bin/lxl.mjs', import.meta.url).pathname, ...args], opts);
+  return run(new URL('../../bin/lxl', import.meta.url).pathname, args, opts);
+}
+
+/** Makes `<parent>/node-only/`, holding only a `node` link (to this Node): a PATH where lxl starts but finds no other tool (xz, gpg…). */
+export async function pathWithOnlyNode(parent: string): Promise<string> {
+  const dir = path.join(parent, 'node-only');
+  await mkdir(dir);
+  await symlink(process.execPath, path.join(dir, 'node'));
+  return dir;
 }

@@ -86,9 +86,21 @@ test('add --link hard-links the .debs into the pool (without it, the pool holds 
   assert.match((await lxl(['apt', 'add', '--help'])).stdout, /--link/);
 });
 
-test('failures are one clear line with a code: unknown package, conflict, held lock, missing key', async () => {
+test('failures are one clear line with a code: unknown package, conflict, held lock, missing key, unreadable input', async () => {
   const repo = path.join(work, 'repo2');
   await lxl(['apt', 'add', repo, v1]);
+  // A missing file or a folder among the inputs, for apt and yum alike: named, with the system's reason; nothing added.
+  for (const [kind, input, reason] of [
+    ['apt', path.join(work, 'no-such.deb'), 'no such file or directory'],
+    ['apt', debDir, 'illegal operation on a directory'],
+    ['yum', path.join(work, 'no-such.rpm'), 'no such file or directory'],
+  ]) {
+    const r = await lxl([kind, 'add', repo, input], { allowFail: true });
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, `lxl: cannot read ${input}: ${reason} [E_IO]\n`);
+  }
+  await lxl(['apt', 'publish', repo, '--key', secret]);
+  assert.deepEqual(await packages(repo, 'stable'), ['linux-xen-legacy 6.1.192+1~legacy1']);
   const missing = await lxl(['apt', 'remove', repo, 'nope'], { allowFail: true });
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /^lxl: cannot remove nope: no such package in suite stable \[E_NOT_FOUND\]\n$/);

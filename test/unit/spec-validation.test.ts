@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
-import { lxl } from '../support/exec.js';
+import { lxl, pathWithOnlyNode } from '../support/exec.js';
 import { tempDir } from '../support/tmp.js';
 import { makeSpecDir } from './deb-fixtures.js';
 
@@ -62,13 +62,14 @@ test('lxl pack deb: a failure while writing (xz not on PATH) removes the temp fi
   const dir = await tempDir();
   const specPath = await makeSpecDir(dir);
   const out = path.join(dir, 'a', 'b');
-  const r = await lxl(['pack', 'deb', '--compression', 'xz', '--spec', specPath, '--out', out], { allowFail: true, env: { ...process.env, PATH: '/nonexistent' } });
+  const env = { ...process.env, PATH: await pathWithOnlyNode(dir) };
+  const r = await lxl(['pack', 'deb', '--compression', 'xz', '--spec', specPath, '--out', out], { allowFail: true, env });
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /^lxl: cannot (run|compress).*xz/);
   assert.equal(existsSync(path.join(dir, 'a')), false);
 
   await mkdir(out, { recursive: true });
-  const r2 = await lxl(['pack', 'tar', '--compression', 'xz', '--spec', specPath, '--out', out], { allowFail: true, env: { ...process.env, PATH: '/nonexistent' } });
+  const r2 = await lxl(['pack', 'tar', '--compression', 'xz', '--spec', specPath, '--out', out], { allowFail: true, env });
   assert.notEqual(r2.code, 0);
   assert.deepEqual(await readdir(out), []);
 });
