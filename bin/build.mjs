@@ -79,6 +79,16 @@ rmSync(dist, { recursive: true, force: true });
 renameSync(partial, dist);
 console.log(`lxl build: dist/ compiled in ${((Date.now() - started.getTime()) / 1000).toFixed(1)} s`);
 
+/** esbuild (a dev dependency), or undefined after saying what runs without it (a production install). */
+async function importEsbuild(without) {
+  try {
+    return await import('esbuild');
+  } catch {
+    console.log(`lxl build: esbuild is not installed; ${without}`);
+    return undefined;
+  }
+}
+
 /**
  * Bundles the CLI (dist/cli/main.js and everything of lxl's it imports, with commander and OpenPGP.js) into
  * dist/cli-bundle/: a few files to load instead of ~40 modules, which takes 10-20 ms off every `lxl` start (Node 20
@@ -88,13 +98,8 @@ console.log(`lxl build: dist/ compiled in ${((Date.now() - started.getTime()) / 
  * esbuild (a production install) bin/lxl.mjs runs dist/cli/main.js.
  */
 async function bundleCli(out) {
-  let esbuild;
-  try {
-    esbuild = await import('esbuild');
-  } catch {
-    console.log('lxl build: esbuild is not installed; bin/lxl.mjs runs dist/cli/ unbundled');
-    return;
-  }
+  const esbuild = await importEsbuild('bin/lxl.mjs runs dist/cli/ unbundled');
+  if (!esbuild) return;
   const pkg = JSON.parse(readFileSync(path.join(top, 'package.json'), 'utf8'));
   const inBundle = new Set(['commander', 'openpgp']);
   const bundleDir = path.join(out, 'cli-bundle');
@@ -135,13 +140,8 @@ async function bundleCli(out) {
  * next to the blob; loading one while the snapshot is built fails the build.
  */
 async function buildSnapshot(out) {
-  let esbuild;
-  try {
-    esbuild = await import('esbuild');
-  } catch {
-    console.log('lxl build: esbuild is not installed; bin/lxl runs every command through bin/lxl.mjs');
-    return;
-  }
+  const esbuild = await importEsbuild('bin/lxl runs every command through bin/lxl.mjs');
+  if (!esbuild) return;
   const require = createRequire(import.meta.url);
   const pkg = JSON.parse(readFileSync(path.join(top, 'package.json'), 'utf8'));
   const inBundle = new Set(['commander', 'openpgp', 'zod', 'tar-stream']);

@@ -8,27 +8,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { lxl, run } from '../support/exec.js';
 import { spawnServer } from '../support/server-harness.js';
+import { distCurrent, hasEsbuild } from '../support/dist.js';
 import { tempDir } from '../support/tmp.js';
-// @ts-expect-error plain ESM helper without types
-import { distIsCurrent } from '../../bin/dist-current.mjs';
 
 const top = fileURLToPath(new URL('../..', import.meta.url));
 const bin = path.join(top, 'bin', 'lxl.mjs');
-const hasEsbuild = (() => {
-  try {
-    createRequire(import.meta.url).resolve('esbuild');
-    return true;
-  } catch {
-    return false;
-  }
-})();
 // With esbuild installed and dist/ current, a missing bundle is a build bug (a failure below), not a skip.
-const skip = !(distIsCurrent as () => boolean)()
+const skip = !distCurrent
   ? 'dist/ is not current (npm run build): bin/lxl.mjs runs the sources through tsx, not the bundle'
   : hasEsbuild
     ? undefined

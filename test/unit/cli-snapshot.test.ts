@@ -9,33 +9,23 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { copyFile, mkdir, readFile, readdir, stat, symlink, utimes, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeDeb } from '../support/apt-debs.js';
 import { lxl, run } from '../support/exec.js';
 import { testKey } from '../support/test-key.js';
+import { distCurrent, hasEsbuild } from '../support/dist.js';
 import { tempDir } from '../support/tmp.js';
-// @ts-expect-error plain ESM helper without types
-import { distIsCurrent } from '../../bin/dist-current.mjs';
 
 const top = fileURLToPath(new URL('../..', import.meta.url));
 const blob = path.join(top, 'dist', 'snapshot', 'lxl.blob');
-const hasEsbuild = (() => {
-  try {
-    createRequire(import.meta.url).resolve('esbuild');
-    return true;
-  } catch {
-    return false;
-  }
-})();
 // Why bin/build.mjs made no snapshot, when it could not (it goes on without one).
 const failedFile = path.join(top, 'dist', 'snapshot-failed.txt');
 const failed = existsSync(failedFile) ? readFileSync(failedFile, 'utf8').trim() : undefined;
 // With esbuild installed and dist/ current, a missing snapshot is a build bug (a failure below), not a skip; except on
 // a Node whose snapshot builder fails on lxl's heap (Node 22.23 aborts on OpenPGP.js's), which is skipped, saying so.
-const skip = !(distIsCurrent as () => boolean)()
+const skip = !distCurrent
   ? 'dist/ is not current (npm run build): bin/lxl runs bin/lxl.mjs, not the snapshot'
   : !hasEsbuild
     ? 'esbuild is not installed, so bin/build.mjs made no snapshot'
