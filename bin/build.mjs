@@ -131,6 +131,7 @@ async function bundleCli(out) {
     ],
   });
 }
+
 /**
  * Makes the CLI's start-up snapshot (cli/snapshot.ts) in dist/snapshot/: lxl.cjs, one CommonJS bundle of the repo
  * commands (apt, yum, keys, pack) with commander, OpenPGP.js, zod and tar-stream; lxl.blob, the heap `node

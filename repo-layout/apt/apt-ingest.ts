@@ -2,7 +2,6 @@
 // digests. Only the ar header and the control.tar member are parsed (never
 // data.tar), so adding a 60 MB kernel package costs one hashing pass.
 
-import fs from 'node:fs';
 import { open } from 'node:fs/promises';
 import { gunzipSync } from 'node:zlib';
 import { Readable } from 'node:stream';
@@ -10,7 +9,8 @@ import { buffer } from 'node:stream/consumers';
 import { decompressor } from '../compress.js';
 import { parseSingleParagraph } from '../deb822.js';
 import { hashBytes, hashFile } from '../digests.js';
-import { FormatError, inputError } from '../errors.js';
+import { FormatError } from '../errors.js';
+import { readIfSmall } from '../small-file.js';
 import type { AptRecord } from './apt-catalog.js';
 import { parseDebianVersion } from './debian-version.js';
 import { poolPath, sourceName } from './apt-pool.js';
@@ -30,7 +30,7 @@ export async function readDeb(file: string, opts: { component?: string } = {}): 
   let digests;
   let member: (offset: number, len: number) => Promise<Buffer>;
   // One open for the size and (small files) the bytes: a batch of small .debs is bound by file-system round trips.
-  const small = await readSmallFile(file, IN_MEMORY_LIMIT);
+  const small = readIfSmall(file, IN_MEMORY_LIMIT);
   const size = small.size;
   const bytes = small.bytes;
   if (bytes) {
@@ -83,36 +83,6 @@ export async function readDeb(file: string, opts: { component?: string } = {}): 
     sha512: digests.sha512,
   };
   return { record, bytes };
-}
-
-/**
- * The file's size, and its bytes when it has at most `limit` of them. Synchronous on purpose: for a batch of
- * thousands of small (page-cached) .debs, four async fs round trips per file cost ~10x the CPU of the
- * syscalls themselves, and one small read blocks the event loop for microseconds.
- */
-async function readSmallFile(file: string, limit: number): Promise<{ size: number; bytes?: Buffer }> {
-  let fd: number;
-  try {
-    fd = fs.openSync(file, 'r');
-  } catch (err) {
-    throw inputError(file, err);
-  }
-  try {
-    const size = fs.fstatSync(fd).size;
-    if (size > limit) return { size };
-    const buf = Buffer.allocUnsafe(size);
-    let got = 0;
-    while (got < size) {
-      const n = fs.readSync(fd, buf, got, size - got, got);
-      if (n === 0) break;
-      got += n;
-    }
-    return { size: got, bytes: got === size ? buf : buf.subarray(0, got) };
-  } catch (err) {
-    throw inputError(file, err);
-  } finally {
-    fs.closeSync(fd);
-  }
 }
 
 /** Walks the ar members (deb(5): debian-binary, control.tar.*, data.tar.*) and returns the text of ./control. */

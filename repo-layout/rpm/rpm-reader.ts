@@ -4,10 +4,11 @@
 // digest is verified.
 
 import { createHash } from 'node:crypto';
-import { closeSync, createReadStream, fstatSync, openSync, readSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { digestOf } from '../digests.js';
-import { FormatError, inputError } from '../errors.js';
+import { FormatError } from '../errors.js';
+import { readIfSmall } from '../small-file.js';
 import { decodeHeader, decodeLead, headerBlobSize, LEAD_SIZE, signaturePadding, type DecodedEntry } from './rpm-header.js';
 import { PgpHash, SigTag, Tag } from './rpm-tags.js';
 
@@ -130,29 +131,8 @@ export async function readRpmFile(file: string, opts: ReadRpmOptions = {}): Prom
   }
 }
 
+/** rpms up to this size are read whole, with one read for the header, the digests and the payload checks. */
 const SMALL_FILE = 8 << 20;
-
-/** The file's size, and its bytes when it has at most `limit` of them. */
-function readIfSmall(file: string, limit: number): { size: number; mtimeMs: number; bytes?: Buffer } {
-  let fd: number;
-  try {
-    fd = openSync(file, 'r');
-  } catch (err) {
-    throw inputError(file, err);
-  }
-  try {
-    const { size, mtimeMs } = fstatSync(fd);
-    if (size > limit) return { size, mtimeMs };
-    const buf = Buffer.allocUnsafe(size);
-    let got = 0;
-    for (let n = 1; got < size && n > 0; got += n) n = readSync(fd, buf, got, size - got, got);
-    return { size, mtimeMs, bytes: got === size ? buf : buf.subarray(0, got) };
-  } catch (err) {
-    throw inputError(file, err);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 async function readRange(fh: FileHandle, pos: number, len: number, what: string): Promise<Buffer> {
   const buf = Buffer.alloc(len);
