@@ -14,9 +14,12 @@ import { existsSync, mkdirSync, readFileSync, rmSync, renameSync, statSync, syml
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SOURCE_DIRS } from './dist-current.mjs';
 
 const top = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const dist = path.join(top, 'dist');
+/** lxl's runtime dependencies: what the bundles leave outside, but for the few they take in. */
+const dependencies = Object.keys(JSON.parse(readFileSync(path.join(top, 'package.json'), 'utf8')).dependencies);
 const partial = path.join(top, 'dist.partial');
 
 let tsc;
@@ -100,7 +103,6 @@ async function importEsbuild(without) {
 async function bundleCli(out) {
   const esbuild = await importEsbuild('bin/lxl.mjs runs dist/cli/ unbundled');
   if (!esbuild) return;
-  const pkg = JSON.parse(readFileSync(path.join(top, 'package.json'), 'utf8'));
   const inBundle = new Set(['commander', 'openpgp']);
   const bundleDir = path.join(out, 'cli-bundle');
   const ownModule = new RegExp(`^${out.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/.*\\.js$`);
@@ -112,7 +114,7 @@ async function bundleCli(out) {
     format: 'esm',
     platform: 'node',
     target: 'node20.10',
-    external: Object.keys(pkg.dependencies).filter((d) => !inBundle.has(d)).flatMap((d) => [d, `${d}/*`]),
+    external: dependencies.filter((d) => !inBundle.has(d)).flatMap((d) => [d, `${d}/*`]),
     // commander is CommonJS: its require() of Node's modules needs a real require in an ES module.
     banner: { js: "import { createRequire as lxlCreateRequire } from 'node:module';\nconst require = lxlCreateRequire(import.meta.url);" },
     logLevel: 'warning',
@@ -136,7 +138,8 @@ async function bundleCli(out) {
  * Makes the CLI's start-up snapshot (cli/snapshot.ts) in dist/snapshot/: lxl.cjs, one CommonJS bundle of the repo
  * commands (apt, yum, keys, pack) with commander, OpenPGP.js, zod and tar-stream; lxl.blob, the heap `node
  * --build-snapshot` saves after running that bundle and its warm-up; and node-id, which Node binary made the blob (a
- * blob runs only on the exact Node that built it: bin/lxl compares, and uses bin/lxl.mjs on any other). Packages left
+ * blob runs only on the exact Node that built it: bin/lxl compares, and uses bin/lxl.mjs on any other); and
+ * source-dirs, the source folders bin/lxl checks for files newer than the build. Packages left
  * out of the bundle (the AWS SDK, native addons, the server's) are required when first used, from the node_modules
  * next to the blob; loading one while the snapshot is built fails the build.
  */
@@ -144,9 +147,8 @@ async function buildSnapshot(out) {
   const esbuild = await importEsbuild('bin/lxl runs every command through bin/lxl.mjs');
   if (!esbuild) return;
   const require = createRequire(import.meta.url);
-  const pkg = JSON.parse(readFileSync(path.join(top, 'package.json'), 'utf8'));
   const inBundle = new Set(['commander', 'openpgp', 'zod', 'tar-stream']);
-  const atRuntime = Object.keys(pkg.dependencies).filter((d) => !inBundle.has(d));
+  const atRuntime = dependencies.filter((d) => !inBundle.has(d));
   const snapDir = path.join(out, 'snapshot');
   const bundle = path.join(snapDir, 'lxl.cjs');
   const blob = path.join(snapDir, 'lxl.blob');
@@ -212,4 +214,6 @@ async function buildSnapshot(out) {
   }
   const node = statSync(process.execPath);
   writeFileSync(path.join(snapDir, 'node-id'), `${node.dev}:${node.ino}:${node.size}:${Math.floor(node.mtimeMs / 1000)}\n`);
+  // The folders whose sources the blob was built from, for bin/lxl's staleness check (the list bin/lxl.mjs checks).
+  writeFileSync(path.join(snapDir, 'source-dirs'), `${SOURCE_DIRS.join(' ')}\n`);
 }

@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { makeDeb } from '../support/apt-debs.js';
 import { lxl, run } from '../support/exec.js';
 import { testKey } from '../support/test-key.js';
-import { distCurrent, hasEsbuild } from '../support/dist.js';
+import { distCurrent, hasEsbuild, sourceDirs } from '../support/dist.js';
 import { tempDir } from '../support/tmp.js';
 
 const top = fileURLToPath(new URL('../..', import.meta.url));
@@ -141,14 +141,14 @@ test('bin/lxl runs bin/lxl.mjs, and says why, for other commands, NODE_OPTIONS, 
 
   // A copy of the layout (bin/lxl, a stand-in bin/lxl.mjs, dist/ with the real blob) with a source newer than the build.
   const lay = path.join(dir, 'layout');
-  for (const d of ['bin', 'dist/snapshot', 'cli', 'server', 'builders', 'repo-layout', 'storage']) await mkdir(path.join(lay, d), { recursive: true });
+  for (const d of ['bin', 'dist/snapshot', ...sourceDirs]) await mkdir(path.join(lay, d), { recursive: true });
   await copyFile(path.join(top, 'bin', 'lxl'), path.join(lay, 'bin', 'lxl'));
   await writeFile(path.join(lay, 'bin', 'lxl.mjs'), "process.stdout.write('stand-in bin/lxl.mjs ' + process.argv.slice(2).join(' '));\n");
   await symlink(blob, path.join(lay, 'dist', 'snapshot', 'lxl.blob'));
-  await copyFile(path.join(top, 'dist', 'snapshot', 'node-id'), path.join(lay, 'dist', 'snapshot', 'node-id'));
+  for (const f of ['node-id', 'source-dirs']) await copyFile(path.join(top, 'dist', 'snapshot', f), path.join(lay, 'dist', 'snapshot', f));
   await writeFile(path.join(lay, 'dist', '.built'), '');
   const old = new Date(Date.now() - 3600_000);
-  for (const d of ['cli', 'server', 'builders', 'repo-layout', 'storage', 'dist/.built']) await utimes(path.join(lay, d), old, old);
+  for (const d of [...sourceDirs, 'dist/.built']) await utimes(path.join(lay, d), old, old);
   const current = await run(path.join(lay, 'bin', 'lxl'), ['apt', '--help'], { env: debugEnv() });
   assert.match(current.stderr, /^lxl: starting from the start-up snapshot .*layout\/bin\/\.\.\/dist\/snapshot\/lxl\.blob$/m);
   assert.match(current.stdout, /Usage: lxl apt/);
