@@ -15,6 +15,7 @@ import { JsonAptCatalog, lockRepoState, writeStateFile } from '../repo-layout/ap
 import { addDebs, parseRemoveSpec, removePackages } from '../repo-layout/apt/apt-changes.js';
 import { publishApt } from '../repo-layout/apt/apt-publish.js';
 import { FsXzBlockCache } from '../repo-layout/apt/packages-xz.js';
+import type { Signer } from '../repo-layout/signing/signer.js';
 
 // OpenPGP (~150 ms to load) only for commands that sign; cli/main.ts starts loading it early when --key is given.
 const loadSigner: typeof import('../repo-layout/signing/openpgp-signer.js').loadSigner = async (o) => (await import('../repo-layout/signing/openpgp-signer.js')).loadSigner(o);
@@ -104,18 +105,20 @@ function xzBlockCache(repo: string): FsXzBlockCache {
   return new FsXzBlockCache(path.join(repoPaths(repo).stateDir, 'apt', 'xz-blocks'));
 }
 
-/** What an add hands to the publish that follows it: the settings it read, and the xz block cache it filled. */
-interface PublishCarry {
-  loaded: { settings: AptSettings; text?: string };
+/** A publish checked before the change it follows: the merged and valid settings, the key loading, the xz block cache. */
+interface PublishPlan {
+  settings: AptSettings;
+  /** The saved settings file's text (undefined when none is saved yet). */
+  savedText?: string;
+  /** Loads while the change runs (the add's Packages.xz blocks compress meanwhile); a bad key fails the publish. */
+  signer: Promise<Signer>;
   cache: FsXzBlockCache;
 }
 
-/** Signs and publishes every suite (or --suites) with the merged settings, and saves them. */
-async function runPublish(repo: string, flags: PublishFlags, catalog: JsonAptCatalog, storage: PublishedStorage, carry?: PublishCarry): Promise<void> {
-  const { stateDir } = repoPaths(repo);
-  const started = new Date();
+/** Merges the flags over the saved settings and checks them, so bad ones fail before anything changes; starts loading the key. */
+async function planPublish(repo: string, flags: PublishFlags): Promise<PublishPlan> {
   if (!flags.key) throw new ConfigError('cannot publish: --key <secret.asc> is required');
-  const { settings: saved, text: savedText } = carry?.loaded ?? (await loadSettings(stateDir));
+  const { settings: saved, text: savedText } = await loadSettings(repoPaths(repo).stateDir);
   const s: AptSettings = {
     origin: flags.origin ?? saved.origin,
     label: flags.label ?? saved.label,
@@ -129,7 +132,18 @@ async function runPublish(repo: string, flags: PublishFlags, catalog: JsonAptCat
   };
   if (!Number.isInteger(s.xzLevel) || s.xzLevel > 9) throw new ConfigError(`cannot use --xz-level ${s.xzLevel}: expected 0-9`);
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(s.name)) throw new ConfigError(`cannot use --name ${JSON.stringify(s.name)}: use letters, digits, '.', '_' and '-'`);
-  const signer = await loadSigner({ keyFile: flags.key, passphraseEnv: flags.passphraseEnv, passphraseFile: flags.passphraseFile });
+  const signer = loadSigner({ keyFile: flags.key, passphraseEnv: flags.passphraseEnv, passphraseFile: flags.passphraseFile });
+  // Awaited by the publish; a change that fails first leaves it unawaited, which must not end the process.
+  signer.catch(() => {});
+  return { settings: s, savedText, signer, cache: xzBlockCache(repo) };
+}
+
+/** Signs and publishes every suite (or --suites) with the planned settings, and saves them. */
+async function runPublish(repo: string, flags: PublishFlags, catalog: JsonAptCatalog, storage: PublishedStorage, plan: PublishPlan): Promise<void> {
+  const { stateDir } = repoPaths(repo);
+  const started = new Date();
+  const s = plan.settings;
+  const signer = await plan.signer;
   const epoch = process.env.SOURCE_DATE_EPOCH;
   const report = await publishApt({
     storage,
@@ -146,8 +160,8 @@ async function runPublish(repo: string, flags: PublishFlags, catalog: JsonAptCat
     baseUrl: s.baseUrl,
     defaultSuite: s.defaultSuite,
     xzLevel: s.xzLevel,
-    // The add's cache instance keeps the blocks it compressed in memory: no reading and checking them again.
-    xzBlockCache: carry?.cache ?? xzBlockCache(repo),
+    // After an add, the cache instance keeps the blocks it compressed in memory: no reading and checking them again.
+    xzBlockCache: plan.cache,
     // Progress on a terminal only; piped output stays one line per result.
     onStep: process.stderr.isTTY ? (st) => process.stderr.write(st === 'done' ? '\r\x1b[K' : `\r\x1b[Klxl apt publish: ${st}…`) : undefined,
   });
@@ -155,20 +169,24 @@ async function runPublish(repo: string, flags: PublishFlags, catalog: JsonAptCat
   await traceCompleted(storage, 'apt', started);
   // A durable write only when the settings changed.
   const text = `${JSON.stringify(s, null, 2)}\n`;
-  if (text !== savedText) await writeStateFile(path.join(stateDir, 'apt', 'settings.json'), text);
+  if (text !== plan.savedText) await writeStateFile(path.join(stateDir, 'apt', 'settings.json'), text);
   writeLines(report.pruned, (p) => `pruned ${p.record.name} ${p.record.version} ${p.record.arch} from ${p.suite} (retention ${s.retention})\n`);
   writeLines(report.deleted, (k) => `deleted ${k} (unreferenced for ${s.graceHours} h)\n`);
   writeLines(report.suites, (x) => `published ${x.suite}: ${x.packages} package(s)\n`);
 }
 
-/** Runs a change under the bucket's publish lock (S3; taken first, so a loser never touches the catalogue) and the repo's state lock. */
+/**
+ * Runs a change under the bucket's publish lock (S3; taken first, so a loser never touches the catalogue) and the
+ * repo's state lock. The catalogue is written once, at the end (`add --key` adds, prunes and publishes).
+ */
 async function withRepo(repo: string, flags: StorageFlags, fn: (catalog: JsonAptCatalog, storage: PublishedStorage) => Promise<void>): Promise<void> {
   const { stateDir } = repoPaths(repo);
   const rs = openRepoStorage(repo, flags);
   await rs.locked(async () => {
     const unlock = await lockRepoState(stateDir);
     try {
-      await fn(new JsonAptCatalog({ stateDir }), rs.storage);
+      const catalog = new JsonAptCatalog({ stateDir });
+      await catalog.inOneWrite(() => fn(catalog, rs.storage));
     } finally {
       await unlock();
     }
@@ -191,11 +209,11 @@ export function register(program: Command): void {
   ).action(async (repo: string, debs: string[], o: PublishFlags & { suite: string; link?: boolean }) => {
     await withRepo(repo, o, async (catalog, storage) => {
       // With --key the publish follows at once: its Packages.xz blocks are compressed while the pool files are stored.
-      const carry = o.key ? { loaded: await loadSettings(repoPaths(repo).stateDir), cache: xzBlockCache(repo) } : undefined;
-      const xz = carry ? { cache: carry.cache, level: o.xzLevel ?? carry.loaded.settings.xzLevel } : undefined;
+      const plan = o.key ? await planPublish(repo, o) : undefined;
+      const xz = plan ? { cache: plan.cache, level: plan.settings.xzLevel } : undefined;
       const results = await addDebs({ storage, catalog, suite: o.suite, files: debs, link: o.link, xz });
       writeLines(results, ({ record: r, outcome }) => `${outcome} ${r.name} ${r.version} ${r.arch} in ${o.suite}\n`);
-      if (o.key) await runPublish(repo, o, catalog, storage, carry);
+      if (plan) await runPublish(repo, o, catalog, storage, plan);
     });
   });
 
@@ -210,9 +228,10 @@ export function register(program: Command): void {
     false,
   ).action(async (repo: string, pkgs: string[], o: PublishFlags & { suite: string; arch?: string }) => {
     await withRepo(repo, o, async (catalog, storage) => {
+      const plan = o.key ? await planPublish(repo, o) : undefined;
       const removed = await removePackages(catalog, o.suite, pkgs.map((p) => parseRemoveSpec(p, o.arch)));
       writeLines(removed, (r) => `removed ${r.name} ${r.version} ${r.arch} from ${o.suite}\n`);
-      if (o.key) await runPublish(repo, o, catalog, storage);
+      if (plan) await runPublish(repo, o, catalog, storage, plan);
     });
   });
 
@@ -223,6 +242,6 @@ export function register(program: Command): void {
       .argument('<repo>', 'repo folder'),
     true,
   ).action(async (repo: string, o: PublishFlags) => {
-    await withRepo(repo, o, (catalog, storage) => runPublish(repo, o, catalog, storage));
+    await withRepo(repo, o, async (catalog, storage) => runPublish(repo, o, catalog, storage, await planPublish(repo, o)));
   });
 }

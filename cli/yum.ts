@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { Command, Option } from 'commander';
 import { ConfigError } from '../repo-layout/errors.js';
 import { JsonYumCatalogue } from '../repo-layout/yum/yum-catalogue.js';
-import { addRpms, publishYum, removePackages, type YumRepoContext } from '../repo-layout/yum/yum-repo.js';
+import { updateYum, type PublishYumOptions, type YumRepoContext, type YumUpdate } from '../repo-layout/yum/yum-repo.js';
 import type { PublishedStorage } from '../storage/storage.js';
 import { openRepoStorage, storageOptions, traceCompleted, type StorageFlags } from './storage-option.js';
 import { writeLines } from './output.js';
@@ -62,22 +62,32 @@ function publishOptions(cmd: Command, keyRequired: boolean): Command {
     .option('--base-url <url>', 'URL that serves <repo>/public, for the .repo file (saved; default file://<repo>/public)');
 }
 
-/** Publishes when --key is given; `ctx` is the context the change used (its catalogue hands over the state it wrote). */
-async function runPublish(repo: string, o: PublishFlags, ctx: YumRepoContext, local: boolean): Promise<void> {
-  if (!o.key) return;
-  const { storage } = ctx;
-  const started = new Date();
-  const signer = await loadSigner({ keyFile: o.key, passphraseEnv: o.passphraseEnv, passphraseFile: o.passphraseFile });
-  const r = await publishYum(ctx, {
-    signer,
+/** The publish `--key` asks for (the signer is loaded first: a bad key fails before anything changes). */
+async function publishRequest(repo: string, o: PublishFlags, local: boolean): Promise<PublishYumOptions | undefined> {
+  if (!o.key) return undefined;
+  return {
+    signer: await loadSigner({ keyFile: o.key, passphraseEnv: o.passphraseEnv, passphraseFile: o.passphraseFile }),
     settings: { profile: o.profile, retention: o.retention, graceHours: o.graceHours, baseUrl: o.baseUrl },
     defaultBaseUrl: local ? pathToFileURL(path.join(path.resolve(repo), 'public')).href : undefined,
+  };
+}
+
+/** Runs one catalogue update (a change, published in the same update when --key is given) and prints what it did. */
+async function runUpdate(repo: string, o: PublishFlags, change: Omit<YumUpdate, 'publish'>): Promise<void> {
+  const rs = openRepoStorage(repo, o);
+  await rs.locked(async () => {
+    const started = new Date();
+    const publish = await publishRequest(repo, o, rs.local);
+    const r = await updateYum(context(repo, o.name, rs.storage), { ...change, publish });
+    writeLines(r.added, (a) => `${a.status} ${a.href}\n`);
+    writeLines(r.removed, (p) => `removed ${p.href}\n`);
+    if (!r.published) return;
+    // Last write of a completed publish; outside yum/<name>/ so the repo's GC never sees it.
+    await traceCompleted(rs.storage, 'yum', started);
+    writeLines(r.published.retired, (h) => `retired ${h}\n`);
+    writeLines(r.published.deleted, (k) => `deleted ${k}\n`);
+    process.stdout.write(`published yum/${o.name}: ${r.published.packages} package(s)\n`);
   });
-  // Last write of a completed publish; outside yum/<name>/ so the repo's GC never sees it.
-  await traceCompleted(storage, 'yum', started);
-  writeLines(r.retired, (h) => `retired ${h}\n`);
-  writeLines(r.deleted, (k) => `deleted ${k}\n`);
-  process.stdout.write(`published yum/${o.name}: ${r.packages} package(s)\n`);
 }
 
 /** Registers `lxl yum`. */
@@ -93,14 +103,7 @@ export function register(program: Command): void {
       .addOption(nameOption())
       .option('--link', 'hard-link the files into the pool instead of copying them (same file system; others are copied): no byte is copied, but the files must never be rewritten in place afterwards, since the published file would change with them'),
     false,
-  ).action(async (repo: string, rpms: string[], o: PublishFlags & { link?: boolean }) => {
-    const rs = openRepoStorage(repo, o);
-    await rs.locked(async () => {
-      const ctx = context(repo, o.name, rs.storage);
-      writeLines(await addRpms(ctx, rpms, { link: o.link }), (r) => `${r.status} ${r.href}\n`);
-      await runPublish(repo, o, ctx, rs.local);
-    });
-  });
+  ).action((repo: string, rpms: string[], o: PublishFlags & { link?: boolean }) => runUpdate(repo, o, { add: rpms, link: o.link }));
 
   publishOptions(
     yum
@@ -110,14 +113,7 @@ export function register(program: Command): void {
       .argument('<package>', 'name[-version[-release]]')
       .addOption(nameOption()),
     false,
-  ).action(async (repo: string, what: string, o: PublishFlags) => {
-    const rs = openRepoStorage(repo, o);
-    await rs.locked(async () => {
-      const ctx = context(repo, o.name, rs.storage);
-      writeLines(await removePackages(ctx, what), (p) => `removed ${p.href}\n`);
-      await runPublish(repo, o, ctx, rs.local);
-    });
-  });
+  ).action((repo: string, what: string, o: PublishFlags) => runUpdate(repo, o, { remove: what }));
 
   publishOptions(
     yum
@@ -126,8 +122,5 @@ export function register(program: Command): void {
       .argument('<repo>', 'repo folder')
       .addOption(nameOption()),
     true,
-  ).action(async (repo: string, o: PublishFlags) => {
-    const rs = openRepoStorage(repo, o);
-    await rs.locked(() => runPublish(repo, o, context(repo, o.name, rs.storage), rs.local));
-  });
+  ).action((repo: string, o: PublishFlags) => runUpdate(repo, o, {}));
 }

@@ -26,7 +26,7 @@ import { addDebs } from '../repo-layout/apt/apt-changes.js';
 import { FsXzBlockCache } from '../repo-layout/apt/packages-xz.js';
 import { publishApt } from '../repo-layout/apt/apt-publish.js';
 import { JsonYumCatalogue } from '../repo-layout/yum/yum-catalogue.js';
-import { addRpms, publishYum, type YumRepoContext } from '../repo-layout/yum/yum-repo.js';
+import { updateYum, type YumRepoContext } from '../repo-layout/yum/yum-repo.js';
 import { formatSha256Sums } from '../repo-layout/sums/sha256sums.js';
 import { formatTarballIndex, groupByVersion, tarballIndex, tarballRepoPrefix, tarballVersionDir, type TarballEntry } from '../repo-layout/tarball/tarball-index.js';
 import type { Signer } from '../repo-layout/signing/signer.js';
@@ -106,32 +106,35 @@ export class RepoPublisher implements Publisher {
     const prefix = `apt/${repo.name}`;
     const catalog = new JsonAptCatalog({ stateDir: path.join(this.opts.stateDir, repo.name) });
     const xzBlockCache = new FsXzBlockCache(path.join(this.opts.stateDir, repo.name, 'apt', 'xz-blocks'));
-    for (const suite of SUITES) {
-      const want = debs.filter((p) => inSuite(p, suite));
-      // Both suites exist even when empty, so a client pointed at stable gets an empty, signed suite, not a 404.
-      await catalog.add(suite, []);
-      const have = await catalog.list(suite);
-      const key = (r: { name: string; version: string; arch: string }) => `${r.name} ${r.version} ${r.arch}`;
-      const haveKeys = new Set(have.map(key));
-      const wantKeys = new Set(want.map(key));
-      const add = want.filter((p) => !haveKeys.has(key(p)));
-      // Artifacts are content-addressed and never rewritten, so a local pool links them rather than copying.
-      const files = await Promise.all(add.map((p) => this.opts.artifacts.localPath(p.sha256)));
-      if (add.length) await addDebs({ storage, catalog, suite, prefix, link: true, files, xz: { cache: xzBlockCache } });
-      const drop = have.filter((r) => !wantKeys.has(key(r)));
-      if (drop.length) await catalog.remove(suite, drop.map((r) => ({ name: r.name, version: r.version, arch: r.arch })));
-    }
-    const r = await publishApt({
-      storage,
-      catalog,
-      signer: this.opts.signer,
-      prefix,
-      origin: 'linux-xen-legacy',
-      label: `linux-xen-legacy ${repo.name}`,
-      retention: repo.settings.retention,
-      name: 'linux-xen-legacy',
-      baseUrl: this.baseUrl,
-      xzBlockCache,
+    // The suites' changes and the publish, with one catalogue write at the end.
+    const r = await catalog.inOneWrite(async () => {
+      for (const suite of SUITES) {
+        const want = debs.filter((p) => inSuite(p, suite));
+        // Both suites exist even when empty, so a client pointed at stable gets an empty, signed suite, not a 404.
+        await catalog.add(suite, []);
+        const have = await catalog.list(suite);
+        const key = (r: { name: string; version: string; arch: string }) => `${r.name} ${r.version} ${r.arch}`;
+        const haveKeys = new Set(have.map(key));
+        const wantKeys = new Set(want.map(key));
+        const add = want.filter((p) => !haveKeys.has(key(p)));
+        // Artifacts are content-addressed and never rewritten, so a local pool links them rather than copying.
+        const files = await Promise.all(add.map((p) => this.opts.artifacts.localPath(p.sha256)));
+        if (add.length) await addDebs({ storage, catalog, suite, prefix, link: true, files, xz: { cache: xzBlockCache } });
+        const drop = have.filter((r) => !wantKeys.has(key(r)));
+        if (drop.length) await catalog.remove(suite, drop.map((r) => ({ name: r.name, version: r.version, arch: r.arch })));
+      }
+      return publishApt({
+        storage,
+        catalog,
+        signer: this.opts.signer,
+        prefix,
+        origin: 'linux-xen-legacy',
+        label: `linux-xen-legacy ${repo.name}`,
+        retention: repo.settings.retention,
+        name: 'linux-xen-legacy',
+        baseUrl: this.baseUrl,
+        xzBlockCache,
+      });
     });
     return { suites: r.suites, deleted: r.deleted.length, pending: r.pending };
   }
@@ -147,20 +150,16 @@ export class RepoPublisher implements Publisher {
       // Published is the copy signed with the repo key; an rpm published unsigned before keeps its (immutable) bytes.
       const files: Array<{ sha256: string; path?: string }> = [];
       for (const p of want) files.push(have.has(p.sha256) ? { sha256: p.sha256 } : await this.signedRpms.signed(p.sha256));
-      const add = files.filter((f) => !have.has(f.sha256));
-      if (add.length) await addRpms(ctx, add.map((f) => f.path!), { link: true });
       const wantSha = new Set(files.map((f) => f.sha256));
-      const release = await ctx.catalogue.lock();
-      try {
-        const s = await ctx.catalogue.read();
-        const kept = s.packages.filter((p) => wantSha.has(p.sha256));
-        if (kept.length !== s.packages.length) await ctx.catalogue.write({ ...s, packages: kept });
-      } finally {
-        await release();
-      }
       const base = this.baseUrl ?? pathToFileURL(this.opts.publicDir).href;
-      const r = await publishYum(ctx, { signer: this.opts.signer, settings: { profile: repo.settings.profile, retention: repo.settings.retention }, defaultBaseUrl: base });
-      out[name] = { packages: r.packages, deleted: r.deleted.length };
+      // One catalogue update: the new rpms, minus what the repo no longer lists, published.
+      const { published: r } = await updateYum(ctx, {
+        add: files.filter((f) => !have.has(f.sha256)).map((f) => f.path!),
+        link: true,
+        keep: (p) => wantSha.has(p.sha256),
+        publish: { signer: this.opts.signer, settings: { profile: repo.settings.profile, retention: repo.settings.retention }, defaultBaseUrl: base },
+      });
+      out[name] = { packages: r!.packages, deleted: r!.deleted.length };
     }
     return out;
   }

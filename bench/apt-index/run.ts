@@ -180,15 +180,20 @@ const lxlLib: Tool = async (base) => {
     // The Packages.xz block cache in the state folder, as the server and the CLI keep it.
     const xzBlockCache = new FsXzBlockCache(path.join(repo, 'state', 'apt', 'xz-blocks'));
     const publish = () => publishApt({ storage, catalog, signer, origin: 'lxl', label: 'lxl', xzLevel, xzBlockCache });
-    const full = await timed(async () => {
-      // As the server adds: the publish's Packages.xz blocks compress while the pool files are stored.
-      await addDebs({ storage, catalog, suite: 'stable', files: all, link, xz: { cache: xzBlockCache, level: xzLevel } });
-      await publish();
-    });
-    const inc = await timed(async () => {
-      await addDebs({ storage, catalog, suite: 'stable', files: [extra], link, xz: { cache: xzBlockCache, level: xzLevel } });
-      await publish();
-    });
+    // As the server adds: the publish's Packages.xz blocks compress while the pool files are stored, and the
+    // catalogue is written once per add + publish.
+    const full = await timed(() =>
+      catalog.inOneWrite(async () => {
+        await addDebs({ storage, catalog, suite: 'stable', files: all, link, xz: { cache: xzBlockCache, level: xzLevel } });
+        await publish();
+      }),
+    );
+    const inc = await timed(() =>
+      catalog.inOneWrite(async () => {
+        await addDebs({ storage, catalog, suite: 'stable', files: [extra], link, xz: { cache: xzBlockCache, level: xzLevel } });
+        await publish();
+      }),
+    );
     record(link ? 'lxl (lib, link)' : 'lxl (lib)', full, inc);
   }
 };

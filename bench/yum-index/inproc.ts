@@ -17,7 +17,7 @@ import { lxlModule, modulesLabel } from '../lxl-modules.js';
 // What the server runs: the compiled modules when dist/ is current.
 const { loadSigner } = await lxlModule<typeof SignerModule>('repo-layout/signing/openpgp-signer');
 const { JsonYumCatalogue } = await lxlModule<typeof CatalogueModule>('repo-layout/yum/yum-catalogue');
-const { addRpms, publishYum } = await lxlModule<typeof RepoModule>('repo-layout/yum/yum-repo');
+const { updateYum } = await lxlModule<typeof RepoModule>('repo-layout/yum/yum-repo');
 const { FsStorage } = await lxlModule<typeof FsStorageModule>('storage/fs-storage');
 
 const [rpmsDir, extra, keyFile, work, mode] = process.argv.slice(2);
@@ -30,11 +30,10 @@ const ctx = {
 };
 const rpms = (await readdir(rpmsDir)).filter((f) => f.endsWith('.rpm')).map((f) => path.join(rpmsDir, f));
 let t = performance.now();
-await addRpms(ctx, rpms, { link });
-await publishYum(ctx, { signer, settings: { graceHours: 0 } });
+// One catalogue update per publish, as the server makes it.
+await updateYum(ctx, { add: rpms, link, publish: { signer, settings: { graceHours: 0 } } });
 const full = (performance.now() - t) / 1000;
 t = performance.now();
-await addRpms(ctx, [extra], { link });
-await publishYum(ctx, { signer });
+await updateYum(ctx, { add: [extra], link, publish: { signer } });
 const addOne = (performance.now() - t) / 1000;
 process.stdout.write(`${JSON.stringify({ packages: rpms.length, full, addOne, modules: modulesLabel })}\n`);

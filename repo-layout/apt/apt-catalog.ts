@@ -85,6 +85,9 @@ export interface JsonAptCatalogOptions {
 export class JsonAptCatalog implements AptCatalog {
   readonly file: string;
   private cache: CatalogFile | undefined;
+  /** Inside inOneWrite: writes are held in memory; `held` is the state to write at its end. */
+  private holding = false;
+  private held: CatalogFile | undefined;
 
   constructor(opts: JsonAptCatalogOptions) {
     this.file = path.join(opts.stateDir, 'apt', 'catalog.json');
@@ -105,7 +108,40 @@ export class JsonAptCatalog implements AptCatalog {
     return this.cache;
   }
 
+  /**
+   * Runs `fn` with the catalogue's writes held in memory and makes them one durable write at the end (also when `fn`
+   * fails: the state is then what its completed calls left, as without this). `lxl apt add --key` adds, prunes and
+   * publishes with one write of the whole catalogue instead of one per step. A crash before the end loses the held
+   * changes: pool files stored meanwhile stay unlisted (adding the same .deb again is a no-op), and the publish is
+   * redone from the older catalogue by the next one.
+   */
+  async inOneWrite<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.holding) throw new Error('JsonAptCatalog.inOneWrite does not nest');
+    this.holding = true;
+    let result: T;
+    try {
+      result = await fn();
+    } catch (err) {
+      await this.release().catch(() => {});
+      throw err;
+    }
+    await this.release();
+    return result;
+  }
+
+  /** Ends inOneWrite: writes what it held. */
+  private async release(): Promise<void> {
+    this.holding = false;
+    const held = this.held;
+    this.held = undefined;
+    if (held) await this.save(held);
+  }
+
   private async save(data: CatalogFile): Promise<void> {
+    if (this.holding) {
+      this.cache = this.held = data;
+      return;
+    }
     await mkdir(path.dirname(this.file), { recursive: true });
     try {
       await writeFileDurable(this.file, JSON.stringify(data));

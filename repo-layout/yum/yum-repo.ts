@@ -69,51 +69,116 @@ export interface AddRpmsOptions {
   link?: boolean;
 }
 
-/** Adds rpm files: validates each (headers and digests), stores it immutably, records it. Re-adding identical bytes is a no-op. */
-export async function addRpms(ctx: YumRepoContext, files: string[], opts: AddRpmsOptions = {}): Promise<AddResult[]> {
+/**
+ * One change of a YUM repo, made under its catalogue lock and written to the catalogue once: the adds, then `keep`,
+ * then `remove`, then the publish. `lxl yum add --key` is one update (the 2,000-package catalogue is serialized once,
+ * not once for the add and again for the publish). A failed publish still records the change. A crash before the
+ * write records nothing: files already stored stay unreferenced (adding the same bytes again is a no-op; the
+ * publish's GC collects them otherwise), and a publish that swapped its repodata in first is redone from the older
+ * catalogue by the next one.
+ */
+export interface YumUpdate {
+  /** rpm files to add; every one is read and checked (headers and digests) before any is stored. */
+  add?: string[];
+  /** How added files are stored. */
+  link?: AddRpmsOptions['link'];
+  /** Keeps only the packages this accepts (after the adds): the server drops what its repo no longer lists. */
+  keep?: (p: YumPackage) => boolean;
+  /** Removes the packages this names (see matchesPackage); naming none is an error. Files go after the grace period. */
+  remove?: string;
+  /** Publishes the result. */
+  publish?: PublishYumOptions;
+}
+
+export interface YumUpdateResult {
+  added: AddResult[];
+  removed: YumPackage[];
+  published?: PublishYumResult;
+}
+
+/** Applies `update` (see YumUpdate). */
+export async function updateYum(ctx: YumRepoContext, update: YumUpdate): Promise<YumUpdateResult> {
   const prefix = yumPrefix(ctx.name);
-  const read = async (file: string): Promise<RpmToStore> => {
-    const info = await readRpmFile(file, { verify: true, digests: ['sha256', 'sha1'] }).catch((err: unknown) => {
-      // Name the file: a batch of thousands must say which one is bad.
-      throw err instanceof FormatError && !err.message.includes(file) ? new FormatError(`cannot add ${file}: ${err.message}`, { cause: err }) : err;
-    });
-    const d = info.fileDigests!;
-    const href = packageHref(info);
-    return { file, href, pkg: yumPackageFrom(info, { href, sha256: d.sha256!, sha1: d.sha1!, size: d.size, mtime: Math.floor(info.fileMtimeMs / 1000) }) };
-  };
   // Read and check every file before storing any, a few at a time.
-  const parsed = await mapLimit(files, ADD_CONCURRENCY, read);
+  const parsed = await mapLimit(update.add ?? [], ADD_CONCURRENCY, readRpmToStore);
   const release = await ctx.catalogue.lock();
   try {
     const state = await ctx.catalogue.read();
-    const byHref = new Map(state.packages.map((p) => [p.href, p]));
-    const results: AddResult[] = [];
-    const fresh: typeof parsed = [];
-    for (const x of parsed) {
-      const existing = byHref.get(x.href);
-      if (existing) {
-        if (existing.sha256 !== x.pkg.sha256) throw new ConflictError(`cannot add ${x.file}: ${x.href} is already published with other bytes (bump the release to publish a change)`);
-        results.push({ href: x.href, status: 'unchanged' });
-        continue;
+    const added = await addToState(ctx.storage, prefix, state, parsed, { link: update.link });
+    const count = state.packages.length;
+    if (update.keep) state.packages = state.packages.filter(update.keep);
+    const removed = update.remove === undefined ? [] : removeFromState(ctx, state, update.remove);
+    const changed = added.some((a) => a.status === 'added') || state.packages.length < count;
+    let published: PublishYumResult | undefined;
+    if (update.publish) {
+      // publishState replaces the fields it changes: a failed publish still records the change, as a separate add would.
+      const changedState = { ...state };
+      try {
+        published = await publishState(ctx, state, update.publish);
+      } catch (err) {
+        if (changed) await ctx.catalogue.write(changedState).catch(() => {});
+        throw err;
       }
-      byHref.set(x.href, x.pkg);
-      fresh.push(x);
-      results.push({ href: x.href, status: 'added' });
     }
-    // Indexing in place (the rpm already is the pool file, as createrepo_c works): its bytes were just read and hashed.
-    const toStore = fresh.filter((x) => ctx.storage.localPath?.(`${prefix}/${x.href}`) !== path.resolve(x.file));
-    // Packages/ holds a folder per first letter, so linking makes few folders: it runs here, after the reads (on a
-    // thread of its own it gained nothing), unlike the APT pool's folder per source.
-    if (opts.link && ctx.storage.linkFiles) await linkRpms(ctx.storage, prefix, toStore);
-    else await copyRpms(ctx.storage, prefix, toStore);
-    const keys = new Set(fresh.map((x) => `${prefix}/${x.href}`));
-    state.packages.push(...fresh.map((x) => x.pkg));
-    state.pending = state.pending.filter((d) => !keys.has(d.key));
-    await ctx.catalogue.write(state);
-    return results;
+    if (changed || published) await ctx.catalogue.write(state);
+    return { added, removed, published };
   } finally {
     await release();
   }
+}
+
+/** Adds rpm files: validates each (headers and digests), stores it immutably, records it. Re-adding identical bytes is a no-op. */
+export async function addRpms(ctx: YumRepoContext, files: string[], opts: AddRpmsOptions = {}): Promise<AddResult[]> {
+  return (await updateYum(ctx, { add: files, link: opts.link })).added;
+}
+
+/** Removes the packages `what` names from the catalogue (files go at a later publish, after the grace period). */
+export async function removePackages(ctx: YumRepoContext, what: string): Promise<YumPackage[]> {
+  return (await updateYum(ctx, { remove: what })).removed;
+}
+
+/** Publishes the repo: retention, repodata, key, repomd.xml + .asc last, `.repo`, then GC after the grace period. */
+export async function publishYum(ctx: YumRepoContext, opts: PublishYumOptions): Promise<PublishYumResult> {
+  return (await updateYum(ctx, { publish: opts })).published!;
+}
+
+/** Reads and checks one rpm to add. */
+async function readRpmToStore(file: string): Promise<RpmToStore> {
+  const info = await readRpmFile(file, { verify: true, digests: ['sha256', 'sha1'] }).catch((err: unknown) => {
+    // Name the file: a batch of thousands must say which one is bad.
+    throw err instanceof FormatError && !err.message.includes(file) ? new FormatError(`cannot add ${file}: ${err.message}`, { cause: err }) : err;
+  });
+  const d = info.fileDigests!;
+  const href = packageHref(info);
+  return { file, href, pkg: yumPackageFrom(info, { href, sha256: d.sha256!, sha1: d.sha1!, size: d.size, mtime: Math.floor(info.fileMtimeMs / 1000) }) };
+}
+
+/** Stores the checked rpms that are new and records them in `state`; the same href with other bytes is a conflict. */
+async function addToState(storage: PublishedStorage, prefix: string, state: YumState, parsed: RpmToStore[], opts: AddRpmsOptions): Promise<AddResult[]> {
+  const byHref = new Map(state.packages.map((p) => [p.href, p]));
+  const results: AddResult[] = [];
+  const fresh: RpmToStore[] = [];
+  for (const x of parsed) {
+    const existing = byHref.get(x.href);
+    if (existing) {
+      if (existing.sha256 !== x.pkg.sha256) throw new ConflictError(`cannot add ${x.file}: ${x.href} is already published with other bytes (bump the release to publish a change)`);
+      results.push({ href: x.href, status: 'unchanged' });
+      continue;
+    }
+    byHref.set(x.href, x.pkg);
+    fresh.push(x);
+    results.push({ href: x.href, status: 'added' });
+  }
+  // Indexing in place (the rpm already is the pool file, as createrepo_c works): its bytes were just read and hashed.
+  const toStore = fresh.filter((x) => storage.localPath?.(`${prefix}/${x.href}`) !== path.resolve(x.file));
+  // Packages/ holds a folder per first letter, so linking makes few folders: it runs here, after the reads (on a
+  // thread of its own it gained nothing), unlike the APT pool's folder per source.
+  if (opts.link && storage.linkFiles) await linkRpms(storage, prefix, toStore);
+  else await copyRpms(storage, prefix, toStore);
+  const keys = new Set(fresh.map((x) => `${prefix}/${x.href}`));
+  state.packages.push(...fresh.map((x) => x.pkg));
+  state.pending = state.pending.filter((d) => !keys.has(d.key));
+  return results;
 }
 
 /** A checked rpm to store at `<prefix>/<href>`. */
@@ -175,19 +240,12 @@ export function matchesPackage(pkg: YumPackage, what: string): boolean {
   return what === pkg.name || evs.some((v) => what === `${pkg.name}-${v}`) || what === `${pkg.name}-${pkg.version}-${pkg.release}.${pkg.arch}`;
 }
 
-/** Removes the packages `what` names from the catalogue (files go at a later publish, after the grace period). */
-export async function removePackages(ctx: YumRepoContext, what: string): Promise<YumPackage[]> {
-  const release = await ctx.catalogue.lock();
-  try {
-    const state = await ctx.catalogue.read();
-    const gone = state.packages.filter((p) => matchesPackage(p, what));
-    if (gone.length === 0) throw new NotFoundError(`cannot remove ${what}: no such package in yum repo ${ctx.name} (give name, name-version or name-version-release)`);
-    state.packages = state.packages.filter((p) => !gone.includes(p));
-    await ctx.catalogue.write(state);
-    return gone;
-  } finally {
-    await release();
-  }
+/** Removes the packages `what` names from `state`. */
+function removeFromState(ctx: YumRepoContext, state: YumState, what: string): YumPackage[] {
+  const gone = state.packages.filter((p) => matchesPackage(p, what));
+  if (gone.length === 0) throw new NotFoundError(`cannot remove ${what}: no such package in yum repo ${ctx.name} (give name, name-version or name-version-release)`);
+  state.packages = state.packages.filter((p) => !gone.includes(p));
+  return gone;
 }
 
 export interface PublishYumOptions {
@@ -256,49 +314,42 @@ export async function buildRepodata(pkgs: YumPackage[], opts: { checksumType: Ch
   return { files: built.map((b) => b.file), repomd: repomdXml(built.map((b) => b.record), { checksumType: t, revision: opts.timestamp }) };
 }
 
-/** Publishes the repo: retention, repodata, key, repomd.xml + .asc last, `.repo`, then GC after the grace period. */
-export async function publishYum(ctx: YumRepoContext, opts: PublishYumOptions): Promise<PublishYumResult> {
+/** Publishes `state` (retention, repodata, key, repomd.xml + .asc last, `.repo`, then GC after the grace period), updating it for the caller to write. */
+async function publishState(ctx: YumRepoContext, state: YumState, opts: PublishYumOptions): Promise<PublishYumResult> {
   const prefix = yumPrefix(ctx.name);
   const now = (ctx.now ?? (() => new Date()))();
-  const release = await ctx.catalogue.lock();
-  try {
-    const state: YumState = await ctx.catalogue.read();
-    const settings: YumSettings = { ...state.settings, ...Object.fromEntries(Object.entries(opts.settings ?? {}).filter(([, v]) => v !== undefined)) };
-    state.settings = settings;
-    for (const p of state.packages) checkProfile(p, settings.profile);
-    const { kept, retired } = applyRetention(state.packages, settings.retention);
-    state.packages = kept;
+  const settings: YumSettings = { ...state.settings, ...Object.fromEntries(Object.entries(opts.settings ?? {}).filter(([, v]) => v !== undefined)) };
+  state.settings = settings;
+  for (const p of state.packages) checkProfile(p, settings.profile);
+  const { kept, retired } = applyRetention(state.packages, settings.retention);
+  state.packages = kept;
 
-    const checksumType: ChecksumType = settings.profile === 'el5' ? 'sha1' : 'sha256';
-    const timestamp = Math.floor(now.getTime() / 1000);
-    const { files, repomd } = await buildRepodata(kept, { checksumType, timestamp });
-    // EL5's gpg 1.4 verifies SHA-256; modern clients get the signer's default (SHA-512).
-    const asc = await opts.signer.detachArmored(repomd, settings.profile === 'el5' ? { hash: 'sha256' } : {});
-    const key = opts.signer.publicKeyArmored();
+  const checksumType: ChecksumType = settings.profile === 'el5' ? 'sha1' : 'sha256';
+  const timestamp = Math.floor(now.getTime() / 1000);
+  const { files, repomd } = await buildRepodata(kept, { checksumType, timestamp });
+  // EL5's gpg 1.4 verifies SHA-256; modern clients get the signer's default (SHA-512).
+  const asc = await opts.signer.detachArmored(repomd, settings.profile === 'el5' ? { hash: 'sha256' } : {});
+  const key = opts.signer.publicKeyArmored();
 
-    const gc = { nowMs: now.getTime(), graceMs: settings.graceHours * 3_600_000, pending: Object.fromEntries(state.pending.map((d) => [d.key, d.since])) as GcPending };
-    const packageKeys = kept.map((p) => `${prefix}/${p.href}`);
-    const swap = ctx.storage.linkDirectory && ctx.storage.copy ? { link: ctx.storage.linkDirectory.bind(ctx.storage), copy: ctx.storage.copy.bind(ctx.storage) } : undefined;
-    const written = swap
-      ? await publishGeneration(ctx.storage, swap, prefix, { files, repomd, asc, key, timestamp, packageKeys, gc })
-      : await publishFlat(ctx.storage, prefix, { files, repomd, asc, key, packageKeys, gc });
+  const gc = { nowMs: now.getTime(), graceMs: settings.graceHours * 3_600_000, pending: Object.fromEntries(state.pending.map((d) => [d.key, d.since])) as GcPending };
+  const packageKeys = kept.map((p) => `${prefix}/${p.href}`);
+  const swap = ctx.storage.linkDirectory && ctx.storage.copy ? { link: ctx.storage.linkDirectory.bind(ctx.storage), copy: ctx.storage.copy.bind(ctx.storage) } : undefined;
+  const written = swap
+    ? await publishGeneration(ctx.storage, swap, prefix, { files, repomd, asc, key, timestamp, packageKeys, gc })
+    : await publishFlat(ctx.storage, prefix, { files, repomd, asc, key, packageKeys, gc });
 
-    const baseUrl = settings.baseUrl ?? opts.defaultBaseUrl;
-    if (baseUrl) {
-      const base = `${baseUrl.replace(/\/+$/, '')}/${prefix}/`;
-      const text = repoFile({ id: `lxl-${ctx.name}`, name: `linux-xen-legacy (${ctx.name})`, baseUrl: base, gpgKeyUrl: `${base}repodata/repomd.xml.key` });
-      await ctx.storage.put(`${prefix}.repo`, text, { cacheControl: CACHE_INDEX, contentType: 'text/plain' });
-    }
-
-    const physical = await runGc(ctx.storage, { ...gc, prefix: `${prefix}/`, referenced: written.referenced, pending: written.physicalPending });
-    state.pending = Object.entries({ ...written.logicalPending, ...physical.pending })
-      .map(([k, since]) => ({ key: k, since }))
-      .sort((a, b) => (a.key < b.key ? -1 : 1));
-    await ctx.catalogue.write(state);
-    return { packages: kept.length, retired: retired.map((p) => p.href), deleted: [...written.dropped, ...physical.delete], repomd };
-  } finally {
-    await release();
+  const baseUrl = settings.baseUrl ?? opts.defaultBaseUrl;
+  if (baseUrl) {
+    const base = `${baseUrl.replace(/\/+$/, '')}/${prefix}/`;
+    const text = repoFile({ id: `lxl-${ctx.name}`, name: `linux-xen-legacy (${ctx.name})`, baseUrl: base, gpgKeyUrl: `${base}repodata/repomd.xml.key` });
+    await ctx.storage.put(`${prefix}.repo`, text, { cacheControl: CACHE_INDEX, contentType: 'text/plain' });
   }
+
+  const physical = await runGc(ctx.storage, { ...gc, prefix: `${prefix}/`, referenced: written.referenced, pending: written.physicalPending });
+  state.pending = Object.entries({ ...written.logicalPending, ...physical.pending })
+    .map(([k, since]) => ({ key: k, since }))
+    .sort((a, b) => (a.key < b.key ? -1 : 1));
+  return { packages: kept.length, retired: retired.map((p) => p.href), deleted: [...written.dropped, ...physical.delete], repomd };
 }
 
 interface RepodataOut {

@@ -7,6 +7,7 @@ import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseDeb822 } from '../../repo-layout/deb822.js';
 import { makeDeb } from '../support/apt-debs.js';
+import { fixtureSpec, packRpm } from '../e2e/rpm-fixture.js';
 import { lxl } from '../support/exec.js';
 import { testKey } from '../support/test-key.js';
 import { tempDir } from '../support/tmp.js';
@@ -112,6 +113,26 @@ test('failures are one clear line with a code: unknown package, conflict, held l
   assert.equal(conflict.code, 1);
   assert.match(conflict.stderr, /^lxl: cannot add linux-xen-legacy 6\.1\.192\+1~legacy1 \(all\): a different file with the same name, version and architecture/);
   assert.match(conflict.stderr, /\[E_CONFLICT\]/);
+
+  // add --key: bad settings fail before the add; a key that cannot be read fails the publish, and the add stays
+  // recorded (its pool file is stored; the next publish lists it). yum add --key loads the key first: nothing is added.
+  const listed = async (): Promise<string[]> =>
+    (JSON.parse(await readFile(path.join(repo, 'state/apt/catalog.json'), 'utf8')) as { suites: Record<string, Array<{ version: string }>> }).suites.stable.map((r) => r.version);
+  const badLevel = await lxl(['apt', 'add', repo, v2, '--key', secret, '--xz-level', '12'], { allowFail: true });
+  assert.equal(badLevel.code, 1);
+  assert.equal(badLevel.stderr, 'lxl: cannot use --xz-level 12: expected 0-9 [E_CONFIG]\n');
+  assert.deepEqual(await listed(), ['6.1.192+1~legacy1']);
+  const noSuchKey = path.join(work, 'no-such.secret.asc');
+  const badKey = await lxl(['apt', 'add', repo, v2, '--key', noSuchKey], { allowFail: true });
+  assert.equal(badKey.code, 1);
+  assert.match(badKey.stderr, new RegExp(`no-such\\.secret\\.asc.*\\[E_`));
+  assert.deepEqual(await listed(), ['6.1.192+1~legacy1', '6.1.192+1']);
+  assert.deepEqual(await packages(repo, 'stable'), ['linux-xen-legacy 6.1.192+1~legacy1'], 'not published');
+  const rpm = await packRpm(await fixtureSpec(path.join(work, 'rpm-src'), { version: '6.1.1-1', krel: '6.1.1-1', extras: false }), path.join(work, 'rpms'));
+  const yumBadKey = await lxl(['yum', 'add', repo, rpm, '--key', noSuchKey], { allowFail: true });
+  assert.equal(yumBadKey.code, 1);
+  assert.match(yumBadKey.stderr, /no-such\.secret\.asc.*\[E_/);
+  await assert.rejects(stat(path.join(repo, 'state/yum/stable/catalogue.json')), { code: 'ENOENT' });
 
   await writeFile(path.join(repo, 'state/apt/lock'), '12345\n');
   const locked = await lxl(['apt', 'publish', repo, '--key', secret], { allowFail: true });

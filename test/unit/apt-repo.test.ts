@@ -126,6 +126,36 @@ async function listFiles(dir: string, rel = ''): Promise<string[]> {
   return out.sort();
 }
 
+test('inOneWrite: an add, a retention prune and a publish write the catalogue once, at the end, the same as step by step; a failure still writes what the completed steps changed', async () => {
+  const stepwise = await newRepo('one-write-stepwise');
+  await addDebs({ storage: stepwise.storage, catalog: stepwise.catalog, suite: 'stable', files: debs.slice(0, 5) });
+  await stepwise.publish({ retention: 1 });
+  const held = await newRepo('one-write-held');
+  const file = held.catalog.file;
+  await held.catalog.inOneWrite(async () => {
+    await addDebs({ storage: held.storage, catalog: held.catalog, suite: 'stable', files: debs.slice(0, 5) });
+    await assert.rejects(stat(file), { code: 'ENOENT' }, 'nothing is written before the end');
+    const report = await held.publish({ retention: 1 });
+    assert.ok(report.pruned.length > 0, 'retention removed records (a catalogue write)');
+    await assert.rejects(stat(file), { code: 'ENOENT' });
+  });
+  assert.deepEqual(JSON.parse(await readFile(file, 'utf8')), JSON.parse(await readFile(stepwise.catalog.file, 'utf8')));
+  assert.deepEqual(await readFile(path.join(held.public, 'apt/dists/stable/InRelease')), await readFile(path.join(stepwise.public, 'apt/dists/stable/InRelease')));
+
+  // A failure inside: the completed add is written (as a separate add would have been), then the error comes out.
+  const before = (await stat(file)).ino;
+  await assert.rejects(
+    held.catalog.inOneWrite(async () => {
+      await addDebs({ storage: held.storage, catalog: held.catalog, suite: 'testing', files: [debs[0]] });
+      throw new Error('publish failed');
+    }),
+    /publish failed/,
+  );
+  assert.notEqual((await stat(file)).ino, before, 'written again');
+  assert.deepEqual((await new JsonAptCatalog({ stateDir: path.join(held.root, 'state') }).list('testing')).map((r) => r.name), [FIXTURES[0].name]);
+  await assert.rejects(held.catalog.inOneWrite(() => held.catalog.inOneWrite(async () => {})), /does not nest/);
+});
+
 test('readDebRecord reads the same control text as inspectDeb and dpkg-deb', { skip: missingTools('dpkg-deb') }, async () => {
   for (const f of debs) {
     const rec = await readDebRecord(f);
