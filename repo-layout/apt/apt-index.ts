@@ -70,17 +70,22 @@ function cachedStanza(p: IndexedPackage): string {
   return s;
 }
 
-/** Per binary architecture, its Packages stanzas in index order (`Architecture: all` packages are in every one). */
-function stanzasByArch(pkgs: readonly IndexedPackage[], arches: readonly string[]): Array<[arch: string, stanzas: string[]]> {
+/**
+ * Per binary architecture, its Packages stanzas in index order, in two runs: the architecture's own packages, then
+ * the `Architecture: all` ones, each run sorted (comparePackages). The `all` run is the same text at the end of every
+ * architecture's Packages, so its xz blocks are the same too: compressed once for all architectures, and an added
+ * `all` package changes one block, not one per architecture. Clients do not depend on the order of stanzas.
+ */
+function stanzasByArch(pkgs: readonly IndexedPackage[], arches: readonly string[]): Array<[arch: string, runs: string[][]]> {
   const sorted = [...pkgs].sort(comparePackages);
-  const stanzas = new Map(sorted.map((p) => [p, cachedStanza(p)]));
-  return arches.map((arch) => [arch, sorted.filter((p) => p.arch === arch || p.arch === 'all').map((p) => stanzas.get(p)!)]);
+  const all = sorted.filter((p) => p.arch === 'all').map(cachedStanza);
+  return arches.map((arch) => [arch, [sorted.filter((p) => p.arch === arch).map(cachedStanza), all]]);
 }
 
-/** One architecture's Packages: its stanzas in index order, its xz block texts, and the text (their concatenation). */
+/** One architecture's Packages: its stanza runs in index order, its xz block texts, and the text (their concatenation). */
 interface ArchPackages {
   arch: string;
-  stanzas: string[];
+  runs: string[][];
   blocks: Buffer[];
   text: Buffer;
 }
@@ -98,10 +103,10 @@ const preparedByCache = new WeakMap<XzBlockCache, PreparedIndices[]>();
 /** Prepared suites kept per cache instance (a publish takes its own; the rest wait for theirs). */
 const PREPARED_MAX = 8;
 
-function archPackages(byArch: Array<[arch: string, stanzas: string[]]>, xz: PackagesXzOptions): ArchPackages[] {
-  return byArch.map(([arch, stanzas]) => {
-    const blocks = packagesBlockBytes(stanzas, xz);
-    return { arch, stanzas, blocks, text: Buffer.concat(blocks) };
+function archPackages(byArch: Array<[arch: string, runs: string[][]]>, xz: PackagesXzOptions): ArchPackages[] {
+  return byArch.map(([arch, runs]) => {
+    const blocks = packagesBlockBytes(runs, xz);
+    return { arch, runs, blocks, text: Buffer.concat(blocks) };
   });
 }
 
@@ -116,11 +121,12 @@ function compressIndices(arches: ArchPackages[], xz: PackagesXzOptions): Pick<Pr
 const gzipAll = (arches: ArchPackages[]): Promise<Buffer[]> => Promise.all(arches.map((a) => gzipAsync(a.text, { level: 9 })));
 
 const sameStanzas = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((s, i) => s === b[i]);
+const sameRuns = (a: readonly string[][], b: readonly string[][]): boolean => a.length === b.length && a.every((r, i) => sameStanzas(r, b[i]));
 
 /** The indices warmPackagesXz prepared for exactly these stanzas and options (taken out of the cache's list), if any. */
-function takePrepared(cache: XzBlockCache | undefined, byArch: Array<[arch: string, stanzas: string[]]>, xzOptions: string): PreparedIndices | undefined {
+function takePrepared(cache: XzBlockCache | undefined, byArch: Array<[arch: string, runs: string[][]]>, xzOptions: string): PreparedIndices | undefined {
   const list = cache && preparedByCache.get(cache);
-  const i = list?.findIndex((p) => p.xzOptions === xzOptions && p.arches.length === byArch.length && p.arches.every((a, j) => a.arch === byArch[j][0] && sameStanzas(a.stanzas, byArch[j][1]))) ?? -1;
+  const i = list?.findIndex((p) => p.xzOptions === xzOptions && p.arches.length === byArch.length && p.arches.every((a, j) => a.arch === byArch[j][0] && sameRuns(a.runs, byArch[j][1]))) ?? -1;
   return i < 0 ? undefined : list!.splice(i, 1)[0];
 }
 

@@ -97,12 +97,21 @@ function firstLineHash(stanza: string): number {
 
 /** Packages.xz for these stanzas: cached blocks where the text is unchanged, one xz run for the rest. */
 export async function packagesXz(stanzas: readonly string[], opts: PackagesXzOptions = {}): Promise<PackagesXz> {
-  return (await packagesXzMany([packagesBlockBytes(stanzas, opts)], opts))[0];
+  return (await packagesXzMany([packagesBlockBytes([stanzas], opts)], opts))[0];
 }
 
-/** packagesBlocks as bytes: the Packages text (their concatenation) and its xz blocks' texts. */
-export function packagesBlockBytes(stanzas: readonly string[], opts: PackagesXzOptions = {}): Buffer[] {
-  return packagesBlocks(stanzas, opts).map((t) => Buffer.from(t));
+/**
+ * The xz block texts of a Packages text made of runs of stanzas (their concatenation is the text): packagesBlocks of
+ * each run, so no block spans two runs, and a run that ends two texts gives both the same blocks.
+ */
+export function packagesBlockBytes(runs: ReadonlyArray<readonly string[]>, opts: PackagesXzOptions = {}): Buffer[] {
+  const nonEmpty = runs.filter((r) => r.length > 0);
+  return nonEmpty.flatMap((run, i) => {
+    const texts = packagesBlocks(run, opts);
+    // The blank line between two runs ends the earlier run's last block.
+    if (i < nonEmpty.length - 1) texts[texts.length - 1] += '\n';
+    return texts.map((t) => Buffer.from(t));
+  });
 }
 
 /**

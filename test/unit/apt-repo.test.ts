@@ -15,7 +15,7 @@ import { addDebs, removePackages } from '../../repo-layout/apt/apt-changes.js';
 import { readDebRecord } from '../../repo-layout/apt/apt-ingest.js';
 import { publishApt, type AptPublishOptions } from '../../repo-layout/apt/apt-publish.js';
 import { FsXzBlockCache, type XzBlockCache } from '../../repo-layout/apt/packages-xz.js';
-import type { XzBlock } from '../../repo-layout/xz-container.js';
+import { parseXzStream, type XzBlock } from '../../repo-layout/xz-container.js';
 import { parseDeb822 } from '../../repo-layout/deb822.js';
 import { inspectDeb } from '../../repo-layout/deb/deb-reader.js';
 import { makeDeb, type FixtureDeb } from '../support/apt-debs.js';
@@ -154,6 +154,26 @@ test('inOneWrite: an add, a retention prune and a publish write the catalogue on
   assert.notEqual((await stat(file)).ino, before, 'written again');
   assert.deepEqual((await new JsonAptCatalog({ stateDir: path.join(held.root, 'state') }).list('testing')).map((r) => r.name), [FIXTURES[0].name]);
   await assert.rejects(held.catalog.inOneWrite(() => held.catalog.inOneWrite(async () => {})), /does not nest/);
+});
+
+test('each Packages lists the architecture\'s own packages, then the Architecture: all ones; both files end in the same xz blocks, compressed once', async () => {
+  const r = await newRepo('all-last');
+  await addDebs({ storage: r.storage, catalog: r.catalog, suite: 'stable', files: debs });
+  const compressed: number[] = [];
+  const cache: XzBlockCache = { get: async () => undefined, put: async (_k, b) => void compressed.push(b.uncompressedSize), retain: async () => {} };
+  await r.publish({ xzBlockCache: cache });
+  const tails: Buffer[] = [];
+  for (const arch of ['amd64', 'i386']) {
+    const dir = path.join(r.public, `apt/dists/stable/main/binary-${arch}`);
+    const arches = parseDeb822(await readFile(path.join(dir, 'Packages'), 'utf8')).map((p) => p.get('Architecture'));
+    assert.deepEqual(arches, [...arches.filter((a) => a !== 'all'), ...arches.filter((a) => a === 'all')], `binary-${arch}: own packages first`);
+    assert.ok(arches.includes(arch) && arches.includes('all'));
+    const { blocks } = parseXzStream(await readFile(path.join(dir, 'Packages.xz')));
+    assert.equal(blocks.length, 2, 'a block per run (small fixtures)');
+    tails.push(Buffer.from(blocks[1].bytes));
+  }
+  assert.deepEqual(tails[0], tails[1], 'the all run is the same block in both');
+  assert.equal(compressed.length, 3, 'amd64, i386 and the shared all block, each compressed once');
 });
 
 test('readDebRecord reads the same control text as inspectDeb and dpkg-deb', { skip: missingTools('dpkg-deb') }, async () => {
