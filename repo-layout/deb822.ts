@@ -8,6 +8,8 @@ import { FormatError } from './errors.js';
 /** One deb822 paragraph: fields in their original order, looked up case-insensitively. */
 export class Paragraph {
   private readonly fields: Array<[string, string]> = [];
+  /** Lower-cased field name → its position in `fields` (a lookup lower-cases one name, not every field's). */
+  private readonly index = new Map<string, number>();
 
   constructor(entries: Iterable<[string, string]> = []) {
     for (const [k, v] of entries) this.set(k, v);
@@ -15,29 +17,35 @@ export class Paragraph {
 
   /** The value of `name` (case-insensitive), or undefined. Multi-line values keep their continuation lines. */
   get(name: string): string | undefined {
-    const lower = name.toLowerCase();
-    return this.fields.find(([k]) => k.toLowerCase() === lower)?.[1];
+    const i = this.index.get(name.toLowerCase());
+    return i === undefined ? undefined : this.fields[i][1];
   }
 
   /** Sets `name`, keeping its position if it exists, else appending it. */
   set(name: string, value: string): this {
     const lower = name.toLowerCase();
-    const i = this.fields.findIndex(([k]) => k.toLowerCase() === lower);
-    if (i >= 0) this.fields[i] = [this.fields[i][0], value];
-    else this.fields.push([name, value]);
+    const i = this.index.get(lower);
+    if (i !== undefined) this.fields[i] = [this.fields[i][0], value];
+    else {
+      this.index.set(lower, this.fields.length);
+      this.fields.push([name, value]);
+    }
     return this;
   }
 
   /** True when the paragraph has `name`. */
   has(name: string): boolean {
-    return this.get(name) !== undefined;
+    return this.index.has(name.toLowerCase());
   }
 
   /** Removes `name` if present. */
   delete(name: string): this {
     const lower = name.toLowerCase();
-    const i = this.fields.findIndex(([k]) => k.toLowerCase() === lower);
-    if (i >= 0) this.fields.splice(i, 1);
+    const i = this.index.get(lower);
+    if (i === undefined) return this;
+    this.fields.splice(i, 1);
+    this.index.delete(lower);
+    for (const [k, j] of this.index) if (j > i) this.index.set(k, j - 1);
     return this;
   }
 
@@ -58,36 +66,45 @@ export interface ParseOptions {
 }
 
 const FIELD_RE = /^([!-9;-~][!-9;-~]*):(.*)$/;
+const BLANK_RE = /^[ \t]*$/;
 
 /** Parses deb822 text into paragraphs; throws FormatError naming the line for anything malformed. */
 export function parseDeb822(text: string, opts: ParseOptions = {}): Paragraph[] {
   const out: Paragraph[] = [];
   let current: Paragraph | undefined;
-  let lastField: string | undefined;
+  // The field being read: its name and its lines (the first line's value, then continuation lines), set when it ends.
+  let field: string | undefined;
+  let parts: string[] = [];
+  const endField = (): void => {
+    if (field !== undefined) current!.set(field, parts.length === 1 ? parts[0] : parts.join('\n'));
+    field = undefined;
+  };
   const lines = text.split('\n');
   if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
-  lines.forEach((raw, i) => {
+  for (let i = 0; i < lines.length; i++) {
+    const raw = lines[i];
     const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
-    const where = `line ${i + 1}`;
-    if (/^[ \t]*$/.test(line)) {
+    if (BLANK_RE.test(line)) {
+      endField();
       if (current) out.push(current);
       current = undefined;
-      lastField = undefined;
-      return;
+      continue;
     }
-    if (opts.comments && line.startsWith('#')) return;
+    if (opts.comments && line.startsWith('#')) continue;
     if (line.startsWith(' ') || line.startsWith('\t')) {
-      if (!current || lastField === undefined) throw new FormatError(`cannot parse deb822: ${where}: continuation line outside a field`);
-      current.set(lastField, `${current.get(lastField)}\n${line.trimEnd()}`);
-      return;
+      if (field === undefined) throw new FormatError(`cannot parse deb822: line ${i + 1}: continuation line outside a field`);
+      parts.push(line.trimEnd());
+      continue;
     }
     const m = FIELD_RE.exec(line);
-    if (!m || m[1].startsWith('-') || m[1].startsWith('#')) throw new FormatError(`cannot parse deb822: ${where}: expected "Field: value", got ${JSON.stringify(line.slice(0, 60))}`);
+    if (!m || m[1].startsWith('-') || m[1].startsWith('#')) throw new FormatError(`cannot parse deb822: line ${i + 1}: expected "Field: value", got ${JSON.stringify(line.slice(0, 60))}`);
+    endField();
     current ??= new Paragraph();
-    if (current.has(m[1])) throw new FormatError(`cannot parse deb822: ${where}: duplicate field ${m[1]}`);
-    current.set(m[1], m[2].trim());
-    lastField = m[1];
-  });
+    if (current.has(m[1])) throw new FormatError(`cannot parse deb822: line ${i + 1}: duplicate field ${m[1]}`);
+    field = m[1];
+    parts = [m[2].trim()];
+  }
+  endField();
   if (current) out.push(current);
   return out;
 }

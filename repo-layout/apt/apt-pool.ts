@@ -25,11 +25,19 @@ export function debFileName(name: string, version: string, arch: string): string
 
 /** The pool path of a .deb (relative to the repository root). */
 export function poolPath(opts: { component: string; source: string; name: string; version: string; arch: string }): string {
-  for (const [what, v] of [['component', opts.component], ['source', opts.source], ['name', opts.name], ['arch', opts.arch]]) {
-    if (!/^[a-z0-9][a-z0-9+.-]*$/.test(v)) throw new FormatError(`cannot place a package in the pool: bad ${what} ${JSON.stringify(v)}`);
-  }
+  poolName('component', opts.component);
+  poolName('source', opts.source);
+  poolName('name', opts.name);
+  poolName('arch', opts.arch);
   return `pool/${opts.component}/${poolPrefix(opts.source)}/${opts.source}/${debFileName(opts.name, opts.version, opts.arch)}`;
 }
+
+/** Throws FormatError unless `v` can be a pool path segment (a Debian package name's characters). */
+function poolName(what: string, v: string): void {
+  if (!POOL_NAME.test(v)) throw new FormatError(`cannot place a package in the pool: bad ${what} ${JSON.stringify(v)}`);
+}
+
+const POOL_NAME = /^[a-z0-9][a-z0-9+.-]*$/;
 
 /** The source package name from a control paragraph's `Source:` (which may carry `(version)`), else the binary name. */
 export function sourceName(control: { get(name: string): string | undefined }, name: string): string {

@@ -1,0 +1,48 @@
+// The deb822 parser and Paragraph: exact multi-line values (why lxl does not
+// use debian-control), case-insensitive names, and errors that name the line.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { formatParagraph, Paragraph, parseDeb822, parseSingleParagraph } from '../../repo-layout/deb822.js';
+import { FormatError } from '../../repo-layout/errors.js';
+
+test('fields keep their order, their names\' case and every continuation line; paragraphs split at blank or blank-looking lines', () => {
+  const text =
+    'Package: linux-xen-legacy\r\nVersion: 6.1.192+1~legacy1\nDescription: kernel\n  with legacy names\n .\n\tmore  \n \t \nPackage: b\nSHA256:\n 0123 1 Packages\n';
+  const [a, b, ...rest] = parseDeb822(text);
+  assert.equal(rest.length, 0);
+  assert.deepEqual(a.keys(), ['Package', 'Version', 'Description']);
+  assert.equal(a.get('version'), '6.1.192+1~legacy1', 'CR of a CRLF line dropped; lookup ignores case');
+  assert.equal(a.get('DESCRIPTION'), 'kernel\n  with legacy names\n .\n\tmore', 'continuations kept as written (trailing blanks cut)');
+  assert.equal(b.get('sha256'), '\n 0123 1 Packages', 'a value that starts on the next line');
+  assert.equal(formatParagraph(b), 'Package: b\nSHA256:\n 0123 1 Packages\n');
+  assert.equal(parseSingleParagraph('A: 1\n', 'x').get('a'), '1');
+  assert.throws(() => parseSingleParagraph('A: 1\n\nB: 2\n', 'the control file'), /cannot parse the control file: expected one paragraph, found 2/);
+});
+
+test('malformed input is a FormatError naming the line', () => {
+  const cases: Array<[string, RegExp]> = [
+    ['Package: a\npackage: b\n', /line 2: duplicate field package/],
+    [' orphan\n', /line 1: continuation line outside a field/],
+    ['A: 1\n\n more\n', /line 3: continuation line outside a field/],
+    ['A: 1\nno colon here\n', /line 2: expected "Field: value", got "no colon here"/],
+    ['-X: 1\n', /line 1: expected "Field: value"/],
+    ['# comment\nA: 1\n', /line 1: expected "Field: value"/],
+  ];
+  for (const [text, message] of cases) assert.throws(() => parseDeb822(text), (err: Error) => err instanceof FormatError && message.test(err.message), text);
+  // Comments where the option allows them, even between a field's lines.
+  assert.equal(parseDeb822('# c\nA: 1\n# c\n 2\n', { comments: true })[0].get('A'), '1\n 2');
+});
+
+test('Paragraph: set keeps a field\'s place and name, delete keeps the others\' order and lookups', () => {
+  const p = new Paragraph([['Package', 'a'], ['Version', '1'], ['Architecture', 'all']]);
+  p.set('VERSION', '2').set('Depends', 'b');
+  assert.deepEqual(p.entries(), [['Package', 'a'], ['Version', '2'], ['Architecture', 'all'], ['Depends', 'b']]);
+  p.delete('package').delete('nothing');
+  assert.deepEqual(p.keys(), ['Version', 'Architecture', 'Depends']);
+  assert.equal(p.get('depends'), 'b');
+  assert.equal(p.has('Package'), false);
+  p.set('Package', 'c');
+  assert.deepEqual(p.keys(), ['Version', 'Architecture', 'Depends', 'Package']);
+  assert.equal(p.get('architecture'), 'all');
+});
