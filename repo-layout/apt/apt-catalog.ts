@@ -116,7 +116,7 @@ export class JsonAptCatalog implements AptCatalog {
    * redone from the older catalogue by the next one.
    */
   async inOneWrite<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.holding) throw new Error('JsonAptCatalog.inOneWrite does not nest');
+    if (this.holding) throw new Error('internal: JsonAptCatalog.inOneWrite does not nest');
     this.holding = true;
     let result: T;
     try {
