@@ -9,6 +9,7 @@ import { writeFileDurable } from '../../storage/durable-file.js';
 import { acquireStateLock } from '../../storage/state-lock.js';
 import { StorageError } from '../errors.js';
 import type { YumPackage } from './yum-package.js';
+import type { RepodataRecord } from './repodata-reuse.js';
 
 export type YumProfile = 'modern' | 'el5';
 
@@ -37,6 +38,10 @@ export interface YumState {
   settings: YumSettings;
   packages: YumPackage[];
   pending: PendingDelete[];
+  /** How many packages were ever added (each record's `serial` is its number; 0 for a catalogue older than it). */
+  serial?: number;
+  /** The metadata documents the last publish wrote (its package elements serve the next publish). */
+  repodata?: RepodataRecord;
 }
 
 /** Storage of one YUM repo's catalogue. Callers hold the lock around read-modify-write. */
@@ -89,7 +94,7 @@ export class JsonYumCatalogue implements YumCatalogue {
     }
     try {
       const s = JSON.parse(text) as YumState;
-      return { settings: { ...DEFAULT_SETTINGS, ...s.settings }, packages: s.packages ?? [], pending: s.pending ?? [] };
+      return { ...s, settings: { ...DEFAULT_SETTINGS, ...s.settings }, packages: s.packages ?? [], pending: s.pending ?? [] };
     } catch (err) {
       throw new StorageError(`cannot read yum catalogue ${this.file}: not valid JSON (${(err as Error).message})`, { cause: err });
     }

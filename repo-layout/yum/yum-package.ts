@@ -56,6 +56,8 @@ export interface YumPackage {
   /** 1 MD5, 8 SHA-256 (profile checks). */
   fileDigestAlgo: number;
   payloadCompressor: string;
+  /** Its number among the catalogue's adds (YumState.serial; absent in records older than it): see repodata-reuse.ts. */
+  serial?: number;
 }
 
 // rpmds.h sense bits used here.

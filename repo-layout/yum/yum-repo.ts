@@ -29,7 +29,8 @@ import { planGc, runGc, type GcPending } from '../../storage/gc.js';
 import { repoFile, repomdXml, type RepomdRecord } from './repomd.js';
 import type { YumCatalogue, YumProfile, YumSettings, YumState } from './yum-catalogue.js';
 import { yumPackageFrom, type YumPackage } from './yum-package.js';
-import { filelistsXml, otherXml, primaryXml, type ChecksumType } from './yum-xml.js';
+import { REPODATA_TYPES, repodataXml, type ChecksumType, type ElementBytes } from './yum-xml.js';
+import { readServedRepodata, REPODATA_ENCODER, repodataElements, type RepodataElements, type RepodataRecord, type ServedRepodata } from './repodata-reuse.js';
 import { mapLimit } from '../concurrency.js';
 import { freshMtime } from '../../storage/fresh-mtime.js';
 
@@ -103,6 +104,8 @@ export async function updateYum(ctx: YumRepoContext, update: YumUpdate): Promise
   const parsed = await mapLimit(update.add ?? [], ADD_CONCURRENCY, readRpmToStore);
   const release = await ctx.catalogue.lock();
   try {
+    // Read while the catalogue is parsed: the documents the repo serves, whose unchanged elements the publish copies.
+    const served = update.publish ? readServedRepodata(ctx.storage, prefix) : undefined;
     const state = await ctx.catalogue.read();
     const added = await addToState(ctx.storage, prefix, state, parsed, { link: update.link });
     const count = state.packages.length;
@@ -114,7 +117,7 @@ export async function updateYum(ctx: YumRepoContext, update: YumUpdate): Promise
       // publishState replaces the fields it changes: a failed publish still records the change, as a separate add would.
       const changedState = { ...state };
       try {
-        published = await publishState(ctx, state, update.publish);
+        published = await publishState(ctx, state, update.publish, await served);
       } catch (err) {
         if (changed) await ctx.catalogue.write(changedState).catch(() => {});
         throw err;
@@ -176,6 +179,7 @@ async function addToState(storage: PublishedStorage, prefix: string, state: YumS
   if (opts.link && storage.linkFiles) await linkRpms(storage, prefix, toStore);
   else await copyRpms(storage, prefix, toStore);
   const keys = new Set(fresh.map((x) => `${prefix}/${x.href}`));
+  for (const x of fresh) x.pkg.serial = state.serial = (state.serial ?? 0) + 1;
   state.packages.push(...fresh.map((x) => x.pkg));
   state.pending = state.pending.filter((d) => !keys.has(d.key));
   return results;
@@ -258,6 +262,8 @@ export interface PublishYumOptions {
 
 export interface PublishYumResult {
   packages: number;
+  /** Package elements copied from the last publish's documents instead of encoded (summed over the three). */
+  reused: number;
   retired: string[];
   deleted: string[];
   repomd: string;
@@ -291,19 +297,34 @@ export function sortPackages(pkgs: YumPackage[]): YumPackage[] {
   return [...pkgs].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.arch < b.arch ? -1 : a.arch > b.arch ? 1 : compareEvr(a, b)));
 }
 
-/** Builds the three metadata files and repomd.xml for `pkgs` (pure apart from gzip). */
-export async function buildRepodata(pkgs: YumPackage[], opts: { checksumType: ChecksumType; timestamp: number }): Promise<{ files: Array<{ href: string; body: Buffer }>; repomd: string }> {
+/** What buildRepodata makes. */
+export interface BuiltRepodata {
+  files: Array<{ href: string; body: Buffer }>;
+  repomd: string;
+  /** The documents, for the catalogue (the next publish's `previous`). */
+  record: RepodataRecord;
+  /** Packages whose elements were copied from `previous` (per document, summed). */
+  reused: number;
+}
+
+/**
+ * Builds the three metadata files and repomd.xml for `pkgs` (pure apart from gzip). `previous` holds the elements
+ * of the documents the last publish wrote: those of unchanged packages are copied, not encoded (the same bytes).
+ */
+export async function buildRepodata(pkgs: YumPackage[], opts: { checksumType: ChecksumType; timestamp: number; serial?: number; previous?: RepodataElements }): Promise<BuiltRepodata> {
   const t = opts.checksumType;
   const sorted = sortPackages(pkgs);
-  const docs: Array<[RepomdRecord['type'], string]> = [
-    ['primary', primaryXml(sorted, t)],
-    ['filelists', filelistsXml(sorted, t)],
-    ['other', otherXml(sorted, t)],
-  ];
+  const prev = opts.previous;
+  let reused = 0;
   // The three gzips run side by side on libuv's thread pool.
   const built = await Promise.all(
-    docs.map(async ([type, xml]) => {
-      const open = Buffer.from(xml, 'utf8');
+    REPODATA_TYPES.map(async (type) => {
+      const reuse = (p: YumPackage): ElementBytes | undefined => {
+        const element = prev!.get(type, p);
+        if (element) reused++;
+        return element;
+      };
+      const open = repodataXml(type, sorted, t, prev && reuse);
       const gz = await compressBuffer('gzip', open, { level: 6 });
       const sum = hashBytes(gz, [t])[t];
       const href = `repodata/${sum}-${type}.xml.gz`;
@@ -311,11 +332,16 @@ export async function buildRepodata(pkgs: YumPackage[], opts: { checksumType: Ch
       return { file: { href, body: gz }, record };
     }),
   );
-  return { files: built.map((b) => b.file), repomd: repomdXml(built.map((b) => b.record), { checksumType: t, revision: opts.timestamp }) };
+  return {
+    files: built.map((b) => b.file),
+    repomd: repomdXml(built.map((b) => b.record), { checksumType: t, revision: opts.timestamp }),
+    record: { encoder: REPODATA_ENCODER, checksumType: t, serial: opts.serial ?? 0, files: built.map(({ record: r }) => ({ type: r.type, href: r.href, checksum: r.checksum })) },
+    reused,
+  };
 }
 
 /** Publishes `state` (retention, repodata, key, repomd.xml + .asc last, `.repo`, then GC after the grace period), updating it for the caller to write. */
-async function publishState(ctx: YumRepoContext, state: YumState, opts: PublishYumOptions): Promise<PublishYumResult> {
+async function publishState(ctx: YumRepoContext, state: YumState, opts: PublishYumOptions, served?: ServedRepodata): Promise<PublishYumResult> {
   const prefix = yumPrefix(ctx.name);
   const now = (ctx.now ?? (() => new Date()))();
   const settings: YumSettings = { ...state.settings, ...Object.fromEntries(Object.entries(opts.settings ?? {}).filter(([, v]) => v !== undefined)) };
@@ -326,7 +352,8 @@ async function publishState(ctx: YumRepoContext, state: YumState, opts: PublishY
 
   const checksumType: ChecksumType = settings.profile === 'el5' ? 'sha1' : 'sha256';
   const timestamp = Math.floor(now.getTime() / 1000);
-  const { files, repomd } = await buildRepodata(kept, { checksumType, timestamp });
+  const previous = repodataElements(served, state.repodata, checksumType);
+  const { files, repomd, record, reused } = await buildRepodata(kept, { checksumType, timestamp, serial: state.serial, previous });
   // EL5's gpg 1.4 verifies SHA-256; modern clients get the signer's default (SHA-512).
   const asc = await opts.signer.detachArmored(repomd, settings.profile === 'el5' ? { hash: 'sha256' } : {});
   const key = opts.signer.publicKeyArmored();
@@ -349,7 +376,8 @@ async function publishState(ctx: YumRepoContext, state: YumState, opts: PublishY
   state.pending = Object.entries({ ...written.logicalPending, ...physical.pending })
     .map(([k, since]) => ({ key: k, since }))
     .sort((a, b) => (a.key < b.key ? -1 : 1));
-  return { packages: kept.length, retired: retired.map((p) => p.href), deleted: [...written.dropped, ...physical.delete], repomd };
+  state.repodata = record;
+  return { packages: kept.length, reused, retired: retired.map((p) => p.href), deleted: [...written.dropped, ...physical.delete], repomd };
 }
 
 interface RepodataOut {

@@ -1,5 +1,6 @@
-// primary.xml, filelists.xml and other.xml as pure string encoders, in the
-// element order and indentation createrepo_c writes (and yum 3.2/dnf/zypper read).
+// primary.xml, filelists.xml and other.xml as pure encoders (elements as
+// strings, documents as bytes), in the element order and indentation
+// createrepo_c writes (and yum 3.2/dnf/zypper read).
 
 import { isPrimaryFile, type YumDep, type YumFile, type YumPackage } from './yum-package.js';
 
@@ -82,39 +83,71 @@ export function primaryPackage(p: YumPackage, type: ChecksumType): string {
   );
 }
 
-/** The whole primary.xml for `pkgs` (already in publish order). */
-export function primaryXml(pkgs: YumPackage[], type: ChecksumType): string {
+/** One <package> of filelists.xml. */
+export function filelistsPackage(p: YumPackage, type: ChecksumType): string {
   return (
-    `${HEAD}<metadata xmlns="http://linux.duke.edu/metadata/common" xmlns:rpm="http://linux.duke.edu/metadata/rpm" packages="${pkgs.length}">\n` +
-    pkgs.map((p) => primaryPackage(p, type)).join('') +
-    '</metadata>\n'
+    `<package pkgid="${pkgChecksum(p, type)}" name="${xmlEscape(p.name)}" arch="${xmlEscape(p.arch)}">\n` +
+    `  ${versionEl(p)}\n` +
+    p.files.map((f) => fileEl(f, '  ')).join('') +
+    '</package>\n'
   );
 }
 
-/** The whole filelists.xml. */
-export function filelistsXml(pkgs: YumPackage[], type: ChecksumType): string {
-  const body = pkgs
-    .map(
-      (p) =>
-        `<package pkgid="${pkgChecksum(p, type)}" name="${xmlEscape(p.name)}" arch="${xmlEscape(p.arch)}">\n` +
-        `  ${versionEl(p)}\n` +
-        p.files.map((f) => fileEl(f, '  ')).join('') +
-        '</package>\n',
-    )
-    .join('');
-  return `${HEAD}<filelists xmlns="http://linux.duke.edu/metadata/filelists" packages="${pkgs.length}">\n${body}</filelists>\n`;
+/** One <package> of other.xml (its changelog). */
+export function otherPackage(p: YumPackage, type: ChecksumType): string {
+  return (
+    `<package pkgid="${pkgChecksum(p, type)}" name="${xmlEscape(p.name)}" arch="${xmlEscape(p.arch)}">\n` +
+    `  ${versionEl(p)}\n` +
+    p.changelog.map((c) => `  <changelog author="${xmlEscape(c.author)}" date="${c.date}">${xmlEscape(c.text)}</changelog>\n`).join('') +
+    '</package>\n'
+  );
 }
 
-/** The whole other.xml (changelogs). */
-export function otherXml(pkgs: YumPackage[], type: ChecksumType): string {
-  const body = pkgs
-    .map(
-      (p) =>
-        `<package pkgid="${pkgChecksum(p, type)}" name="${xmlEscape(p.name)}" arch="${xmlEscape(p.arch)}">\n` +
-        `  ${versionEl(p)}\n` +
-        p.changelog.map((c) => `  <changelog author="${xmlEscape(c.author)}" date="${c.date}">${xmlEscape(c.text)}</changelog>\n`).join('') +
-        '</package>\n',
-    )
-    .join('');
-  return `${HEAD}<otherdata xmlns="http://linux.duke.edu/metadata/other" packages="${pkgs.length}">\n${body}</otherdata>\n`;
+/** The three metadata documents repomd.xml lists. */
+export type RepodataType = 'primary' | 'filelists' | 'other';
+export const REPODATA_TYPES: readonly RepodataType[] = ['primary', 'filelists', 'other'];
+
+const DOCS: Record<RepodataType, { root: string; ns: string; pkg: (p: YumPackage, type: ChecksumType) => string }> = {
+  primary: { root: 'metadata', ns: 'xmlns="http://linux.duke.edu/metadata/common" xmlns:rpm="http://linux.duke.edu/metadata/rpm"', pkg: primaryPackage },
+  filelists: { root: 'filelists', ns: 'xmlns="http://linux.duke.edu/metadata/filelists"', pkg: filelistsPackage },
+  other: { root: 'otherdata', ns: 'xmlns="http://linux.duke.edu/metadata/other"', pkg: otherPackage },
+};
+
+/** A byte range of an earlier document: one package's element. */
+export interface ElementBytes {
+  bytes: Buffer;
+  start: number;
+  end: number;
+}
+
+/**
+ * A whole metadata document for `pkgs` (already in publish order), as UTF-8 bytes. `reuse` may hand back a package's
+ * element as an earlier document holds it (the bytes its encoder above gives), which is copied instead of encoded;
+ * elements that follow each other there are copied as one range.
+ */
+export function repodataXml(doc: RepodataType, pkgs: readonly YumPackage[], type: ChecksumType, reuse?: (p: YumPackage) => ElementBytes | undefined): Buffer {
+  const d = DOCS[doc];
+  const parts: Buffer[] = [];
+  let text = `${HEAD}<${d.root} ${d.ns} packages="${pkgs.length}">\n`;
+  let run: ElementBytes | undefined;
+  const flush = (): void => {
+    if (text) parts.push(Buffer.from(text, 'utf8'));
+    if (run) parts.push(run.bytes.subarray(run.start, run.end));
+    text = '';
+    run = undefined;
+  };
+  for (const p of pkgs) {
+    const old = reuse?.(p);
+    if (old === undefined) {
+      if (run) flush();
+      text += d.pkg(p, type);
+    } else if (run && run.bytes === old.bytes && run.end === old.start) run.end = old.end;
+    else {
+      flush();
+      run = { ...old };
+    }
+  }
+  flush();
+  parts.push(Buffer.from(`</${d.root}>\n`, 'utf8'));
+  return Buffer.concat(parts);
 }
