@@ -97,6 +97,14 @@ test('with link, Packages/ files are hard links of the given rpms and the metada
   await assert.rejects(addRpms(fresh, rpms), (err: Error) => err instanceof ConflictError && /exists with other bytes/.test(err.message));
   assert.equal(await readFile(victim, 'utf8'), 'other bytes');
   assert.deepEqual((await fresh.catalogue.read()).packages, []);
+  // Added and published in one update (the files are stored while the repodata is built): the conflict fails the
+  // update before anything is published or recorded.
+  const repomd = await readFile(path.join(linkedDir, 'public/yum/stable/repodata/repomd.xml'), 'utf8');
+  for (const link of [true, false]) {
+    await assert.rejects(updateYum(fresh, { add: rpms, link, publish: { signer } }), (err: Error) => err instanceof ConflictError && /exists with other bytes/.test(err.message));
+    assert.deepEqual((await fresh.catalogue.read()).packages, []);
+    assert.equal(await readFile(path.join(linkedDir, 'public/yum/stable/repodata/repomd.xml'), 'utf8'), repomd);
+  }
 });
 
 test('a linking add of many rpms stores nothing when one midway is bad (the error names it) or refused, then takes the batch whole', { skip }, async () => {
