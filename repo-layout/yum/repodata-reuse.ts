@@ -19,8 +19,8 @@ import { REPODATA_TYPES, type ChecksumType, type ElementBytes, type RepodataType
 
 /**
  * The version of the elements yum-xml.ts encodes from a catalogue record. Bump it with any change to what they hold:
- * the next publish then encodes every package afresh. (test/unit/yum-repodata-reuse.test.ts pins a digest of
- * yum-xml.ts to remind you.)
+ * the next publish then encodes every package afresh. (The golden file test/golden/yum/elements-v<version>.xml holds
+ * a rich record's elements: a change that shows there fails test/unit/yum-repodata-reuse.test.ts until you do.)
  */
 export const REPODATA_ENCODER = 1;
 

@@ -301,7 +301,7 @@ export function sortPackages(pkgs: YumPackage[]): YumPackage[] {
 export interface BuiltRepodata {
   files: Array<{ href: string; body: Buffer }>;
   repomd: string;
-  /** The documents, for the catalogue (the next publish's `previous`). */
+  /** What was written, for the catalogue (whose next publish may copy from these documents). */
   record: RepodataRecord;
   /** Packages whose elements were copied from `previous` (per document, summed). */
   reused: number;
