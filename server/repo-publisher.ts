@@ -159,7 +159,7 @@ export class RepoPublisher implements Publisher {
         keep: (p) => wantSha.has(p.sha256),
         publish: { signer: this.opts.signer, settings: { profile: repo.settings.profile, retention: repo.settings.retention }, defaultBaseUrl: base },
       });
-      out[name] = { packages: r!.packages, deleted: r!.deleted.length };
+      out[name] = { packages: r!.packages, reused: r!.reused, deleted: r!.deleted.length };
     }
     return out;
   }
