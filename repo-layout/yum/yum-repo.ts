@@ -11,7 +11,9 @@
 // rename (publishGeneration); elsewhere (S3) the files are written in place.
 //   yum/<name>.repo                                                    ready-made client config
 //
-// Adding an rpm reads only that rpm; publishing works from the catalogue.
+// Adding an rpm reads only that rpm; publishing works from the catalogue, and
+// copies the unchanged packages' elements from the served repodata
+// (repodata-reuse.ts).
 
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, readFileSync } from 'node:fs';
