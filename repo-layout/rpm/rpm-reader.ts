@@ -85,6 +85,8 @@ export interface ReadRpmOptions {
   verify?: boolean;
   /** Whole-file digests to compute in the same pass (for repodata checksums). */
   digests?: Array<'sha256' | 'sha1'>;
+  /** Files up to this size are read whole (default 8 MiB); bigger ones read their headers, then stream. */
+  wholeUpTo?: number;
 }
 
 /** Whole-file digests requested with `digests`. */
@@ -96,49 +98,67 @@ export interface RpmFileDigests {
 
 /** Reads an rpm file's headers; throws FormatError on bad magic, truncation or (with verify) digest mismatch. */
 export async function readRpmFile(file: string, opts: ReadRpmOptions = {}): Promise<RpmInfo> {
-  // Small files (most uploads but kernels) are read once into memory, synchronously: for a batch of thousands
-  // of page-cached rpms that costs a tenth of the CPU of async FileHandle calls. Big ones are streamed.
-  const small = readIfSmall(file, SMALL_FILE);
-  const fh = small.bytes ? undefined : await open(file, 'r');
+  // Small files (most uploads but kernels) are read once into memory, synchronously: for a batch of thousands of
+  // page-cached rpms that costs a tenth of the CPU of async FileHandle calls. Big ones read their headers, then
+  // stream the payload. Both parse the same way (parseHeaders).
+  const small = readIfSmall(file, opts.wholeUpTo ?? SMALL_FILE);
+  if (small.bytes) {
+    const { info, header } = parseHeaders(small.bytes, small.mtimeMs);
+    if (opts.verify || opts.digests?.length) scanWhole(small.bytes, header, info, opts);
+    return info;
+  }
+  const fh = await open(file, 'r');
   try {
-    const fileSize = small.size;
-    const whole = small.bytes;
-    const readAt = async (pos: number, len: number, what: string): Promise<Buffer> => {
-      if (whole) {
-        if (pos + len > whole.length) throw new FormatError(`cannot read rpm ${what}: file is truncated`);
-        return whole.subarray(pos, pos + len);
-      }
-      // Check against the file size first, so a hostile header cannot make us allocate a huge buffer.
-      if (pos + len > fileSize) throw new FormatError(`cannot read rpm ${what}: file is truncated`);
-      return readRange(fh!, pos, len, what);
-    };
-    const lead = await readAt(0, LEAD_SIZE, 'lead');
-    const l = decodeLead(lead);
-    if (l.type !== 0) throw new FormatError('cannot read rpm: this is a source rpm (only binary rpms are published)');
-    const sigIntro = await readAt(LEAD_SIZE, 16, 'signature header');
-    const sigSize = headerBlobSize(sigIntro, 'signature header').size;
-    const sigTags = decodeHeader(await readAt(LEAD_SIZE, sigSize, 'signature header'), 'signature header');
-    const headerStart = LEAD_SIZE + sigSize + signaturePadding(sigSize);
-    const mainIntro = await readAt(headerStart, 16, 'header');
-    const mainSize = headerBlobSize(mainIntro, 'header').size;
-    const header = await readAt(headerStart, mainSize, 'header');
-    const tags = decodeHeader(header, 'header');
-    const info = toInfo(tags, sigTags, headerStart, headerStart + mainSize, small.mtimeMs);
-    if (opts.verify || opts.digests?.length) await scan(whole ? [whole] : createReadStream(file, { highWaterMark: 1 << 20 }), fileSize, header, info, opts);
+    const { info, header } = parseHeaders(await readHeaders(fh, small.size), small.mtimeMs);
+    if (opts.verify || opts.digests?.length) await scanStream(createReadStream(file, { highWaterMark: 1 << 20 }), small.size, header, info, opts);
     return info;
   } finally {
-    await fh?.close();
+    await fh.close();
   }
 }
 
 /** rpms up to this size are read whole, with one read for the header, the digests and the payload checks. */
 const SMALL_FILE = 8 << 20;
 
-async function readRange(fh: FileHandle, pos: number, len: number, what: string): Promise<Buffer> {
-  const buf = Buffer.alloc(len);
-  const { bytesRead } = await fh.read(buf, 0, len, pos);
-  if (bytesRead < len) throw new FormatError(`cannot read rpm ${what}: file is truncated`);
-  return buf;
+/** Parses the lead, signature header and main header at the start of `bytes` (the whole file, or its headers). */
+function parseHeaders(bytes: Buffer, fileMtimeMs: number): { info: RpmInfo; header: Buffer } {
+  const at = (pos: number, len: number, what: string): Buffer => {
+    if (pos + len > bytes.length) throw new FormatError(`cannot read rpm ${what}: file is truncated`);
+    return bytes.subarray(pos, pos + len);
+  };
+  const l = decodeLead(at(0, LEAD_SIZE, 'lead'));
+  if (l.type !== 0) throw new FormatError('cannot read rpm: this is a source rpm (only binary rpms are published)');
+  const sigSize = headerBlobSize(at(LEAD_SIZE, 16, 'signature header'), 'signature header').size;
+  const sigTags = decodeHeader(at(LEAD_SIZE, sigSize, 'signature header'), 'signature header');
+  const headerStart = LEAD_SIZE + sigSize + signaturePadding(sigSize);
+  const mainSize = headerBlobSize(at(headerStart, 16, 'header'), 'header').size;
+  const header = at(headerStart, mainSize, 'header');
+  const tags = decodeHeader(header, 'header');
+  return { info: toInfo(tags, sigTags, headerStart, headerStart + mainSize, fileMtimeMs), header };
+}
+
+/**
+ * Reads a big rpm's start up to the end of its main header (the sizes come in turn: lead and signature intro, then
+ * the main header's intro, then the rest), never past the file's end, so that a hostile header cannot make us
+ * allocate a huge buffer. A short file reads short; parseHeaders says what is truncated.
+ */
+async function readHeaders(fh: FileHandle, fileSize: number): Promise<Buffer> {
+  const upTo = async (have: Buffer, end: number): Promise<Buffer> => {
+    const want = Math.min(end, fileSize);
+    if (want <= have.length) return have;
+    const more = Buffer.alloc(want - have.length);
+    let got = 0;
+    for (let n = 1; got < more.length && n > 0; got += n) n = (await fh.read(more, got, more.length - got, have.length + got)).bytesRead;
+    return Buffer.concat([have, more.subarray(0, got)]);
+  };
+  let head = await upTo(Buffer.alloc(0), LEAD_SIZE + 16);
+  if (head.length < LEAD_SIZE + 16) return head;
+  decodeLead(head); // not an rpm: say so before reading on
+  const sigSize = headerBlobSize(head.subarray(LEAD_SIZE), 'signature header').size;
+  const headerStart = LEAD_SIZE + sigSize + signaturePadding(sigSize);
+  head = await upTo(head, headerStart + 16);
+  if (head.length < headerStart + 16) return head;
+  return upTo(head, headerStart + headerBlobSize(head.subarray(headerStart), 'header').size);
 }
 
 const str = (t: Map<number, DecodedEntry>, tag: number): string | undefined => {
@@ -220,20 +240,19 @@ function toInfo(t: Map<number, DecodedEntry>, sig: Map<number, DecodedEntry>, he
   };
 }
 
-/** One read of the whole file: whole-file digests, MD5 from the header on, payload digest after it; then the checks. */
-async function scan(source: AsyncIterable<Buffer | string> | Buffer[], fileSize: number, header: Buffer, info: RpmInfo, opts: ReadRpmOptions): Promise<void> {
-  if (Array.isArray(source) && source.length === 1) {
-    // Read whole: each digest in one call over its part of the bytes (thousands of small rpms are bound by per-call costs).
-    const file = source[0];
-    info.fileDigests = { size: file.length, ...Object.fromEntries((opts.digests ?? []).map((a) => [a, digestOf(a, file, 'hex')])) };
-    if (opts.verify) {
-      verifyDigests(info, header, fileSize, {
-        md5: () => digestOf('md5', file.subarray(info.headerStart), 'buffer'),
-        payload: (algo) => digestOf(algo, file.subarray(info.headerEnd), 'hex'),
-      });
-    }
-    return;
+/** The checks of a file read whole: each digest in one call over its part of the bytes (thousands of small rpms are bound by per-call costs). */
+function scanWhole(file: Buffer, header: Buffer, info: RpmInfo, opts: ReadRpmOptions): void {
+  info.fileDigests = { size: file.length, ...Object.fromEntries((opts.digests ?? []).map((a) => [a, digestOf(a, file, 'hex')])) };
+  if (opts.verify) {
+    verifyDigests(info, header, file.length, {
+      md5: () => digestOf('md5', file.subarray(info.headerStart), 'buffer'),
+      payload: (algo) => digestOf(algo, file.subarray(info.headerEnd), 'hex'),
+    });
   }
+}
+
+/** One read of a big file: whole-file digests, MD5 from the header on, payload digest after it; then the checks. */
+async function scanStream(source: AsyncIterable<Buffer | string>, fileSize: number, header: Buffer, info: RpmInfo, opts: ReadRpmOptions): Promise<void> {
   const whole = (opts.digests ?? []).map((a) => [a, createHash(a)] as const);
   const hMd5 = createHash('md5');
   const hPayload = createHash(payloadAlgo(info));

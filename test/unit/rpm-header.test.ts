@@ -138,5 +138,15 @@ test('the reader rejects bad magic and truncated files with FormatError', { skip
   bad[info.headerStart + 8 + 3] ^= 0xff;
   await writeFile(path.join(dir, 'bad-count.rpm'), bad);
   await assert.rejects(readRpmFile(path.join(dir, 'bad-count.rpm')), FormatError);
+  // A file too big to read whole (here: any) reads its headers in parts and streams the payload: the same facts,
+  // digests and refusals as a file read whole.
+  const parts = { verify: true, digests: ['sha256', 'sha1'] as Array<'sha256' | 'sha1'>, wholeUpTo: 0 };
+  assert.deepEqual(await readRpmFile(rpm, parts), withDigests);
+  for (const [name, , re] of cases) await assert.rejects(readRpmFile(path.join(dir, `${name}.rpm`), parts), (err: unknown) => err instanceof FormatError && re.test((err as Error).message), `${name}, in parts`);
+  for (const [name, , re] of flips) await assert.rejects(readRpmFile(path.join(dir, `flip-${name}.rpm`), parts), (err: unknown) => err instanceof FormatError && re.test((err as Error).message), `flip-${name}, in parts`);
+  await assert.rejects(readRpmFile(path.join(dir, 'bad-count.rpm'), parts), FormatError);
+  const sigCut = path.join(dir, 'signature-cut.rpm');
+  await writeFile(sigCut, bytes.subarray(0, 96 + 40));
+  for (const o of [{}, parts]) await assert.rejects(readRpmFile(sigCut, o), /signature header: file is truncated/);
   assert.equal(Tag.NAME, 1000);
 });
