@@ -76,6 +76,25 @@ export async function packRpm(spec: PackageSpec, outDir: string, opts: PackOptio
   return file;
 }
 
+/** A one-file rpm (gzip payload, quick to make) named `name`, packed into `outDir`; `salt` changes its bytes. */
+export async function smallRpm(outDir: string, name: string, salt = ''): Promise<string> {
+  const spec = await resolveSpec(
+    {
+      name,
+      version: '1.0-1',
+      arch: 'x86_64',
+      maintainer: 'lxl tests <lxl-tests@example.invalid>',
+      summary: `small package ${name}`,
+      description: 'A small package for the yum tests.',
+      license: 'MIT',
+      files: [{ path: `usr/share/${name}/readme.txt`, content: `${name}\n${salt}` }],
+      sourceDateEpoch: 1_700_000_000,
+    },
+    { baseDir: outDir },
+  );
+  return packRpm(spec, outDir, { compression: 'gzip' });
+}
+
 /** A package that provides /bin/sh (a static busybox), so dnf/zypper can run scriptlets in an empty root. */
 export async function shellSpec(dir: string, busybox: string): Promise<PackageSpec> {
   return resolveSpec(

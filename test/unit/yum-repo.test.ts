@@ -3,7 +3,6 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createWriteStream } from 'node:fs';
 import { lstat, mkdir, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -11,12 +10,10 @@ import { ConflictError, FormatError, LockedError, NotFoundError } from '../../re
 import { JsonYumCatalogue, type YumCatalogue } from '../../repo-layout/yum/yum-catalogue.js';
 import { addRpms, publishYum, removePackages, updateYum, type YumRepoContext } from '../../repo-layout/yum/yum-repo.js';
 import { FsStorage } from '../../storage/fs-storage.js';
-import { resolveSpec, type PackageSpec } from '../../repo-layout/model.js';
-import { rpmFileName, rpmPackager } from '../../repo-layout/rpm/rpm-writer.js';
 import { missingTools, run } from '../support/exec.js';
 import { tempDir } from '../support/tmp.js';
 import { testKey } from '../support/test-key.js';
-import { fixtureSpec, packRpm } from '../e2e/rpm-fixture.js';
+import { fixtureSpec, packRpm, smallRpm } from '../e2e/rpm-fixture.js';
 
 const skip = missingTools('xz');
 
@@ -111,28 +108,9 @@ test('a linking add of many rpms stores nothing when one midway is bad (the erro
   const dir = await tempDir();
   const src = path.join(dir, 'many');
   await mkdir(src, { recursive: true });
-  const small = (i: number, salt = ''): Promise<PackageSpec> =>
-    resolveSpec(
-      {
-        name: `many-${String(i).padStart(3, '0')}`,
-        version: '1.0-1',
-        arch: 'x86_64',
-        maintainer: 'lxl tests <lxl-tests@example.invalid>',
-        summary: `small package ${i}`,
-        description: 'A small package for the linking test.',
-        license: 'MIT',
-        files: [{ path: `usr/share/many/${i}.txt`, content: `many ${i}\n${salt}` }],
-        sourceDateEpoch: 1_700_000_000,
-      },
-      { baseDir: src },
-    );
-  const write = async (spec: PackageSpec, to: string): Promise<string> => {
-    const file = path.join(to, rpmFileName(spec));
-    await rpmPackager.write(spec, createWriteStream(file), { compression: 'gzip' });
-    return file;
-  };
+  const small = (i: number, to: string, salt = ''): Promise<string> => smallRpm(to, `many-${String(i).padStart(3, '0')}`, salt);
   const rpms: string[] = [];
-  for (let i = 0; i < 100; i++) rpms.push(await write(await small(i), src));
+  for (let i = 0; i < 100; i++) rpms.push(await small(i, src));
   const linkedDir = path.join(dir, 'linked');
   const ctx = await ctxFor(linkedDir);
   const packages = async (): Promise<string[]> => (await readdir(path.join(linkedDir, 'public'), { recursive: true }).catch(() => [] as string[])).filter((n) => n.endsWith('.rpm'));
@@ -144,7 +122,7 @@ test('a linking add of many rpms stores nothing when one midway is bad (the erro
   // An rpm with the name, version and arch of one earlier in the batch but other bytes: refused, nothing stored.
   const clashDir = path.join(dir, 'clash');
   await mkdir(clashDir);
-  const clash = await write(await small(5, 'other'), clashDir);
+  const clash = await small(5, clashDir, 'other');
   await assert.rejects(addRpms(ctx, [...rpms.slice(0, 80), clash, ...rpms.slice(80)], { link: true }), (err: Error) => err instanceof ConflictError);
   assert.deepEqual(await packages(), []);
   assert.deepEqual((await ctx.catalogue.read()).packages, []);

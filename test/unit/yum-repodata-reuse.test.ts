@@ -5,19 +5,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { resolveSpec } from '../../repo-layout/model.js';
-import { rpmFileName, rpmPackager } from '../../repo-layout/rpm/rpm-writer.js';
 import { indexElements, REPODATA_ENCODER, repodataElements, type RepodataRecord, type ServedRepodata } from '../../repo-layout/yum/repodata-reuse.js';
 import { JsonYumCatalogue } from '../../repo-layout/yum/yum-catalogue.js';
 import type { YumPackage } from '../../repo-layout/yum/yum-package.js';
 import { publishYum, removePackages, updateYum, type YumRepoContext } from '../../repo-layout/yum/yum-repo.js';
 import { REPODATA_TYPES, repodataXml, type ChecksumType, type ElementBytes, type RepodataType } from '../../repo-layout/yum/yum-xml.js';
 import { FsStorage } from '../../storage/fs-storage.js';
+import { smallRpm } from '../e2e/rpm-fixture.js';
 import { tempDir } from '../support/tmp.js';
 import { testKey } from '../support/test-key.js';
 
@@ -142,26 +140,6 @@ test('the elements of a rich record match test/golden/yum/elements-v<REPODATA_EN
   assert.ok(want !== undefined, `missing ${file} (UPDATE_GOLDEN=1 writes it)`);
   assert.equal(text, want, `the elements changed: bump REPODATA_ENCODER, then UPDATE_GOLDEN=1 writes elements-v${REPODATA_ENCODER + 1}.xml`);
 });
-
-async function smallRpm(dir: string, name: string): Promise<string> {
-  const spec = await resolveSpec(
-    {
-      name,
-      version: '1.0-1',
-      arch: 'x86_64',
-      maintainer: 'lxl tests <lxl-tests@example.invalid>',
-      summary: `package ${name}`,
-      description: 'A small package for the repodata reuse test.',
-      license: 'MIT',
-      files: [{ path: `usr/share/${name}/readme.txt`, content: `${name}\n` }],
-      sourceDateEpoch: 1_700_000_000,
-    },
-    { baseDir: dir },
-  );
-  const file = path.join(dir, rpmFileName(spec));
-  await rpmPackager.write(spec, createWriteStream(file), { compression: 'gzip' });
-  return file;
-}
 
 test('publishes copy the unchanged packages from the served documents and write what a full publish of the same catalogue writes', async () => {
   const dir = await tempDir();
