@@ -113,6 +113,9 @@ const DOCS: Record<RepodataType, { root: string; ns: string; pkg: (p: YumPackage
   other: { root: 'otherdata', ns: 'xmlns="http://linux.duke.edu/metadata/other"', pkg: otherPackage },
 };
 
+// Text is turned into bytes every ~64 KiB: one string built from thousands of pieces costs far more to flatten and encode at once (~50 → ~37 ms for a 2.5 MB primary.xml in a fresh process).
+const TEXT_CHUNK = 65_536;
+
 /** A byte range of an earlier document: one package's element. */
 export interface ElementBytes {
   bytes: Buffer;
@@ -141,6 +144,7 @@ export function repodataXml(doc: RepodataType, pkgs: readonly YumPackage[], type
     if (old === undefined) {
       if (run) flush();
       text += d.pkg(p, type);
+      if (text.length >= TEXT_CHUNK) flush();
     } else if (run && run.bytes === old.bytes && run.end === old.start) run.end = old.end;
     else {
       flush();

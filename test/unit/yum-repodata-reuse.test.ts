@@ -13,7 +13,7 @@ import { indexElements, REPODATA_ENCODER, repodataElements, type RepodataRecord,
 import { JsonYumCatalogue } from '../../repo-layout/yum/yum-catalogue.js';
 import type { YumPackage } from '../../repo-layout/yum/yum-package.js';
 import { publishYum, removePackages, updateYum, type YumRepoContext } from '../../repo-layout/yum/yum-repo.js';
-import { REPODATA_TYPES, repodataXml, type ChecksumType, type ElementBytes, type RepodataType } from '../../repo-layout/yum/yum-xml.js';
+import { filelistsPackage, otherPackage, primaryPackage, REPODATA_TYPES, repodataXml, type ChecksumType, type ElementBytes, type RepodataType } from '../../repo-layout/yum/yum-xml.js';
 import { FsStorage } from '../../storage/fs-storage.js';
 import { smallRpm } from '../e2e/rpm-fixture.js';
 import { tempDir } from '../support/tmp.js';
@@ -91,6 +91,30 @@ test('documents built from the elements of earlier ones are byte for byte a full
       const alone = repodataXml(type, [a], t).toString('utf8');
       assert.ok(alone.includes(e.bytes.subarray(e.start, e.end).toString('utf8')));
     }
+  }
+});
+
+test('a big document, made into bytes a piece at a time with copied runs between the pieces, is its head, every element in order and its tail', () => {
+  // Enough packages for each document to span several of repodataXml's 64 KiB text pieces; some text is not ASCII.
+  const pkgs = Array.from({ length: 400 }, (_, i) => record(`pkg${String(i).padStart(4, '0')}`, i + 1, i % 7 === 0 ? { summary: `naïve ½ résumé ${i}` } : {}));
+  const encode = { primary: primaryPackage, filelists: filelistsPackage, other: otherPackage };
+  for (const type of REPODATA_TYPES) {
+    const doc = repodataXml(type, pkgs, 'sha256');
+    const elements = pkgs.map((p) => Buffer.from(encode[type](p, 'sha256'), 'utf8'));
+    const body = Buffer.concat(elements);
+    assert.ok(body.length > 100_000, `${type}: ${body.length} bytes is too few to span pieces`);
+    const at = doc.indexOf(body);
+    assert.ok(at > 0, `${type}: the elements are not all there, in order`);
+    assert.match(doc.subarray(0, at).toString('utf8'), /^<\?xml version="1.0" encoding="UTF-8"\?>\n<\w+ [^>]* packages="400">\n$/);
+    assert.match(doc.subarray(at + body.length).toString('utf8'), /^<\/\w+>\n$/);
+    // Every third element copied from the document itself, the others encoded: the same bytes.
+    const starts = elements.map((_, i) => at + elements.slice(0, i).reduce((n, e) => n + e.length, 0));
+    const index = new Map(pkgs.map((p, i) => [p, i]));
+    const copy = (p: YumPackage): ElementBytes | undefined => {
+      const i = index.get(p)!;
+      return i % 3 === 0 ? { bytes: doc, start: starts[i], end: starts[i] + elements[i].length } : undefined;
+    };
+    assert.ok(repodataXml(type, pkgs, 'sha256', copy).equals(doc), `${type}: copying changed the bytes`);
   }
 });
 
