@@ -4,17 +4,19 @@
 // `<repo>/state/` holds the catalogue, the saved publish settings and the
 // lock, and is never served.
 
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import type { PublishedStorage } from '../storage/storage.js';
 import { openRepoStorage, storageOptions, traceCompleted, type StorageFlags } from './storage-option.js';
 import { writeLines } from './output.js';
-import { ConfigError } from '../repo-layout/errors.js';
+import { ConfigError, NotFoundError } from '../repo-layout/errors.js';
 import { JsonAptCatalog, lockRepoState, writeStateFile } from '../repo-layout/apt/apt-catalog.js';
 import { addDebs, parseRemoveSpec, removePackages } from '../repo-layout/apt/apt-changes.js';
 import { publishApt } from '../repo-layout/apt/apt-publish.js';
 import { FsXzBlockCache } from '../repo-layout/apt/packages-xz.js';
+import { comparePackages } from '../repo-layout/apt/apt-packages.js';
 import type { Signer } from '../repo-layout/signing/signer.js';
 
 // OpenPGP (~150 ms to load) only for commands that sign; cli/main.ts starts loading it early when --key is given.
@@ -193,6 +195,25 @@ async function withRepo(repo: string, flags: StorageFlags, fn: (catalog: JsonApt
   });
 }
 
+/**
+ * `lxl apt list`: what the catalogue holds (what a publish makes visible), by suite, then in the Packages files' order
+ * (name, Debian version, architecture); a line per package as reprepro's `list` prints it, or JSON. Reads only
+ * `<repo>/state`, without the lock (each catalogue write renames a whole new file into place).
+ */
+async function listPackages(repo: string, o: { suite?: string; json?: boolean }): Promise<void> {
+  const catalog = new JsonAptCatalog(repoPaths(repo));
+  if (!existsSync(catalog.file)) throw new NotFoundError(`cannot list ${repo}: it has no APT catalogue (${catalog.file}; nothing was added yet)`);
+  const suites = await catalog.suites();
+  if (o.suite !== undefined && !suites.includes(o.suite)) throw new NotFoundError(`cannot list suite ${o.suite}: ${repo} has ${suites.length ? `only ${suites.join(', ')}` : 'no suite'}`);
+  const rows = [];
+  for (const suite of o.suite === undefined ? suites : [o.suite]) {
+    const recs = (await catalog.list(suite)).sort(comparePackages);
+    rows.push(...recs.map((r) => ({ suite, component: 'main', arch: r.arch, name: r.name, version: r.version, source: r.source, filename: r.filename, size: r.size, sha256: r.sha256 })));
+  }
+  if (o.json) process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+  else writeLines(rows, (r) => `${r.suite}|${r.component}|${r.arch}: ${r.name} ${r.version}\n`);
+}
+
 /** Registers `lxl apt`. */
 export function register(program: Command): void {
   const apt = program.command('apt').description('manage a signed APT repository in a local folder (<repo>/public is what HTTP serves, or --storage)');
@@ -234,6 +255,14 @@ export function register(program: Command): void {
       if (plan) await runPublish(repo, o, catalog, storage, plan);
     });
   });
+
+  apt
+    .command('list')
+    .description('list the packages the catalogue holds (what a publish makes visible): suite|main|arch: name version')
+    .argument('<repo>', 'repo folder')
+    .option('--suite <suite>', 'only this suite')
+    .option('--json', 'a JSON array instead: suite, component, arch, name, version, source, filename (pool path), size, sha256')
+    .action((repo: string, o: { suite?: string; json?: boolean }) => listPackages(repo, o));
 
   publishOptions(
     apt

@@ -3,6 +3,7 @@
 // cli/main.ts runs it (bin/lxl.mjs), and so does the start-up snapshot
 // (cli/snapshot.ts, run by bin/lxl for the repo commands).
 
+import v8 from 'node:v8';
 import { Command, CommanderError } from 'commander';
 import { LxlError } from '../repo-layout/errors.js';
 
@@ -19,6 +20,7 @@ export async function runCli(args: readonly string[], groups: CommandGroups): Pr
     .description('linux-xen-legacy: build, sign and publish legacy-named Xen kernels as APT, YUM and tarball repos')
     .showHelpAfterError()
     .exitOverride();
+  if (!v8.startupSnapshot.isBuildingSnapshot()) process.stdout.on('error', ignoreClosedPipe);
   try {
     const wanted = args[0];
     const load = wanted !== undefined && Object.hasOwn(groups, wanted) ? [groups[wanted]] : Object.values(groups);
@@ -29,6 +31,14 @@ export async function runCli(args: readonly string[], groups: CommandGroups): Pr
   } catch (err) {
     reportFailure(err);
   }
+}
+
+/**
+ * A reader that stops early (`lxl apt list … | head`) closes the pipe: the command still runs to its end (an add or a
+ * publish is not cut short) and only its output stops, instead of an EPIPE stack trace.
+ */
+function ignoreClosedPipe(err: NodeJS.ErrnoException): void {
+  if (err.code !== 'EPIPE') throw err;
 }
 
 /** Prints one clear line for a failure (the stack only with LXL_DEBUG=1) and sets a non-zero exit code. */

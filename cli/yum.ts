@@ -3,12 +3,13 @@
 // written only through PublishedStorage; `<repo>/state/yum/<name>/` holds the
 // catalogue, the saved settings and the lock, and is never served.
 
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, Option } from 'commander';
-import { ConfigError } from '../repo-layout/errors.js';
+import { ConfigError, NotFoundError } from '../repo-layout/errors.js';
 import { JsonYumCatalogue } from '../repo-layout/yum/yum-catalogue.js';
-import { updateYum, type PublishYumOptions, type YumRepoContext, type YumUpdate } from '../repo-layout/yum/yum-repo.js';
+import { sortPackages, updateYum, type PublishYumOptions, type YumRepoContext, type YumUpdate } from '../repo-layout/yum/yum-repo.js';
 import type { PublishedStorage } from '../storage/storage.js';
 import { openRepoStorage, storageOptions, traceCompleted, type StorageFlags } from './storage-option.js';
 import { writeLines } from './output.js';
@@ -18,13 +19,11 @@ const loadSigner: typeof import('../repo-layout/signing/openpgp-signer.js').load
 
 const DEFAULT_NAME = 'stable';
 
+/** Where the repo `name` keeps its catalogue, settings and lock. */
+const stateDir = (repo: string, name: string): string => path.join(path.resolve(repo), 'state', 'yum', name);
+
 function context(repo: string, name: string, storage: PublishedStorage): YumRepoContext {
-  const root = path.resolve(repo);
-  return {
-    storage,
-    catalogue: new JsonYumCatalogue({ dir: path.join(root, 'state', 'yum', name) }),
-    name,
-  };
+  return { storage, catalogue: new JsonYumCatalogue({ dir: stateDir(repo, name) }), name };
 }
 
 function intArg(what: string) {
@@ -90,6 +89,20 @@ async function runUpdate(repo: string, o: PublishFlags, change: Omit<YumUpdate, 
   });
 }
 
+/**
+ * `lxl yum list`: what the repo's catalogue holds (what a publish makes visible), in the repodata's order (name, arch,
+ * then rpm's version order); a NEVRA per line as `dnf repoquery` prints it, or JSON. Reads only the catalogue, without
+ * the lock (each write renames a whole new file into place).
+ */
+async function listPackages(repo: string, o: { name: string; json?: boolean }): Promise<void> {
+  const catalogue = new JsonYumCatalogue({ dir: stateDir(repo, o.name) });
+  if (!existsSync(catalogue.file)) throw new NotFoundError(`cannot list ${repo}: it has no YUM repo named ${o.name} (${catalogue.file}; nothing was added yet)`);
+  const { packages } = await catalogue.read();
+  const rows = sortPackages(packages).map((p) => ({ name: p.name, epoch: p.epoch, version: p.version, release: p.release, arch: p.arch, href: p.href, size: p.packageSize, sha256: p.sha256 }));
+  if (o.json) process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+  else writeLines(rows, (r) => `${r.name}-${r.epoch}:${r.version}-${r.release}.${r.arch}\n`);
+}
+
 /** Registers `lxl yum`. */
 export function register(program: Command): void {
   const yum = program.command('yum').description('manage a signed YUM repository in a local repo folder (<repo>/public/yum/<name>/)');
@@ -114,6 +127,14 @@ export function register(program: Command): void {
       .addOption(nameOption()),
     false,
   ).action((repo: string, what: string, o: PublishFlags) => runUpdate(repo, o, { remove: what }));
+
+  yum
+    .command('list')
+    .description('list the packages the catalogue holds (what a publish makes visible), a name-epoch:version-release.arch per line')
+    .argument('<repo>', 'repo folder')
+    .addOption(nameOption())
+    .option('--json', 'a JSON array instead: name, epoch, version, release, arch, href (under public/yum/<name>/), size, sha256')
+    .action((repo: string, o: { name: string; json?: boolean }) => listPackages(repo, o));
 
   publishOptions(
     yum

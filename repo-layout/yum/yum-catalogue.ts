@@ -67,7 +67,8 @@ export interface JsonYumCatalogueOptions {
  * place): `lxl yum add --key` adds, then publishes, without parsing the whole catalogue a second time.
  */
 export class JsonYumCatalogue implements YumCatalogue {
-  private readonly file: string;
+  /** `<dir>/catalogue.json`. */
+  readonly file: string;
   private readonly lockFile: string;
   private readonly staleLockMs: number;
   private written: { state: YumState; ino: number; size: number; mtimeMs: number } | undefined;

@@ -3,12 +3,13 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseDeb822 } from '../../repo-layout/deb822.js';
 import { makeDeb } from '../support/apt-debs.js';
 import { fixtureSpec, packRpm } from '../e2e/rpm-fixture.js';
-import { lxl } from '../support/exec.js';
+import { lxl, run } from '../support/exec.js';
 import { testKey } from '../support/test-key.js';
 import { tempDir } from '../support/tmp.js';
 
@@ -26,7 +27,7 @@ async function packages(repo: string, suite: string): Promise<string[]> {
 }
 
 test('every apt subcommand has --help', async () => {
-  for (const sub of ['add', 'remove', 'publish']) {
+  for (const sub of ['add', 'remove', 'list', 'publish']) {
     const r = await lxl(['apt', sub, '--help']);
     assert.match(r.stdout, new RegExp(`Usage: lxl apt ${sub}`));
   }
@@ -85,6 +86,31 @@ test('add --link hard-links the .debs into the pool (without it, the pool holds 
   assert.notEqual((await stat(path.join(copied, pool))).ino, (await stat(v1)).ino);
   assert.deepEqual(await packages(linked, 'stable'), await packages(copied, 'stable'));
   assert.match((await lxl(['apt', 'add', '--help'])).stdout, /--link/);
+});
+
+test('list prints what each suite holds in Debian version order (not the order added, nor byte order), one suite with --suite, or JSON', async () => {
+  const repo = path.join(work, 'repo-list');
+  const nope = await lxl(['apt', 'list', repo], { allowFail: true });
+  assert.equal(nope.code, 1);
+  assert.equal(nope.stderr, `lxl: cannot list ${repo}: it has no APT catalogue (${path.resolve(repo)}/state/apt/catalog.json; nothing was added yet) [E_NOT_FOUND]\n`);
+  // 6.1.192+1~legacy1 sorts before 6.1.192+1 in Debian's order (~ before anything), after it in byte order.
+  await lxl(['apt', 'add', repo, v2, v1, '--suite', 'testing']);
+  await lxl(['apt', 'add', repo, v2]);
+  const all = await lxl(['apt', 'list', repo]);
+  assert.equal(all.stdout, 'stable|main|all: linux-xen-legacy 6.1.192+1\ntesting|main|all: linux-xen-legacy 6.1.192+1~legacy1\ntesting|main|all: linux-xen-legacy 6.1.192+1\n');
+  assert.equal((await lxl(['apt', 'list', repo, '--suite', 'stable'])).stdout, 'stable|main|all: linux-xen-legacy 6.1.192+1\n');
+  const rows = JSON.parse((await lxl(['apt', 'list', repo, '--suite', 'testing', '--json'])).stdout) as Array<Record<string, unknown>>;
+  assert.deepEqual(rows.map((r) => r.version), ['6.1.192+1~legacy1', '6.1.192+1']);
+  assert.equal(rows[0].sha256, createHash('sha256').update(await readFile(v1)).digest('hex'));
+  assert.equal(rows[0].size, (await stat(v1)).size);
+  assert.match(String(rows[0].filename), /^pool\/main\/l\/linux-xen-legacy\/linux-xen-legacy_6\.1\.192\+1~legacy1_all\.deb$/);
+  assert.deepEqual(Object.keys(rows[0]), ['suite', 'component', 'arch', 'name', 'version', 'source', 'filename', 'size', 'sha256']);
+  const other = await lxl(['apt', 'list', repo, '--suite', 'unstable'], { allowFail: true });
+  assert.equal(other.code, 1);
+  assert.equal(other.stderr, `lxl: cannot list suite unstable: ${repo} has only stable, testing [E_NOT_FOUND]\n`);
+  // A reader that stops early (here one that reads nothing) ends only the output: no EPIPE trace, exit 0.
+  const piped = await run('bash', ['-c', 'set -o pipefail; "$0" apt list "$1" | true', new URL('../../bin/lxl', import.meta.url).pathname, repo]);
+  assert.equal(piped.stderr, '');
 });
 
 test('failures are one clear line with a code: unknown package, conflict, held lock, missing key, unreadable input', async () => {
