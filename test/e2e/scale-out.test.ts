@@ -16,7 +16,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -131,6 +131,25 @@ async function publishRows(c: Cluster): Promise<Array<{ id: string; state: strin
     return r.rows.map((x) => ({ id: x.id, state: x.state, owner: x.owner, started: Number(x.started_at), finished: x.finished_at === null ? null : Number(x.finished_at), error: x.error }));
   } finally {
     await client.end();
+  }
+}
+
+/**
+ * The first file under s3rver's `dataDir` changed at or after `since` (ms), the publish lock object aside (taken
+ * before any repo file is written), polled every 5 ms for up to `timeoutMs`.
+ */
+async function firstWriteAfter(dataDir: string, since: number, timeoutMs: number): Promise<string> {
+  const t0 = Date.now();
+  for (;;) {
+    for (const e of await readdir(dataDir, { recursive: true, withFileTypes: true })) {
+      if (!e.isFile()) continue;
+      const file = path.relative(dataDir, path.join(e.parentPath, e.name));
+      if (file.split(path.sep).includes('locks')) continue;
+      const st = await stat(path.join(dataDir, file)).catch(() => undefined);
+      if (st && st.mtimeMs >= since) return file;
+    }
+    if (Date.now() - t0 > timeoutMs) throw new Error(`the publish wrote nothing to the bucket in ${timeoutMs} ms`);
+    await sleep(5);
   }
 }
 
@@ -303,11 +322,15 @@ test('SIGKILL of one instance mid-publish: the served repo stays consistent; the
   await waitPublishesIdle(c);
   // New changes, so the publish has work to do when it is killed.
   for (let n = 300; n < 304; n++) await uploadKernel(c, b.url, n, n === 300);
+  const accepted0 = Date.now();
   const res = await api(a.url, 'POST', '/api/v1/repos/main/publish', { token: c.admin });
   assert.equal(res.status, 202, res.text);
   const id = res.json.publish.id as string;
-  await sleep(150);
+  // Killed once the publish has written to the bucket, not after a fixed time: on a fast machine a fixed wait can
+  // outlast the whole publish (median ~0.7 s here), and the kill would then test nothing.
+  const wrote = await firstWriteAfter(c.s3.dataDir, accepted0, 30_000);
   await a.stop('SIGKILL');
+  t.diagnostic(`killed ${Date.now() - accepted0} ms after the publish request, once it had written ${wrote}`);
   const killedAt = Date.now();
   const mid = (await api(b.url, 'GET', `/api/v1/publishes/${id}`)).json.publish;
   assert.equal(mid.state, 'running', 'the publish was killed before it finished (its lock is still held)');
