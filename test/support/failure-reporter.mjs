@@ -12,7 +12,7 @@ export default async function* failureReporter(source) {
     const { name, nesting, file, details } = event.data;
     const error = details?.error;
     const cause = error?.cause ?? error;
-    const message = String(cause?.message ?? cause ?? error ?? 'failed')
+    const message = String(cause?.message ?? cause ?? 'failed')
       .split('\n')
       .filter((l) => l.trim() !== '')
       .slice(0, 6)
