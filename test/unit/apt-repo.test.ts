@@ -15,6 +15,7 @@ import { addDebs, removePackages } from '../../repo-layout/apt/apt-changes.js';
 import { readDebRecord } from '../../repo-layout/apt/apt-ingest.js';
 import { publishApt, type AptPublishOptions } from '../../repo-layout/apt/apt-publish.js';
 import { FsXzBlockCache, type XzBlockCache } from '../../repo-layout/apt/packages-xz.js';
+import { OpenPgpSigner } from '../../repo-layout/signing/openpgp-signer.js';
 import { parseXzStream, type XzBlock } from '../../repo-layout/xz-container.js';
 import { parseDeb822 } from '../../repo-layout/deb822.js';
 import { inspectDeb } from '../../repo-layout/deb/deb-reader.js';
@@ -27,7 +28,9 @@ const DATE = new Date('2026-01-02T03:04:05Z');
 const work = await tempDir('lxl-apt-unit-');
 const debDir = path.join(work, 'debs');
 await mkdir(debDir);
-const { signer } = await testKey({});
+// The signer's clock is pinned to DATE too: tests compare InRelease bytes of publishes made at different moments, and
+// a signature carries its creation second (two publishes a second boundary apart would differ in that alone).
+const signer = await OpenPgpSigner.fromArmored((await testKey({})).key.secretArmored, { now: () => DATE });
 
 const FIXTURES: FixtureDeb[] = [
   { name: 'linux-image-6.1.192-xen-legacy', version: '6.1.192+1~legacy1', arch: 'x86_64' },
