@@ -214,15 +214,18 @@ test('two instances, one PostgreSQL, one bucket: 8 workers run 40 jobs exactly o
     children.push(spawn(process.execPath, [workerScript, logs[w], c.builder, `worker-${w}`, ...order], { stdio: 'ignore' }));
   }
   const events = (w: number): Array<Record<string, any>> => readFileSync(logs[w], 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
-  // Kill workers 0 and 1 in the middle of a job (their last event is a start).
+  // Kill workers 0 and 1 in the middle of a job: their last event is a start at most KILL_WITHIN_MS old, so the
+  // kill lands in the job's 300 ms of work, never while its completion is in flight (a kill between the server's
+  // commit and the worker's `done` line would leave a job that succeeded on its first attempt with no `done`).
+  const KILL_WITHIN_MS = 150;
   const killed = new Map<number, string>();
   const killer = (async () => {
-    for (let i = 0; i < 600 && killed.size < 2; i++) {
+    for (let i = 0; i < 1000 && killed.size < 2; i++) {
       for (const w of [0, 1]) {
         if (killed.has(w)) continue;
         const ev = events(w);
         const last = ev[ev.length - 1];
-        if (last?.ev === 'start' && ev.some((e) => e.ev === 'done')) {
+        if (last?.ev === 'start' && Date.now() - last.t < KILL_WITHIN_MS && ev.some((e) => e.ev === 'done')) {
           children[w].kill('SIGKILL');
           killed.set(w, last.job);
         }
@@ -262,6 +265,11 @@ test('two instances, one PostgreSQL, one bucket: 8 workers run 40 jobs exactly o
     assert.ok(Date.now() - t0 < 120_000, `jobs not done: ${JSON.stringify(jobs.filter((j) => j.state !== 'succeeded'))}`);
     await sleep(250);
   }
+  // The server commits a completion before the worker reads its answer and logs `done`: wait for the last lines
+  // (a SIGTERM now could fall in that gap), then a little more so that a duplicate completion would show too.
+  const doneLines = (): number => logs.reduce((n, _, w) => n + events(w).filter((e) => e.ev === 'done').length, 0);
+  for (const t1 = Date.now(); doneLines() < JOBS && Date.now() - t1 < 10_000; ) await sleep(50);
+  await sleep(500);
   for (const ch of children) ch.kill('SIGTERM');
   assert.equal(killed.size, 2, 'two workers were killed mid-job');
   const all: Array<Record<string, any>> = logs.flatMap((_, w) => events(w).map((e) => ({ ...e, w })));
