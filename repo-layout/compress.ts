@@ -65,6 +65,12 @@ export async function compressBuffer(kind: Compression, data: Uint8Array | strin
   return buffer(Readable.from([asBuffer(data)]).pipe(compressor(kind, opts)));
 }
 
+/** Compresses the concatenation of `parts` (the same bytes as compressBuffer of it) without joining them first. */
+export async function compressParts(kind: Compression, parts: readonly Uint8Array[], opts: CompressOptions = {}): Promise<Buffer> {
+  if (kind === 'none') return Buffer.concat(parts);
+  return buffer(Readable.from(parts).pipe(compressor(kind, opts)));
+}
+
 /** Decompresses a whole buffer. */
 export async function decompressBuffer(kind: Compression, data: Uint8Array): Promise<Buffer> {
   return buffer(Readable.from([asBuffer(data)]).pipe(decompressor(kind)));

@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import { hashBytes } from '../digests.js';
 import type { PublishedStorage } from '../../storage/storage.js';
-import type { YumPackage } from './yum-package.js';
+import type { YumEntry } from './yum-package.js';
 import { REPODATA_TYPES, type ChecksumType, type ElementBytes, type RepodataType } from './yum-xml.js';
 
 /**
@@ -42,7 +42,7 @@ export class RepodataElements {
   ) {}
 
   /** The element of `p` in the earlier `doc`, when `p` is a record that publish encoded; undefined otherwise. */
-  get(doc: RepodataType, p: YumPackage): ElementBytes | undefined {
+  get(doc: RepodataType, p: YumEntry): ElementBytes | undefined {
     if ((p.serial ?? 0) > this.record.serial) return undefined;
     const d = this.docs.get(doc);
     const range = d?.at.get(this.record.checksumType === 'sha1' ? p.sha1 : p.sha256);

@@ -60,6 +60,32 @@ export interface YumPackage {
   serial?: number;
 }
 
+/**
+ * The fields of a package record a catalogue keeps at hand (catalogue.json): all that adds, removals, retention,
+ * `lxl yum list` and a publish that copies the package's elements from the served repodata need. The rest of the
+ * record (deps, files, changelog, texts) is read only to encode its elements (YumCatalogue.records).
+ */
+export const ENTRY_FIELDS = ['href', 'name', 'arch', 'epoch', 'version', 'release', 'sha256', 'sha1', 'packageSize', 'fileDigestAlgo', 'payloadCompressor', 'serial'] as const;
+
+/** A package as the catalogue lists it: a whole YumPackage (just added), or its ENTRY_FIELDS and where the rest is. */
+export type YumEntry = Pick<YumPackage, (typeof ENTRY_FIELDS)[number]> & {
+  /** Where the catalogue keeps the whole record: [offset, length] in YumState.records (absent until it is written). */
+  at?: [number, number];
+};
+
+/** True when `e` is a whole record (not only the fields the catalogue keeps at hand). */
+export function isWholeRecord(e: YumEntry): e is YumPackage & YumEntry {
+  return Array.isArray((e as Partial<YumPackage>).files);
+}
+
+/** The ENTRY_FIELDS of `p` (and its `at`), as catalogue.json holds them. */
+export function entryOf(p: YumEntry): YumEntry {
+  const e: Record<string, unknown> = {};
+  for (const k of ENTRY_FIELDS) if (p[k] !== undefined) e[k] = p[k];
+  if (p.at) e.at = p.at;
+  return e as unknown as YumEntry;
+}
+
 // rpmds.h sense bits used here.
 const LESS = 1 << 1;
 const GREATER = 1 << 2;

@@ -19,7 +19,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { compressBuffer } from '../compress.js';
+import { compressParts } from '../compress.js';
 import { hashBytes } from '../digests.js';
 import { ConflictError, FormatError, NotFoundError } from '../errors.js';
 import { readRpmFile } from '../rpm/rpm-reader.js';
@@ -30,8 +30,8 @@ import { CACHE_IMMUTABLE, CACHE_INDEX, type PublishedStorage, type PutItem } fro
 import { planGc, runGc, type GcPending } from '../../storage/gc.js';
 import { repoFile, repomdXml, type RepomdRecord } from './repomd.js';
 import type { YumCatalogue, YumProfile, YumSettings, YumState } from './yum-catalogue.js';
-import { yumPackageFrom, type YumPackage } from './yum-package.js';
-import { REPODATA_TYPES, repodataXml, type ChecksumType, type ElementBytes } from './yum-xml.js';
+import { isWholeRecord, yumPackageFrom, type YumEntry, type YumPackage } from './yum-package.js';
+import { REPODATA_TYPES, repodataXmlParts, type ChecksumType, type ElementBytes } from './yum-xml.js';
 import { readServedRepodata, REPODATA_ENCODER, repodataElements, type RepodataElements, type RepodataRecord, type ServedRepodata } from './repodata-reuse.js';
 import { mapLimit } from '../concurrency.js';
 import { freshMtime } from '../../storage/fresh-mtime.js';
@@ -86,7 +86,7 @@ export interface YumUpdate {
   /** How added files are stored. */
   link?: AddRpmsOptions['link'];
   /** Keeps only the packages this accepts (after the adds): the server drops what its repo no longer lists. */
-  keep?: (p: YumPackage) => boolean;
+  keep?: (p: YumEntry) => boolean;
   /** Removes the packages this names (see matchesPackage); naming none is an error. Files go after the grace period. */
   remove?: string;
   /** Publishes the result. */
@@ -95,7 +95,7 @@ export interface YumUpdate {
 
 export interface YumUpdateResult {
   added: AddResult[];
-  removed: YumPackage[];
+  removed: YumEntry[];
   published?: PublishYumResult;
 }
 
@@ -138,7 +138,7 @@ export async function addRpms(ctx: YumRepoContext, files: string[], opts: AddRpm
 }
 
 /** Removes the packages `what` names from the catalogue (files go at a later publish, after the grace period). */
-export async function removePackages(ctx: YumRepoContext, what: string): Promise<YumPackage[]> {
+export async function removePackages(ctx: YumRepoContext, what: string): Promise<YumEntry[]> {
   return (await updateYum(ctx, { remove: what })).removed;
 }
 
@@ -241,13 +241,13 @@ async function hashStream(s: AsyncIterable<Buffer>): Promise<string> {
 }
 
 /** True when `pkg` is what `what` names: `name`, `name-version`, `name-version-release` (epoch optional). */
-export function matchesPackage(pkg: YumPackage, what: string): boolean {
+export function matchesPackage(pkg: YumEntry, what: string): boolean {
   const evs = [pkg.version, `${pkg.version}-${pkg.release}`, `${pkg.epoch}:${pkg.version}`, `${pkg.epoch}:${pkg.version}-${pkg.release}`];
   return what === pkg.name || evs.some((v) => what === `${pkg.name}-${v}`) || what === `${pkg.name}-${pkg.version}-${pkg.release}.${pkg.arch}`;
 }
 
 /** Removes the packages `what` names from `state`. */
-function removeFromState(ctx: YumRepoContext, state: YumState, what: string): YumPackage[] {
+function removeFromState(ctx: YumRepoContext, state: YumState, what: string): YumEntry[] {
   const gone = state.packages.filter((p) => matchesPackage(p, what));
   if (gone.length === 0) throw new NotFoundError(`cannot remove ${what}: no such package in yum repo ${ctx.name} (give name, name-version or name-version-release)`);
   state.packages = state.packages.filter((p) => !gone.includes(p));
@@ -272,21 +272,21 @@ export interface PublishYumResult {
 }
 
 /** Checks a package fits the repo profile: el5 needs MD5 file digests and gzip/bzip2 payloads (rpm 4.4). */
-export function checkProfile(p: YumPackage, profile: YumProfile): void {
+export function checkProfile(p: YumEntry, profile: YumProfile): void {
   if (profile !== 'el5') return;
   if (p.fileDigestAlgo !== PgpHash.MD5) throw new FormatError(`cannot publish ${p.href} in an el5 repo: it uses SHA-256 file digests that rpm 4.4 cannot check (pack it with --profile el5)`);
   if (!['gzip', 'bzip2'].includes(p.payloadCompressor)) throw new FormatError(`cannot publish ${p.href} in an el5 repo: its ${p.payloadCompressor} payload needs rpm >= 4.6 (pack it with --profile el5)`);
 }
 
 /** Applies retention: keeps the newest `keep` versions per name+arch; returns the retired packages. */
-export function applyRetention(pkgs: YumPackage[], keep: number): { kept: YumPackage[]; retired: YumPackage[] } {
+export function applyRetention<T extends YumEntry>(pkgs: T[], keep: number): { kept: T[]; retired: T[] } {
   if (keep <= 0) return { kept: pkgs, retired: [] };
-  const groups = new Map<string, YumPackage[]>();
+  const groups = new Map<string, T[]>();
   for (const p of pkgs) {
     const k = `${p.name}\0${p.arch}`;
     groups.set(k, [...(groups.get(k) ?? []), p]);
   }
-  const retired = new Set<YumPackage>();
+  const retired = new Set<T>();
   for (const g of groups.values()) {
     g.sort((a, b) => compareEvr(b, a));
     g.slice(keep).forEach((p) => retired.add(p));
@@ -295,7 +295,7 @@ export function applyRetention(pkgs: YumPackage[], keep: number): { kept: YumPac
 }
 
 /** Publish order of packages: name, arch, then version ascending. */
-export function sortPackages(pkgs: YumPackage[]): YumPackage[] {
+export function sortPackages<T extends YumEntry>(pkgs: readonly T[]): T[] {
   return [...pkgs].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.arch < b.arch ? -1 : a.arch > b.arch ? 1 : compareEvr(a, b)));
 }
 
@@ -312,25 +312,41 @@ export interface BuiltRepodata {
 /**
  * Builds the three metadata files and repomd.xml for `pkgs` (pure apart from gzip). `previous` holds the elements
  * of the documents the last publish wrote: those of unchanged packages are copied, not encoded (the same bytes).
+ * Packages to encode must be whole records, or have one in `wholes`.
  */
-export async function buildRepodata(pkgs: YumPackage[], opts: { checksumType: ChecksumType; timestamp: number; serial?: number; previous?: RepodataElements }): Promise<BuiltRepodata> {
+export async function buildRepodata(
+  pkgs: readonly YumEntry[],
+  opts: { checksumType: ChecksumType; timestamp: number; serial?: number; previous?: RepodataElements; wholes?: ReadonlyMap<YumEntry, YumPackage> },
+): Promise<BuiltRepodata> {
   const t = opts.checksumType;
   const sorted = sortPackages(pkgs);
   const prev = opts.previous;
+  const whole = (p: YumEntry): YumPackage => {
+    const w = isWholeRecord(p) ? p : opts.wholes?.get(p);
+    if (!w) throw new Error(`buildRepodata: no whole record of ${p.href} to encode`);
+    return w;
+  };
   let reused = 0;
   // The three gzips run side by side on libuv's thread pool.
   const built = await Promise.all(
     REPODATA_TYPES.map(async (type) => {
-      const reuse = (p: YumPackage): ElementBytes | undefined => {
+      const reuse = (p: YumEntry): ElementBytes | undefined => {
         const element = prev!.get(type, p);
         if (element) reused++;
         return element;
       };
-      const open = repodataXml(type, sorted, t, prev && reuse);
-      const gz = await compressBuffer('gzip', open, { level: 6 });
+      // The document as pieces (copied elements stay views of the served documents): gzipped and hashed as they are.
+      const parts = repodataXmlParts(type, sorted, t, prev && reuse, whole);
+      const gz = await compressParts('gzip', parts, { level: 6 });
       const sum = hashBytes(gz, [t])[t];
       const href = `repodata/${sum}-${type}.xml.gz`;
-      const record: RepomdRecord = { type, href, checksum: sum, openChecksum: hashBytes(open, [t])[t], size: gz.length, openSize: open.length, timestamp: opts.timestamp };
+      const openHash = createHash(t);
+      let openSize = 0;
+      for (const part of parts) {
+        openHash.update(part);
+        openSize += part.length;
+      }
+      const record: RepomdRecord = { type, href, checksum: sum, openChecksum: openHash.digest('hex'), size: gz.length, openSize, timestamp: opts.timestamp };
       return { file: { href, body: gz }, record };
     }),
   );
@@ -355,7 +371,11 @@ async function publishState(ctx: YumRepoContext, state: YumState, opts: PublishY
   const checksumType: ChecksumType = settings.profile === 'el5' ? 'sha1' : 'sha256';
   const timestamp = Math.floor(now.getTime() / 1000);
   const previous = repodataElements(served, state.repodata, checksumType);
-  const { files, repomd, record, reused } = await buildRepodata(kept, { checksumType, timestamp, serial: state.serial, previous });
+  // Whole records only for what cannot be copied (packages just added are whole already): none after adding one rpm.
+  const toEncode = kept.filter((p) => !isWholeRecord(p) && !(previous && REPODATA_TYPES.every((t) => previous.get(t, p))));
+  const records = await ctx.catalogue.records(toEncode);
+  const wholes = new Map(toEncode.map((p, i) => [p, records[i]]));
+  const { files, repomd, record, reused } = await buildRepodata(kept, { checksumType, timestamp, serial: state.serial, previous, wholes });
   // EL5's gpg 1.4 verifies SHA-256; modern clients get the signer's default (SHA-512).
   const asc = await opts.signer.detachArmored(repomd, settings.profile === 'el5' ? { hash: 'sha256' } : {});
   const key = opts.signer.publicKeyArmored();

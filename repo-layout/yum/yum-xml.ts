@@ -2,7 +2,7 @@
 // strings, documents as bytes), in the element order and indentation
 // createrepo_c writes (and yum 3.2/dnf/zypper read).
 
-import { isPrimaryFile, type YumDep, type YumFile, type YumPackage } from './yum-package.js';
+import { isPrimaryFile, isWholeRecord, type YumDep, type YumEntry, type YumFile, type YumPackage } from './yum-package.js';
 
 export type ChecksumType = 'sha256' | 'sha1';
 
@@ -123,12 +123,39 @@ export interface ElementBytes {
   end: number;
 }
 
+/** The default `whole` of repodataXml: packages to encode must be whole records. */
+function wholeOnly(p: YumEntry): YumPackage {
+  if (!isWholeRecord(p)) throw new Error(`repodataXml: ${p.href} is a catalogue entry, not a whole record, and no whole() gives it`);
+  return p;
+}
+
 /**
  * A whole metadata document for `pkgs` (already in publish order), as UTF-8 bytes. `reuse` may hand back a package's
  * element as an earlier document holds it (the bytes its encoder above gives), which is copied instead of encoded;
- * elements that follow each other there are copied as one range.
+ * elements that follow each other there are copied as one range. `whole` gives the whole record of a package to
+ * encode (by default the package itself, which must be one).
  */
-export function repodataXml(doc: RepodataType, pkgs: readonly YumPackage[], type: ChecksumType, reuse?: (p: YumPackage) => ElementBytes | undefined): Buffer {
+export function repodataXml<T extends YumEntry>(
+  doc: RepodataType,
+  pkgs: readonly T[],
+  type: ChecksumType,
+  reuse?: (p: T) => ElementBytes | undefined,
+  whole: (p: T) => YumPackage = wholeOnly,
+): Buffer {
+  return Buffer.concat(repodataXmlParts(doc, pkgs, type, reuse, whole));
+}
+
+/**
+ * repodataXml's bytes as the pieces it joins: encoded text, and ranges of the earlier documents (views, not copies).
+ * A publish gzips and hashes them as they are, never holding the whole document in one more buffer.
+ */
+export function repodataXmlParts<T extends YumEntry>(
+  doc: RepodataType,
+  pkgs: readonly T[],
+  type: ChecksumType,
+  reuse?: (p: T) => ElementBytes | undefined,
+  whole: (p: T) => YumPackage = wholeOnly,
+): Buffer[] {
   const d = DOCS[doc];
   const parts: Buffer[] = [];
   let text = `${HEAD}<${d.root} ${d.ns} packages="${pkgs.length}">\n`;
@@ -143,7 +170,7 @@ export function repodataXml(doc: RepodataType, pkgs: readonly YumPackage[], type
     const old = reuse?.(p);
     if (old === undefined) {
       if (run) flush();
-      text += d.pkg(p, type);
+      text += d.pkg(whole(p), type);
       if (text.length >= TEXT_CHUNK) flush();
     } else if (run && run.bytes === old.bytes && run.end === old.start) run.end = old.end;
     else {
@@ -153,5 +180,5 @@ export function repodataXml(doc: RepodataType, pkgs: readonly YumPackage[], type
   }
   flush();
   parts.push(Buffer.from(`</${d.root}>\n`, 'utf8'));
-  return Buffer.concat(parts);
+  return parts;
 }

@@ -283,7 +283,7 @@ test('updateYum: add, keep and publish in one update write the catalogue once an
     const ctx = await ctxFor(path.join(dir, sub), clock);
     const inner = ctx.catalogue;
     let writes = 0;
-    const catalogue: YumCatalogue = { read: () => inner.read(), lock: () => inner.lock(), write: (st) => (writes++, inner.write(st)) };
+    const catalogue: YumCatalogue = { read: () => inner.read(), lock: () => inner.lock(), write: (st) => (writes++, inner.write(st)), records: (e) => inner.records(e) };
     return { ...ctx, catalogue, writes: () => writes };
   };
 

@@ -9,11 +9,12 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync, gzipSync } from 'node:zlib';
+import { compressParts } from '../../repo-layout/compress.js';
 import { indexElements, REPODATA_ENCODER, repodataElements, type RepodataRecord, type ServedRepodata } from '../../repo-layout/yum/repodata-reuse.js';
 import { JsonYumCatalogue } from '../../repo-layout/yum/yum-catalogue.js';
 import type { YumPackage } from '../../repo-layout/yum/yum-package.js';
 import { publishYum, removePackages, updateYum, type YumRepoContext } from '../../repo-layout/yum/yum-repo.js';
-import { filelistsPackage, otherPackage, primaryPackage, REPODATA_TYPES, repodataXml, type ChecksumType, type ElementBytes, type RepodataType } from '../../repo-layout/yum/yum-xml.js';
+import { filelistsPackage, otherPackage, primaryPackage, REPODATA_TYPES, repodataXml, repodataXmlParts, type ChecksumType, type ElementBytes, type RepodataType } from '../../repo-layout/yum/yum-xml.js';
 import { FsStorage } from '../../storage/fs-storage.js';
 import { smallRpm } from '../e2e/rpm-fixture.js';
 import { tempDir } from '../support/tmp.js';
@@ -94,7 +95,7 @@ test('documents built from the elements of earlier ones are byte for byte a full
   }
 });
 
-test('a big document, made into bytes a piece at a time with copied runs between the pieces, is its head, every element in order and its tail', () => {
+test('a big document, made into bytes a piece at a time with copied runs between the pieces, is its head, every element in order and its tail; its pieces gzip to gzip of the whole', async () => {
   // Enough packages for each document to span several of repodataXml's 64 KiB text pieces; some text is not ASCII.
   const pkgs = Array.from({ length: 400 }, (_, i) => record(`pkg${String(i).padStart(4, '0')}`, i + 1, i % 7 === 0 ? { summary: `naïve ½ résumé ${i}` } : {}));
   const encode = { primary: primaryPackage, filelists: filelistsPackage, other: otherPackage };
@@ -116,6 +117,13 @@ test('a big document, made into bytes a piece at a time with copied runs between
       return i % 3 === 0 ? { bytes: doc, start: starts[i], end: starts[i] + elements[i].length } : undefined;
     };
     assert.ok(repodataXml(type, pkgs, 'sha256', copy).equals(doc), `${type}: copying changed the bytes`);
+    // What a publish gzips and hashes: the pieces, which are the document's bytes (copied runs as views), and their
+    // gzip is the document's, byte for byte.
+    const parts = repodataXmlParts(type, pkgs, 'sha256', copy);
+    assert.ok(parts.length > 3, `${type}: ${parts.length} pieces`);
+    assert.ok(parts.some((x) => x.buffer === doc.buffer), `${type}: copied runs are views of the earlier document`);
+    assert.ok(Buffer.concat(parts).equals(doc), `${type}: the pieces are the document`);
+    assert.ok((await compressParts('gzip', parts, { level: 6 })).equals(gzipSync(doc, { level: 6 })), `${type}: gzip of the pieces is gzip of the document`);
   }
 });
 
