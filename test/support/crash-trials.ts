@@ -164,10 +164,18 @@ export interface TrialSetup {
   trials: number;
   seed: number;
   log: (line: string) => void;
+  /**
+   * The storage writes repomd.xml and repomd.xml.asc as two objects (S3): a kill after their PUTs started and before
+   * both completed may leave a pair dnf rejects until the rerun (README, Storage; the TODO subtest of
+   * publish-crash-points shows it). Such a trial is counted apart (TrialReport.pairWindow), never as a kill elsewhere.
+   */
+  pairWindow?: boolean;
 }
 
 export interface TrialReport {
   passed: number;
+  /** Passed trials killed inside the documented S3 pair window in which dnf rejected the pair (apt and the rerun were checked as in any trial). */
+  pairWindow: number;
   failed: Array<{ trial: number; error: string }>;
   points: Map<string, number>;
   durationMs: number;
@@ -226,7 +234,7 @@ export async function runCrashTrials(s: TrialSetup): Promise<TrialReport> {
   let spanMs = Math.max(cal.ms, 200);
   s.log(`publish duration: first ${first.ms} ms, incremental ${cal.ms} ms; kills spread over [0, ${Math.round(spanMs * 1.05)}) ms after the child is ready`);
   const rnd = seededRandom(s.seed);
-  const report: TrialReport = { passed: 0, failed: [], points: new Map(), durationMs: 0 };
+  const report: TrialReport = { passed: 0, pairWindow: 0, failed: [], points: new Map(), durationMs: 0 };
   for (let n = 0; n < s.trials; n++) {
     const i = n + 2;
     const delay = Math.floor(rnd() * spanMs * 1.05);
@@ -237,7 +245,19 @@ export async function runCrashTrials(s: TrialSetup): Promise<TrialReport> {
       report.points.set(point, (report.points.get(point) ?? 0) + 1);
       const old = { name: 'old', versions: expected(i) };
       const fresh = { name: 'new', versions: expected(i + 1) };
-      const afterKill = await checkServed(s, r.killed ? [old, fresh] : [fresh]);
+      // Killed once the pair's PUTs had started (the last write logged is the .asc, the second of the batch).
+      const inWindow = s.pairWindow === true && r.killed && /^put \S+\/repodata\/repomd\.xml\.asc$/.test(r.lastWrite ?? '');
+      let afterKill: string;
+      try {
+        afterKill = await checkServed(s, r.killed ? [old, fresh] : [fresh]);
+      } catch (err) {
+        if (!inWindow || !/dnf makecache failed[\s\S]*GPG signature/.test((err as Error).message)) throw err;
+        // The window itself: apt must still see the old or the new state.
+        const apt = await s.apt();
+        if (![old, fresh].some((a) => same(a.versions, apt.versions))) throw new Error(`apt lists versions [${apt.versions.join(' ')}] after a kill in the pair window`);
+        afterKill = `apt ${same(old.versions, apt.versions) ? 'old' : 'new'}, dnf rejects the half-written repomd.xml pair (the documented S3 window)`;
+        report.pairWindow++;
+      }
       await publishChange({ ...s.job, debs: [s.fixtures.debs[i]!], rpms: [s.fixtures.rpms[i]!] }, { signer: s.signer });
       await checkServed(s, [fresh]);
       report.passed++;
