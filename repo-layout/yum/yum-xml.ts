@@ -135,14 +135,8 @@ function wholeOnly(p: YumEntry): YumPackage {
  * elements that follow each other there are copied as one range. `whole` gives the whole record of a package to
  * encode (by default the package itself, which must be one).
  */
-export function repodataXml<T extends YumEntry>(
-  doc: RepodataType,
-  pkgs: readonly T[],
-  type: ChecksumType,
-  reuse?: (p: T) => ElementBytes | undefined,
-  whole: (p: T) => YumPackage = wholeOnly,
-): Buffer {
-  return Buffer.concat(repodataXmlParts(doc, pkgs, type, reuse, whole));
+export function repodataXml<T extends YumEntry>(...args: Parameters<typeof repodataXmlParts<T>>): Buffer {
+  return Buffer.concat(repodataXmlParts(...args));
 }
 
 /**
