@@ -10,10 +10,10 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { fsyncPath, writeFileDurable } from '../../storage/durable-file.js';
+import { writeFileDurable } from '../../storage/durable-file.js';
 import { acquireStateLock } from '../../storage/state-lock.js';
 import { StorageError } from '../errors.js';
-import { entryOf, ENTRY_FIELDS, isWholeRecord, type YumEntry, type YumPackage } from './yum-package.js';
+import { entryOf, isWholeRecord, type YumEntry, type YumPackage } from './yum-package.js';
 import type { RepodataRecord } from './repodata-reuse.js';
 
 export type YumProfile = 'modern' | 'el5';
@@ -224,33 +224,16 @@ async function appendRecords(file: string, pkgs: YumPackage[]): Promise<Map<YumE
   }
 }
 
-/** The lines of `entries` in `file`: positioned reads for a few, one read of the file for many. */
+/** The lines of `entries` in `file`. */
 async function readLines(file: string, entries: readonly YumEntry[]): Promise<Buffer[]> {
   if (entries.length === 0) return [];
   const fail = (why: string, cause?: unknown): never => {
     throw new StorageError(`cannot read yum package records ${file}: ${why}`, { cause });
   };
   for (const e of entries) if (!e.at) fail(`catalogue.json gives no place for ${e.href}`);
-  try {
-    if (entries.length > 64) {
-      const all = await readFile(file);
-      return entries.map((e) => all.subarray(e.at![0], e.at![0] + e.at![1]));
-    }
-    const fh = await open(file, 'r');
-    try {
-      return await Promise.all(
-        entries.map(async (e) => {
-          const b = Buffer.allocUnsafe(e.at![1]);
-          const { bytesRead } = await fh.read(b, 0, b.length, e.at![0]);
-          return b.subarray(0, bytesRead);
-        }),
-      );
-    } finally {
-      await fh.close();
-    }
-  } catch (err) {
-    return fail((err as Error).message, err);
-  }
+  // One read: records are needed for all packages (an encoder change, served documents gone) or for none.
+  const all = await readFile(file).catch((err: unknown) => fail((err as Error).message, err));
+  return entries.map((e) => all.subarray(e.at![0], e.at![0] + e.at![1]));
 }
 
 /** The whole record of `entry` from its line, checked against the entry (a wrong place or a damaged file is an error). */
@@ -262,9 +245,8 @@ function wholeRecord(file: string, entry: YumEntry, line: Buffer): YumPackage {
     throw new StorageError(`cannot read yum package records ${file}: the record of ${entry.href} at byte ${entry.at![0]} is not valid JSON (${(err as Error).message})`, { cause: err });
   }
   if (rec?.sha256 !== entry.sha256 || rec.href !== entry.href) throw new StorageError(`cannot read yum package records ${file}: the record at byte ${entry.at![0]} is not ${entry.href}'s`);
-  const whole = { ...rec } as YumPackage & YumEntry;
-  for (const k of ENTRY_FIELDS) if (entry[k] !== undefined) (whole as unknown as Record<string, unknown>)[k] = entry[k];
-  return whole;
+  const { at: _at, ...fields } = entryOf(entry);
+  return { ...rec, ...fields };
 }
 
 JsonYumCatalogue satisfies new (opts: JsonYumCatalogueOptions) => YumCatalogue;
