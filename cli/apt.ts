@@ -18,6 +18,7 @@ import { publishApt } from '../repo-layout/apt/apt-publish.js';
 import { FsXzBlockCache } from '../repo-layout/apt/packages-xz.js';
 import { comparePackages } from '../repo-layout/apt/apt-packages.js';
 import type { Signer } from '../repo-layout/signing/signer.js';
+import { commandRelay } from '../repo-layout/command-relay.js';
 
 // OpenPGP (~150 ms to load) only for commands that sign; cli/main.ts starts loading it early when --key is given.
 const loadSigner: typeof import('../repo-layout/signing/openpgp-signer.js').loadSigner = async (o) => (await import('../repo-layout/signing/openpgp-signer.js')).loadSigner(o);
@@ -181,8 +182,10 @@ async function runPublish(repo: string, flags: PublishFlags, catalog: JsonAptCat
  * Runs a change under the bucket's publish lock (S3; taken first, so a loser never touches the catalogue) and the
  * repo's state lock. The catalogue is written once, at the end (`add --key` adds, prunes and publishes).
  */
-async function withRepo(repo: string, flags: StorageFlags, fn: (catalog: JsonAptCatalog, storage: PublishedStorage) => Promise<void>): Promise<void> {
+async function withRepo(repo: string, flags: StorageFlags & { key?: string }, fn: (catalog: JsonAptCatalog, storage: PublishedStorage) => Promise<void>): Promise<void> {
   const { stateDir } = repoPaths(repo);
+  // A publish runs xz (and a big batch syncfs) through the relay's sh: forked now, while the heap is small.
+  if (flags.key) commandRelay.start();
   const rs = openRepoStorage(repo, flags);
   await rs.locked(async () => {
     const unlock = await lockRepoState(stateDir);

@@ -8,6 +8,7 @@
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { commandRelay } from '../repo-layout/command-relay.js';
 import { runCli, type CommandGroups } from './program.js';
 
 /** How many packages the first add takes: at least 64, the size from which a batch takes the big-batch paths. */
@@ -54,6 +55,8 @@ export async function warmUp(groups: CommandGroups): Promise<void> {
     await run('yum', 'remove', repo, 'lxl-warm-1', '--key', key);
     await run('yum', 'publish', repo, '--key', key);
   } finally {
+    // The relay's sh is a child process: none may be running when the heap is saved.
+    commandRelay.stop();
     process.stdout.write = out;
     process.stderr.write = err;
     process.exitCode = undefined;

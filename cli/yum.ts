@@ -11,6 +11,8 @@ import { ConfigError, NotFoundError } from '../repo-layout/errors.js';
 import { JsonYumCatalogue } from '../repo-layout/yum/yum-catalogue.js';
 import { sortPackages, updateYum, type PublishYumOptions, type YumRepoContext, type YumUpdate } from '../repo-layout/yum/yum-repo.js';
 import type { PublishedStorage } from '../storage/storage.js';
+import { BULK_SYNC_MIN } from '../storage/fs-storage.js';
+import { commandRelay } from '../repo-layout/command-relay.js';
 import { openRepoStorage, storageOptions, traceCompleted, type StorageFlags } from './storage-option.js';
 import { writeLines } from './output.js';
 
@@ -74,6 +76,10 @@ async function publishRequest(repo: string, o: PublishFlags, local: boolean): Pr
 /** Runs one catalogue update (a change, published in the same update when --key is given) and prints what it did. */
 async function runUpdate(repo: string, o: PublishFlags, change: Omit<YumUpdate, 'publish'>): Promise<void> {
   const rs = openRepoStorage(repo, o);
+  // A big batch stored into the local folder ends with a syncfs through the relay's sh: forked now, while the heap is
+  // small (an in-place add, whose rpms already are the pool files, stores nothing).
+  const publicDir = path.resolve(repo, 'public') + path.sep;
+  if (rs.local && (change.add?.length ?? 0) >= BULK_SYNC_MIN && change.add!.some((f) => !path.resolve(f).startsWith(publicDir))) commandRelay.start();
   await rs.locked(async () => {
     const started = new Date();
     const publish = await publishRequest(repo, o, rs.local);

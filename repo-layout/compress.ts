@@ -11,6 +11,7 @@ import zlib from 'node:zlib';
 import { promisify } from 'node:util';
 import { FormatError, ToolError } from './errors.js';
 import { asBuffer } from './bytes.js';
+import { commandRelay } from './command-relay.js';
 
 export type Compression = 'gzip' | 'xz' | 'none';
 
@@ -36,11 +37,16 @@ export function compressionSuffix(kind: Compression): string {
 export function compressor(kind: Compression, opts: CompressOptions = {}): Duplex {
   if (kind === 'none') return new PassThrough();
   if (kind === 'gzip') return zlib.createGzip({ level: opts.level ?? 9 });
+  return spawnFilter('xz', xzArgs(opts));
+}
+
+/** xz's arguments for compressing stdin to stdout with `opts`. */
+function xzArgs(opts: CompressOptions): string[] {
   const threads = Math.max(2, opts.threads ?? os.availableParallelism());
   const block = opts.blockSize ? [`--block-size=${opts.blockSize}`] : [];
   if (opts.blockList?.length) block.push(`--block-list=${opts.blockList.join(',')}`);
   const preset = opts.xzFilter ? `--lzma2=${opts.xzFilter}` : `-${opts.level ?? 6}`;
-  return spawnFilter('xz', ['-z', '-c', '--check=crc64', preset, `-T${threads}`, ...block, '--memlimit-compress=50%']);
+  return ['-z', '-c', '--check=crc64', preset, `-T${threads}`, ...block, '--memlimit-compress=50%'];
 }
 
 /** A transform stream that decompresses `kind`. */
@@ -57,12 +63,15 @@ export function zstdDecompressor(): Duplex {
 
 const gzipAsync = promisify(zlib.gzip);
 
-/** Compresses a whole buffer (for small indices such as Packages.gz/.xz). */
+/** Compresses a whole buffer (for small indices such as Packages.gz/.xz); xz runs through the process's command relay. */
 export async function compressBuffer(kind: Compression, data: Uint8Array | string, opts: CompressOptions = {}): Promise<Buffer> {
   if (kind === 'none') return asBuffer(data);
   // On the thread pool (the same bytes as gzipSync), so several compress side by side.
   if (kind === 'gzip') return gzipAsync(asBuffer(data), { level: opts.level ?? 9 });
-  return buffer(Readable.from([asBuffer(data)]).pipe(compressor(kind, opts)));
+  // Through the relay: no fork of this process (command-relay.ts); the bytes are those of compressor().
+  const { code, stdout, stderr } = await commandRelay.run(['xz', ...xzArgs(opts)], { input: asBuffer(data) });
+  if (code !== 0) throw new ToolError(`cannot compress with xz: ${stderr.trim() || `exit ${code}`}${code === 127 ? ' (install xz-utils)' : ''}`);
+  return stdout;
 }
 
 /** Compresses the concatenation of `parts` (the same bytes as compressBuffer of it) without joining them first. */
@@ -71,9 +80,13 @@ export async function compressParts(kind: Compression, parts: readonly Uint8Arra
   return buffer(Readable.from(parts).pipe(compressor(kind, opts)));
 }
 
-/** Decompresses a whole buffer. */
+/** Decompresses a whole buffer (a small one: xz runs through the process's command relay, its output is read whole). */
 export async function decompressBuffer(kind: Compression, data: Uint8Array): Promise<Buffer> {
-  return buffer(Readable.from([asBuffer(data)]).pipe(decompressor(kind)));
+  if (kind !== 'xz') return buffer(Readable.from([asBuffer(data)]).pipe(decompressor(kind)));
+  const { code, stdout, stderr } = await commandRelay.run(['xz', '-d', '-c'], { input: data });
+  if (code === 127) throw new ToolError('cannot run xz (install xz-utils)');
+  if (code !== 0) throw new FormatError(`cannot decompress with xz: ${stderr.trim() || `exit ${code}`}`);
+  return stdout;
 }
 
 /** Tells gzip, xz or zstd from a file's first bytes; undefined when none matches. */

@@ -25,6 +25,7 @@ import { registerInstance } from './instance-registry.js';
 import { RepoPublisher } from './repo-publisher.js';
 import { loadSigner } from '../repo-layout/signing/openpgp-signer.js';
 import path from 'node:path';
+import { commandRelay } from '../repo-layout/command-relay.js';
 
 export interface StartOptions {
   /** How to publish (the APT/YUM publisher); default: publishes fail with "no publisher configured". */
@@ -82,6 +83,8 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const log = opts.log ?? pino({ level: config.logLevel, redact: ['req.headers.authorization', '*.token', 'token'] }, pino.destination(2));
   const paths = serverPaths(config);
   const owner = `${hostname()}:${process.pid}:${newId('inst')}`;
+  // The publishes' xz and syncfs run through one sh forked now, while the heap is small (repo-layout/command-relay.ts).
+  commandRelay.start();
 
   // SQLite: one server per state folder. PostgreSQL: several instances may share it (README "Scaling out").
   const shared = opts.store ? !(opts.store instanceof SqliteStore) : isSharedStore(config.database);

@@ -10,7 +10,6 @@
 // no rename and no copied byte.
 
 import fs, { createReadStream, createWriteStream } from 'node:fs';
-import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { chmod, copyFile, link, lstat, mkdir, open, readFile, readdir, rename, rm, rmdir, stat, symlink, unlink, utimes } from 'node:fs/promises';
 import path from 'node:path';
@@ -21,6 +20,7 @@ import { mapLimit } from '../repo-layout/concurrency.js';
 import { NotFoundError, StorageError } from '../repo-layout/errors.js';
 import { assertKey, type LinkItem, type ObjectInfo, type PublishedStorage, type PutItem, type PutOptions } from './storage.js';
 import { asBuffer } from '../repo-layout/bytes.js';
+import { commandRelay } from '../repo-layout/command-relay.js';
 import { discardWriteStream } from './durable-file.js';
 import { LinkThread, linkOne, type LinkJob, type LinkOutcome } from './link-thread.js';
 
@@ -476,16 +476,14 @@ class SourceFailed extends Error {
   }
 }
 
-const execFileP = promisify(execFile);
-
 /**
  * syncfs(2) on the file system holding `dir` (coreutils `sync --file-system`; Node has no binding). It also writes
  * other processes' dirty data on that file system, so it serves big batches only. False when it cannot run.
  */
 export async function syncFileSystem(dir: string): Promise<boolean> {
   try {
-    await execFileP('sync', ['--file-system', dir]);
-    return true;
+    // Through the relay: no fork of this process, whose heap may be big by now (command-relay.ts).
+    return (await commandRelay.run(['sync', '--file-system', dir])).code === 0;
   } catch {
     return false;
   }

@@ -4,9 +4,7 @@
 
 import { open } from 'node:fs/promises';
 import { gunzipSync } from 'node:zlib';
-import { Readable } from 'node:stream';
-import { buffer } from 'node:stream/consumers';
-import { decompressor } from '../compress.js';
+import { decompressBuffer } from '../compress.js';
 import { parseSingleParagraph } from '../deb822.js';
 import { hashBytes, hashFile } from '../digests.js';
 import { FormatError } from '../errors.js';
@@ -112,7 +110,7 @@ async function decompressMember(file: string, name: string, raw: Buffer): Promis
   try {
     if (name === 'control.tar') return raw;
     if (name === 'control.tar.gz') return gunzipSync(raw);
-    if (name === 'control.tar.xz') return await buffer(Readable.from([raw]).pipe(decompressor('xz')));
+    if (name === 'control.tar.xz') return await decompressBuffer('xz', raw);
   } catch (err) {
     throw new FormatError(`cannot read ${file}: ${name} does not decompress: ${(err as Error).message}`, { cause: err });
   }

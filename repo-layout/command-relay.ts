@@ -1,0 +1,158 @@
+// Short external commands (`xz` over a Packages text, `sync --file-system`)
+// run through one long-lived `sh`, so that the Node process forks once rather
+// than once per command. fork(2) of a process with a big heap copies its page
+// tables (10-35 ms for 50-170 MB here) and leaves every page the process
+// writes afterwards to fault once more (copy-on-write, ~20 µs each on this
+// project's VMs); the `sh` is small, so its own forks cost little. A command's
+// stdin, stdout and stderr are files in a private temporary folder: the pipes
+// to the `sh` carry only command lines and exit statuses. Commands run side by
+// side, each in its own subshell.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { ToolError } from './errors.js';
+
+/** What one command gave back. */
+export interface RelayResult {
+  /** Exit status (128 + n after signal n, as sh reports it). */
+  code: number;
+  stdout: Buffer;
+  stderr: string;
+}
+
+export interface RelayRunOptions {
+  /** Bytes for the command's stdin (default: empty). */
+  input?: Uint8Array;
+}
+
+// Reads a job id and a command line, runs the command in a background subshell and answers "<id> <status>". At
+// EOF (the Node process closed the pipe or exited) the loop ends, and with it the sh.
+const LOOP = 'while IFS= read -r id && IFS= read -r cmd; do (eval "$cmd"; echo "$id $?") & done';
+
+/** Quotes one word for sh. */
+function shQuote(word: string): string {
+  return `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
+interface Pending {
+  resolve: (code: number) => void;
+  reject: (err: Error) => void;
+}
+
+/** One `sh` that runs commands for this process; started on first use, restarted if it dies, never keeps the process alive when idle. */
+export class CommandRelay {
+  private child: ChildProcess | undefined;
+  private dir: string | undefined;
+  private nextId = 0;
+  private readonly pending = new Map<number, Pending>();
+  private buffered = '';
+  private readonly onExit = (): void => this.stop();
+
+  /** The running sh's pid (undefined before the first start and after it ended). */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  /** Starts the `sh` now (before the heap grows, where the fork is cheapest); run() starts it anyway. */
+  start(): void {
+    if (this.child) return;
+    this.dir = mkdtempSync(path.join(os.tmpdir(), 'lxl-relay-'));
+    // xz reads options from XZ_DEFAULTS/XZ_OPT: the relay's commands never see them, so output does not depend on the caller's environment.
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'XZ_DEFAULTS' && k !== 'XZ_OPT'));
+    // In this process's group: a Ctrl-C on the terminal ends the sh and its commands with it.
+    const child = spawn('sh', ['-c', LOOP], { stdio: ['pipe', 'pipe', 'ignore'], env });
+    this.child = child;
+    child.stdout!.setEncoding('latin1');
+    child.stdout!.on('data', (s: string) => {
+      if (this.child === child) this.answer(s);
+    });
+    child.stdin!.on('error', () => {}); // a dead sh shows through 'exit'
+    child.on('error', (err) => this.fail(child, new ToolError(`cannot run sh for external commands: ${err.message}`, { cause: err })));
+    // 'exit', not 'close': a command it started may hold the pipe open after the sh is gone.
+    child.on('exit', (code, signal) => this.fail(child, new ToolError(`the sh running external commands ended (${signal ?? `exit ${code}`}) before answering`)));
+    process.once('exit', this.onExit);
+    this.idle();
+  }
+
+  /** Runs argv (argv[0] looked up on the current PATH) with `input` on stdin; resolves with its status and output, whatever the status. */
+  async run(argv: readonly string[], opts: RelayRunOptions = {}): Promise<RelayResult> {
+    if (argv.length === 0 || argv.some((a) => a.includes('\n') || a.includes('\0'))) {
+      throw new ToolError(`cannot relay the command ${JSON.stringify(argv)}: it is empty or a word holds a newline or NUL`);
+    }
+    const id = this.nextId++;
+    this.start();
+    const dir = this.dir!;
+    const file = (ext: string): string => path.join(dir, `${id}.${ext}`);
+    await writeFile(file('in'), opts.input ?? new Uint8Array(0));
+    try {
+      const code = await new Promise<number>((resolve, reject) => {
+        const child = this.child;
+        if (!child) return reject(new ToolError('the sh running external commands ended before the command was sent'));
+        this.pending.set(id, { resolve, reject });
+        this.hold(child);
+        // The command is looked up on this process's PATH as it is now, as spawn() would.
+        const pathVar = process.env.PATH === undefined || process.env.PATH.includes('\n') ? '' : `PATH=${shQuote(process.env.PATH)} `;
+        child.stdin!.write(`${id}\n${pathVar}${argv.map(shQuote).join(' ')} <${shQuote(file('in'))} >${shQuote(file('out'))} 2>${shQuote(file('err'))}\n`);
+      });
+      const [stdout, stderr] = await Promise.all([readFile(file('out')), readFile(file('err'), 'utf8')]);
+      return { code, stdout, stderr };
+    } finally {
+      await Promise.all(['in', 'out', 'err'].map((ext) => rm(file(ext), { force: true })));
+    }
+  }
+
+  /** Ends the `sh` and removes its folder; commands still running are rejected (and left to finish). The next run() starts a new one. */
+  stop(): void {
+    const child = this.child;
+    if (!child) return;
+    this.fail(child, new ToolError('the sh running external commands was stopped'));
+    child.kill('SIGKILL');
+  }
+
+  private answer(chunk: string): void {
+    this.buffered += chunk;
+    let nl: number;
+    while ((nl = this.buffered.indexOf('\n')) >= 0) {
+      const [id, code] = this.buffered.slice(0, nl).split(' ').map(Number);
+      this.buffered = this.buffered.slice(nl + 1);
+      const p = this.pending.get(id);
+      this.pending.delete(id);
+      p?.resolve(code);
+    }
+    this.idle();
+  }
+
+  /** Keeps the process alive while a command runs. */
+  private hold(child: ChildProcess): void {
+    child.ref();
+    for (const s of [child.stdin, child.stdout] as unknown as Array<{ ref?: () => void } | null>) s?.ref?.();
+  }
+
+  /** Lets the process exit while no command runs (the sh then sees EOF and ends). */
+  private idle(): void {
+    const child = this.child;
+    if (!child || this.pending.size > 0) return;
+    child.unref();
+    for (const s of [child.stdin, child.stdout] as unknown as Array<{ unref?: () => void } | null>) s?.unref?.();
+  }
+
+  private fail(child: ChildProcess, err: Error): void {
+    if (this.child !== child) return;
+    this.child = undefined;
+    // A command left running holds the pipes open: they must not keep this process alive.
+    child.stdin?.destroy();
+    child.stdout?.destroy();
+    this.buffered = '';
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+    process.removeListener('exit', this.onExit);
+    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
+    this.dir = undefined;
+  }
+}
+
+/** The process's relay (the start-up snapshot's warm-up stops it before the heap is saved). */
+export const commandRelay = new CommandRelay();

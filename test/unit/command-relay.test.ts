@@ -1,0 +1,111 @@
+// The command relay (repo-layout/command-relay.ts): commands run through one
+// long-lived sh, not forked from this process, with their input, output,
+// stderr and exit status carried through files; side by side; the sh is
+// restarted after it dies, and neither it nor its folder outlives the process.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CommandRelay } from '../../repo-layout/command-relay.js';
+import { run } from '../support/exec.js';
+import { tempDir } from '../support/tmp.js';
+
+const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+
+/** The parent pid of a process, from /proc. */
+function ppidOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+}
+
+test('a command gets its input, and gives back its output, stderr and exit status; words reach it as they are', async () => {
+  const relay = new CommandRelay();
+  try {
+    const up = await relay.run(['tr', 'a-z', 'A-Z'], { input: Buffer.from('hello\nrelay\n') });
+    assert.deepEqual({ code: up.code, out: up.stdout.toString(), err: up.stderr }, { code: 0, out: 'HELLO\nRELAY\n', err: '' });
+    const bad = await relay.run(['sh', '-c', 'echo "it failed" >&2; exit 3']);
+    assert.deepEqual({ code: bad.code, out: bad.stdout.length, err: bad.stderr }, { code: 3, out: 0, err: 'it failed\n' });
+    const words = ['a b', "it's", '$HOME', '`id`', '"q"', '*', '; exit 9', ''];
+    const echoed = await relay.run(['printf', '%s|', ...words]);
+    assert.equal(echoed.stdout.toString(), `${words.join('|')}|`);
+    const missing = await relay.run(['lxl-no-such-command-here']);
+    assert.equal(missing.code, 127);
+    // The command is looked up on PATH as it is when run() is called, not as it was when the sh started.
+    const path0 = process.env.PATH;
+    process.env.PATH = '/nonexistent';
+    try {
+      assert.equal((await relay.run(['tr', 'a', 'b'])).code, 127);
+    } finally {
+      process.env.PATH = path0;
+    }
+    assert.equal((await relay.run(['tr', 'a', 'b'], { input: Buffer.from('a') })).stdout.toString(), 'b');
+    await assert.rejects(relay.run(['printf', 'a\nb']), (e: Error & { code?: string }) => e.code === 'E_TOOL' && /newline/.test(e.message));
+  } finally {
+    relay.stop();
+  }
+});
+
+test('commands are run by the one sh (this process forks once), side by side', async () => {
+  const relay = new CommandRelay();
+  const dir = await tempDir('lxl-relay-test-');
+  try {
+    relay.start();
+    const sh = relay.pid!;
+    assert.equal(ppidOf(sh), process.pid);
+    // Each command's grandparent (its subshell's parent) is the relay's sh, never this process.
+    for (let i = 0; i < 3; i++) {
+      const r = await relay.run(['sh', '-c', 'stat=$(cat /proc/$PPID/stat); set -- ${stat##*) }; echo $2']);
+      assert.equal(Number(r.stdout.toString().trim()), sh, `command ${i}: run by the relay's sh`);
+    }
+    assert.equal(relay.pid, sh, 'the same sh throughout');
+    // The first waits for a file the second makes: run one after the other, this would never end.
+    const flag = path.join(dir, 'flag');
+    const waiting = relay.run(['sh', '-c', 'while [ ! -e "$1" ]; do sleep 0.02; done; echo seen', 'sh', flag]);
+    const making = relay.run(['touch', flag]);
+    const [w, m] = await Promise.all([waiting, making]);
+    assert.equal(m.code, 0);
+    assert.equal(w.stdout.toString(), 'seen\n');
+  } finally {
+    relay.stop();
+  }
+});
+
+test('a sh that dies fails the commands it was running with a ToolError, and the next command starts a new one', async () => {
+  const relay = new CommandRelay();
+  try {
+    relay.start();
+    const first = relay.pid!;
+    const hung = relay.run(['sleep', '3']);
+    await new Promise((r) => setTimeout(r, 200));
+    process.kill(first, 'SIGKILL');
+    await assert.rejects(hung, (e: Error & { code?: string }) => e.code === 'E_TOOL' && /ended/.test(e.message));
+    const again = await relay.run(['echo', 'back']);
+    assert.equal(again.stdout.toString(), 'back\n');
+    assert.notEqual(relay.pid, first);
+  } finally {
+    relay.stop();
+  }
+});
+
+test('a process that used the relay exits on its own, and its sh and temporary folder go with it', async () => {
+  const tmp = await tempDir('lxl-relay-exit-');
+  const script = path.join(tmp, 'use.mts');
+  await writeFile(
+    script,
+    `import { commandRelay } from ${JSON.stringify(path.join(repoRoot, 'repo-layout', 'command-relay.ts'))};\n` +
+      `const r = await commandRelay.run(['echo', 'done']);\n` +
+      `process.stdout.write(String(commandRelay.pid) + ' ' + r.stdout.toString());\n`,
+  );
+  const work = path.join(tmp, 'work');
+  await run('mkdir', [work]);
+  const out = await run(process.execPath, ['--import', 'tsx', script], { cwd: repoRoot, env: { ...process.env, TMPDIR: work }, timeoutMs: 30_000 });
+  const [pid, said] = out.stdout.trim().split(' ');
+  assert.equal(said, 'done');
+  assert.deepEqual(readdirSync(work).filter((n) => n.startsWith('lxl-relay-')), [], 'the relay folder is removed');
+  // The sh sees EOF once its parent is gone; give it a moment.
+  for (let i = 0; i < 50 && existsSync(`/proc/${pid}`); i++) await new Promise((r) => setTimeout(r, 20));
+  assert.ok(!existsSync(`/proc/${pid}`) || readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z '), `the relay's sh (${pid}) ended with the process`);
+});
