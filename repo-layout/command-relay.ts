@@ -26,6 +26,8 @@ export interface RelayResult {
 export interface RelayRunOptions {
   /** Bytes for the command's stdin (default: empty). */
   input?: Uint8Array;
+  /** Environment variables the command must not see. */
+  unsetEnv?: readonly string[];
 }
 
 // Reads a job id and a command line, runs the command in a background subshell and answers "<id> <status>". At
@@ -60,10 +62,8 @@ export class CommandRelay {
   start(): void {
     if (this.child) return;
     this.dir = mkdtempSync(path.join(os.tmpdir(), 'lxl-relay-'));
-    // xz reads options from XZ_DEFAULTS/XZ_OPT: the relay's commands never see them, so output does not depend on the caller's environment.
-    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'XZ_DEFAULTS' && k !== 'XZ_OPT'));
     // In this process's group: a Ctrl-C on the terminal ends the sh and its commands with it.
-    const child = spawn('sh', ['-c', LOOP], { stdio: ['pipe', 'pipe', 'ignore'], env });
+    const child = spawn('sh', ['-c', LOOP], { stdio: ['pipe', 'pipe', 'ignore'] });
     this.child = child;
     child.stdout!.setEncoding('latin1');
     child.stdout!.on('data', (s: string) => {
@@ -82,6 +82,8 @@ export class CommandRelay {
     if (argv.length === 0 || argv.some((a) => a.includes('\n') || a.includes('\0'))) {
       throw new ToolError(`cannot relay the command ${JSON.stringify(argv)}: it is empty or a word holds a newline or NUL`);
     }
+    const unset = opts.unsetEnv ?? [];
+    if (unset.some((v) => !/^[A-Za-z_][A-Za-z0-9_]*$/.test(v))) throw new ToolError(`cannot relay the command ${JSON.stringify(argv)}: ${JSON.stringify(unset)} are not all variable names`);
     const id = this.nextId++;
     this.start();
     const dir = this.dir!;
@@ -95,7 +97,9 @@ export class CommandRelay {
         this.hold(child);
         // The command is looked up on this process's PATH as it is now, as spawn() would.
         const pathVar = process.env.PATH === undefined || process.env.PATH.includes('\n') ? '' : `PATH=${shQuote(process.env.PATH)} `;
-        child.stdin!.write(`${id}\n${pathVar}${argv.map(shQuote).join(' ')} <${shQuote(file('in'))} >${shQuote(file('out'))} 2>${shQuote(file('err'))}\n`);
+        // Unset in the command's own subshell only.
+        const unsetCmd = unset.length > 0 ? `unset ${unset.join(' ')}; ` : '';
+        child.stdin!.write(`${id}\n${unsetCmd}${pathVar}${argv.map(shQuote).join(' ')} <${shQuote(file('in'))} >${shQuote(file('out'))} 2>${shQuote(file('err'))}\n`);
       });
       const [stdout, stderr] = await Promise.all([readFile(file('out')), readFile(file('err'), 'utf8')]);
       return { code, stdout, stderr };

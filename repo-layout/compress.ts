@@ -28,6 +28,9 @@ export interface CompressOptions {
   xzFilter?: string;
 }
 
+/** xz reads options from these: every xz run here goes without them, so output never depends on the caller's environment. */
+const XZ_OPTION_VARS = ['XZ_DEFAULTS', 'XZ_OPT'];
+
 /** File-name suffix of a compression (`.gz`, `.xz`, or empty). */
 export function compressionSuffix(kind: Compression): string {
   return kind === 'gzip' ? '.gz' : kind === 'xz' ? '.xz' : '';
@@ -69,7 +72,7 @@ export async function compressBuffer(kind: Compression, data: Uint8Array | strin
   // On the thread pool (the same bytes as gzipSync), so several compress side by side.
   if (kind === 'gzip') return gzipAsync(asBuffer(data), { level: opts.level ?? 9 });
   // Through the relay: no fork of this process (command-relay.ts); the bytes are those of compressor().
-  const { code, stdout, stderr } = await commandRelay.run(['xz', ...xzArgs(opts)], { input: asBuffer(data) });
+  const { code, stdout, stderr } = await commandRelay.run(['xz', ...xzArgs(opts)], { input: asBuffer(data), unsetEnv: XZ_OPTION_VARS });
   if (code !== 0) throw new ToolError(`cannot compress with xz: ${stderr.trim() || `exit ${code}`}${code === 127 ? ' (install xz-utils)' : ''}`);
   return stdout;
 }
@@ -83,7 +86,7 @@ export async function compressParts(kind: Compression, parts: readonly Uint8Arra
 /** Decompresses a whole buffer (a small one: xz runs through the process's command relay, its output is read whole). */
 export async function decompressBuffer(kind: Compression, data: Uint8Array): Promise<Buffer> {
   if (kind !== 'xz') return buffer(Readable.from([asBuffer(data)]).pipe(decompressor(kind)));
-  const { code, stdout, stderr } = await commandRelay.run(['xz', '-d', '-c'], { input: data });
+  const { code, stdout, stderr } = await commandRelay.run(['xz', '-d', '-c'], { input: data, unsetEnv: XZ_OPTION_VARS });
   if (code === 127) throw new ToolError('cannot run xz (install xz-utils)');
   if (code !== 0) throw new FormatError(`cannot decompress with xz: ${stderr.trim() || `exit ${code}`}`);
   return stdout;
@@ -99,8 +102,7 @@ export function sniffCompression(head: Uint8Array): Compression | 'zstd' | undef
 
 /** Wraps a filter program (stdin → stdout) as a Duplex; a non-zero exit becomes a stream error. */
 function spawnFilter(cmd: string, args: string[]): Duplex {
-  // xz reads options from XZ_DEFAULTS/XZ_OPT: ignore them, so output never depends on the caller's environment.
-  const env = cmd === 'xz' ? Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'XZ_DEFAULTS' && k !== 'XZ_OPT')) : process.env;
+  const env = cmd === 'xz' ? Object.fromEntries(Object.entries(process.env).filter(([k]) => !XZ_OPTION_VARS.includes(k))) : process.env;
   const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env });
   const stderr: Buffer[] = [];
   child.stderr.on('data', (b: Buffer) => stderr.push(b));

@@ -42,6 +42,10 @@ test('a command gets its input, and gives back its output, stderr and exit statu
       process.env.PATH = path0;
     }
     assert.equal((await relay.run(['tr', 'a', 'b'], { input: Buffer.from('a') })).stdout.toString(), 'b');
+    // unsetEnv hides variables from that command only.
+    assert.equal((await relay.run(['sh', '-c', 'echo ${HOME-none}'], { unsetEnv: ['HOME'] })).stdout.toString(), 'none\n');
+    assert.equal((await relay.run(['sh', '-c', 'echo ${HOME-none}'])).stdout.toString(), `${process.env.HOME}\n`);
+    await assert.rejects(relay.run(['true'], { unsetEnv: ['A; rm -rf x'] }), (e: Error & { code?: string }) => e.code === 'E_TOOL');
     await assert.rejects(relay.run(['printf', 'a\nb']), (e: Error & { code?: string }) => e.code === 'E_TOOL' && /newline/.test(e.message));
   } finally {
     relay.stop();
