@@ -104,8 +104,10 @@ const preparedByCache = new WeakMap<XzBlockCache, PreparedIndices[]>();
 const PREPARED_MAX = 8;
 
 function archPackages(byArch: Array<[arch: string, runs: string[][]]>, xz: PackagesXzOptions): ArchPackages[] {
+  // The `all` run ends every architecture's text: its block bytes are made once and shared.
+  const lastRuns = new Map<readonly string[], Buffer[]>();
   return byArch.map(([arch, runs]) => {
-    const blocks = packagesBlockBytes(runs, xz);
+    const blocks = packagesBlockBytes(runs, { ...xz, lastRuns });
     return { arch, runs, blocks, text: Buffer.concat(blocks) };
   });
 }

@@ -92,10 +92,15 @@ export function orderedStanza(pkg: IndexedPackage): string | undefined {
     }
     start = end + 1;
   }
+  const index = `Filename: ${pkg.filename}\nSize: ${pkg.size}\nMD5sum: ${pkg.md5}\nSHA1: ${pkg.sha1}\nSHA256: ${pkg.sha256}\nSHA512: ${pkg.sha512}\n`;
+  if (sorted) {
+    // Already in index order (dpkg-deb's and lxl's usual): the text with the index fields put in before the first field ranked after them.
+    const after = ranks.findIndex((r) => r > LAST_INDEX_RANK);
+    return after < 0 ? c + index : c.slice(0, starts[after]) + index + c.slice(starts[after]);
+  }
   const order = starts.map((_, i) => i);
   // Stable: known fields by rank, unknown ones after them in their original order.
-  if (!sorted) order.sort((a, b) => ranks[a] - ranks[b] || a - b);
-  const index = `Filename: ${pkg.filename}\nSize: ${pkg.size}\nMD5sum: ${pkg.md5}\nSHA1: ${pkg.sha1}\nSHA256: ${pkg.sha256}\nSHA512: ${pkg.sha512}\n`;
+  order.sort((a, b) => ranks[a] - ranks[b] || a - b);
   let out = '';
   let indexed = false;
   for (const i of order) {

@@ -102,39 +102,62 @@ export async function packagesXz(stanzas: readonly string[], opts: PackagesXzOpt
 
 /**
  * The xz block texts of a Packages text made of runs of stanzas (their concatenation is the text): packagesBlocks of
- * each run, so no block spans two runs, and a run that ends two texts gives both the same blocks.
+ * each run, so no block spans two runs, and a run that ends two texts gives both the same blocks. With `lastRuns`,
+ * the blocks of a final run are kept there by run (array identity) and shared by every text that ends with it.
  */
-export function packagesBlockBytes(runs: ReadonlyArray<readonly string[]>, opts: PackagesXzOptions = {}): Buffer[] {
+export function packagesBlockBytes(runs: ReadonlyArray<readonly string[]>, opts: PackagesXzOptions & { lastRuns?: Map<readonly string[], Buffer[]> } = {}): Buffer[] {
   const nonEmpty = runs.filter((r) => r.length > 0);
   return nonEmpty.flatMap((run, i) => {
+    const last = i === nonEmpty.length - 1;
+    const known = last ? opts.lastRuns?.get(run) : undefined;
+    if (known) return known;
     const texts = packagesBlocks(run, opts);
     // The blank line between two runs ends the earlier run's last block.
-    if (i < nonEmpty.length - 1) texts[texts.length - 1] += '\n';
-    return texts.map((t) => Buffer.from(t));
+    if (!last) texts[texts.length - 1] += '\n';
+    const bytes = texts.map((t) => Buffer.from(t));
+    if (last) opts.lastRuns?.set(run, bytes);
+    return bytes;
   });
 }
 
 /**
  * Packages.xz for several Packages texts, each given as its block texts (packagesBlockBytes), such as one suite's
  * architectures: cached blocks where a text is unchanged, and one xz run for every block missing from the cache (a
- * block that several texts share is compressed once).
+ * block that several texts share is compressed once), started before the cached blocks are checked, so that the
+ * checks run while xz does; a cached block that fails its check takes a second run.
  */
 export async function packagesXzMany(sets: ReadonlyArray<readonly Buffer[]>, opts: PackagesXzOptions = {}): Promise<PackagesXz[]> {
   const filter = packagesXzFilter(opts.level ?? 6, opts.maxBlock ?? DEFAULT_MAX_BLOCK);
-  const keys = sets.map((texts) => texts.map((t) => createHash('sha256').update(`xz --lzma2=${filter} block\n`).update(t).digest('hex')));
+  // A block text that several sets share as the same Buffer (packagesBlockBytes' lastRuns) is hashed once.
+  const keyOf = new Map<Buffer, string>();
+  const keyFor = (t: Buffer): string => {
+    let k = keyOf.get(t);
+    if (k === undefined) keyOf.set(t, (k = createHash('sha256').update(`xz --lzma2=${filter} block\n`).update(t).digest('hex')));
+    return k;
+  };
+  const keys = sets.map((texts) => texts.map(keyFor));
   const textOf = new Map<string, Buffer>();
   sets.forEach((texts, s) => texts.forEach((t, i) => textOf.set(keys[s][i], t)));
   const unique = [...textOf.keys()];
   const cache = opts.cache;
   const cached = cache ? await Promise.all(unique.map((k) => cache.get(k).catch(() => undefined))) : [];
   const blocks = new Map<string, XzBlock>();
-  const missing = unique.filter((k, i) => {
+  // Blocks the cache lacks go to xz at once; the cached ones are checked (a CRC64 of each text) while it runs, and any
+  // that fails its check is compressed by a second run.
+  const sized = unique.map((k, i) => cached[i]?.uncompressedSize === textOf.get(k)!.length);
+  const absent = unique.filter((_, i) => !sized[i]);
+  const firstRun = compressBlocks(absent.map((k) => textOf.get(k)!), filter);
+  const failed = unique.filter((k, i) => {
     const b = cached[i];
+    if (!sized[i]) return false;
     if (!validFor(b, textOf.get(k)!, k)) return true;
     blocks.set(k, b);
     return false;
   });
-  const fresh = await compressBlocks(missing.map((k) => textOf.get(k)!), filter);
+  const secondRun = failed.length > 0 ? compressBlocks(failed.map((k) => textOf.get(k)!), filter) : Promise.resolve([]);
+  const [first, second] = await Promise.all([firstRun, secondRun]);
+  const missing = [...absent, ...failed];
+  const fresh = [...first, ...second];
   missing.forEach((k, j) => {
     checked.set(fresh[j], k);
     blocks.set(k, fresh[j]);
