@@ -10,9 +10,10 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { processAlive } from '../storage/process-alive.js';
 import { ToolError } from './errors.js';
 
 /** What one command gave back. */
@@ -29,6 +30,8 @@ export interface RelayRunOptions {
   /** Environment variables the command must not see. */
   unsetEnv?: readonly string[];
 }
+
+const RELAY_DIR_PREFIX = 'lxl-relay-';
 
 // Reads a job id and a command line, runs the command in a background subshell and answers "<id> <status>". At
 // EOF (the Node process closed the pipe or exited) the loop ends, and with it the sh.
@@ -61,7 +64,8 @@ export class CommandRelay {
   /** Starts the `sh` now (before the heap grows, where the fork is cheapest); run() starts it anyway. */
   start(): void {
     if (this.child) return;
-    this.dir = mkdtempSync(path.join(os.tmpdir(), 'lxl-relay-'));
+    // The pid in the name lets sweepRelayDirs tell a dead process's folder from a live one's.
+    this.dir = mkdtempSync(path.join(os.tmpdir(), `${RELAY_DIR_PREFIX}${process.pid}-`));
     // In this process's group: a Ctrl-C on the terminal ends the sh and its commands with it.
     const child = spawn('sh', ['-c', LOOP], { stdio: ['pipe', 'pipe', 'ignore'] });
     this.child = child;
@@ -88,7 +92,12 @@ export class CommandRelay {
     this.start();
     const dir = this.dir!;
     const file = (ext: string): string => path.join(dir, `${id}.${ext}`);
-    await writeFile(file('in'), opts.input ?? new Uint8Array(0));
+    await writeFile(file('in'), opts.input ?? new Uint8Array(0)).catch(async (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+      // The folder was removed under us (a sweep that took this process for dead, a tmp cleaner): make it again.
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      await writeFile(file('in'), opts.input ?? new Uint8Array(0));
+    });
     try {
       const code = await new Promise<number>((resolve, reject) => {
         const child = this.child;
@@ -160,3 +169,33 @@ export class CommandRelay {
 
 /** The process's relay (the start-up snapshot's warm-up stops it before the heap is saved). */
 export const commandRelay = new CommandRelay();
+
+/** How sweepRelayDirs looks for folders. */
+export interface RelaySweepOptions {
+  /** Where relay folders are made (default os.tmpdir()). */
+  tmpDir?: string;
+  /** A folder is removed only if unchanged this long (default one minute): a live relay in another pid namespace that shares the folder is spared while it works. */
+  minAgeMs?: number;
+}
+
+/**
+ * Removes the relay folders that processes killed before their exit handler ran (SIGKILL, OOM) left in the temporary
+ * folder: those named for a pid that no longer runs here and unchanged for `minAgeMs`. Returns the folders removed.
+ * The server runs it at start; a relay whose folder is removed anyway makes it again at its next command.
+ */
+export async function sweepRelayDirs(opts: RelaySweepOptions = {}): Promise<string[]> {
+  const tmp = opts.tmpDir ?? os.tmpdir();
+  const minAge = opts.minAgeMs ?? 60_000;
+  const names = await readdir(tmp).catch(() => [] as string[]);
+  const removed: string[] = [];
+  for (const name of names) {
+    const m = /^lxl-relay-(\d+)-[A-Za-z0-9]{6}$/.exec(name);
+    if (!m || Number(m[1]) === process.pid || processAlive(Number(m[1]))) continue;
+    const dir = path.join(tmp, name);
+    const st = await stat(dir).catch(() => undefined);
+    if (!st?.isDirectory() || Date.now() - st.mtimeMs < minAge) continue;
+    await rm(dir, { recursive: true, force: true });
+    removed.push(dir);
+  }
+  return removed;
+}

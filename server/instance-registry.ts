@@ -10,6 +10,7 @@
 import { hostname } from 'node:os';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { processAlive } from '../storage/process-alive.js';
 
 export interface InstanceRegistration {
   /** Lock-owner ids of instances on this host that died without deregistering. */
@@ -18,14 +19,6 @@ export interface InstanceRegistration {
   alone: boolean;
   /** Removes this instance's entry (clean shutdown). */
   release(): Promise<void>;
-}
-
-function alive(pid: number): boolean {
-  try {
-    return process.kill(pid, 0);
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Registers this process as a server instance on `varDir` with lock owner `owner`; reports dead and live peers. */
@@ -43,7 +36,7 @@ export async function registerInstance(varDir: string, owner: string): Promise<I
       continue;
     }
     const pid = Number(m[2]);
-    if (pid !== process.pid && alive(pid)) {
+    if (pid !== process.pid && processAlive(pid)) {
       alone = false;
       continue;
     }

@@ -25,7 +25,8 @@ import { registerInstance } from './instance-registry.js';
 import { RepoPublisher } from './repo-publisher.js';
 import { loadSigner } from '../repo-layout/signing/openpgp-signer.js';
 import path from 'node:path';
-import { commandRelay } from '../repo-layout/command-relay.js';
+import { commandRelay, sweepRelayDirs } from '../repo-layout/command-relay.js';
+import { processAlive } from '../storage/process-alive.js';
 
 export interface StartOptions {
   /** How to publish (the APT/YUM publisher); default: publishes fail with "no publisher configured". */
@@ -65,13 +66,7 @@ async function claimVarDir(varDir: string): Promise<() => Promise<void>> {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const pid = Number((await readFile(file, 'utf8').catch(() => '')).trim());
-      let alive = false;
-      try {
-        alive = pid > 0 && pid !== process.pid && process.kill(pid, 0);
-      } catch {
-        alive = false;
-      }
-      if (alive) throw new LockedError(`cannot start the server on ${varDir}: another lxl server (pid ${pid}) uses it; stop it first`);
+      if (pid !== process.pid && processAlive(pid)) throw new LockedError(`cannot start the server on ${varDir}: another lxl server (pid ${pid}) uses it; stop it first`);
       await rm(file, { force: true });
     }
   }
@@ -98,6 +93,8 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const swept = instance && !instance.alone ? 0 : await artifacts.sweepTemp();
   // Artifacts stored but never catalogued (the server died in between); the grace period spares other instances' fresh uploads.
   const unreferenced = await artifacts.sweepUnreferenced(new Set(await store.listArtifactDigests()), { graceMs: UNREFERENCED_GRACE_MS });
+  // Command-relay folders of killed processes (this server's last run, a SIGKILLed `lxl apt`), by their dead pids.
+  const relayDirs = await sweepRelayDirs();
   // SQLite is one process's store: any publish still marked running was interrupted by our own crash.
   // Shared: only expired ones, and those of instances on this host that died (their pid is gone).
   let abandoned = await store.abandonPublishes(shared ? { owner } : { all: true });
@@ -110,7 +107,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       if (!hasCode(err, 'E_CONFLICT')) throw err;
     });
   }
-  log.info({ schema: version, sweptTempFiles: swept, sweptArtifacts: unreferenced.artifacts.length, abandonedPublishes: abandoned }, 'metadata store ready');
+  log.info({ schema: version, sweptTempFiles: swept, sweptArtifacts: unreferenced.artifacts.length, sweptRelayDirs: relayDirs.length, abandonedPublishes: abandoned }, 'metadata store ready');
 
   let repoPublisher: RepoPublisher | undefined;
   let publisher: Publisher;

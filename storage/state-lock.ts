@@ -10,6 +10,7 @@ import { link, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { LockedError, StorageError } from '../repo-layout/errors.js';
+import { processAlive } from './process-alive.js';
 
 export interface StateLockOptions {
   /** What the lock protects, for messages (e.g. "the APT repo /srv/repo"). */
@@ -57,14 +58,5 @@ function isStale(holder: string, mtimeMs: number, staleMs: number): boolean {
   const [pidText, host] = holder.trim().split(' ');
   const pid = Number(pidText);
   if (!(pid > 0)) return true; // not written by acquireStateLock: unreadable, so not trusted
-  return host === os.hostname() && !alive(pid);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  return host === os.hostname() && !processAlive(pid);
 }

@@ -1,12 +1,13 @@
 // Crashes and shutdown of `lxl server` as its own process: SIGKILL in the
 // middle of an upload leaves no half-stored artifact after a restart and
-// keeps every accepted one; SIGTERM aborts a stalled upload after the grace
+// keeps every accepted one, and the restart sweeps the killed process's
+// command-relay folder; SIGTERM aborts a stalled upload after the grace
 // period, removes its temp file and exits cleanly.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { request } from 'node:http';
-import { readdir } from 'node:fs/promises';
+import { readdir, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { Readable } from 'node:stream';
@@ -58,7 +59,9 @@ async function stalledUpload(url: string, token: string, varDir: string, sendByt
 test('SIGKILL during an upload: after restart no half-stored artifact is visible and every accepted one is there', { timeout: 180_000 }, async () => {
   const varDir = await tempDir('lxl-crash-');
   const { admin, builder } = await mintTokens(varDir);
-  const s1 = await start(varDir);
+  // Its own temporary folder, to watch the command relay's folder (repo-layout/command-relay.ts).
+  const tmpEnv = { TMPDIR: await tempDir('lxl-crash-tmp-') };
+  const s1 = await start(varDir, tmpEnv);
   assert.equal((await api(s1.url, 'POST', '/api/v1/repos', { token: admin, body: { name: 'main', settings: { lines: ['6.1'] } } })).status, 201);
   const accepted: Array<{ sha256: string; filename: string }> = [];
   for (let n = 1; n <= 5; n++) {
@@ -82,8 +85,16 @@ test('SIGKILL during an upload: after restart no half-stored artifact is visible
   for (const r of await Promise.all(racing)) if (r.status === 201) accepted.push(r.t);
   const tmpBefore = (await artifactFiles(varDir)).filter((f) => f.startsWith('tmp/'));
   assert.ok(tmpBefore.length >= 1, 'the killed upload left a temp file (which the restart must sweep)');
+  const relayDirs = async (pid: number) => (await readdir(tmpEnv.TMPDIR)).filter((n) => n.startsWith(`lxl-relay-${pid}-`));
+  const left = await relayDirs(s1.pid);
+  assert.equal(left.length, 1, 'the killed server left its command-relay folder');
+  // As if the restart came a while later (a folder is swept once its dead owner left it alone for a minute).
+  const old = new Date(Date.now() - 120_000);
+  await utimes(path.join(tmpEnv.TMPDIR, left[0]), old, old);
 
-  const s2 = await start(varDir);
+  const s2 = await start(varDir, tmpEnv);
+  assert.deepEqual(await relayDirs(s1.pid), [], 'the restart swept the dead server\'s relay folder');
+  assert.equal((await relayDirs(s2.pid)).length, 1, 'and runs its own');
   const files = await artifactFiles(varDir);
   assert.deepEqual(files.filter((f) => f.startsWith('tmp/')), [], 'temp files of cut uploads are swept at start');
   // Every stored artifact is complete: its bytes hash to its name.

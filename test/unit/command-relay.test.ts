@@ -1,15 +1,16 @@
 // The command relay (repo-layout/command-relay.ts): commands run through one
 // long-lived sh, not forked from this process, with their input, output,
 // stderr and exit status carried through files; side by side; the sh is
-// restarted after it dies, and neither it nor its folder outlives the process.
+// restarted after it dies, and neither it nor its folder outlives the process;
+// the folders of killed processes are swept by their dead pids.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, rm, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CommandRelay } from '../../repo-layout/command-relay.js';
+import { CommandRelay, sweepRelayDirs } from '../../repo-layout/command-relay.js';
 import { run } from '../support/exec.js';
 import { tempDir } from '../support/tmp.js';
 
@@ -112,4 +113,51 @@ test('a process that used the relay exits on its own, and its sh and temporary f
   // The sh sees EOF once its parent is gone; give it a moment.
   for (let i = 0; i < 50 && existsSync(`/proc/${pid}`); i++) await new Promise((r) => setTimeout(r, 20));
   assert.ok(!existsSync(`/proc/${pid}`) || readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z '), `the relay's sh (${pid}) ended with the process`);
+});
+
+test('sweepRelayDirs removes the folders that dead processes left a while ago, and nothing else; a relay whose folder is removed makes it again', async () => {
+  const tmp = await tempDir('lxl-relay-sweep-');
+  // A pid that ran and ended.
+  const dead = Number((await run('sh', ['-c', 'echo $$'])).stdout.trim());
+  const hourAgo = new Date(Date.now() - 3_600_000);
+  const make = async (name: string, opts: { old: boolean; file?: boolean }) => {
+    const p = path.join(tmp, name);
+    if (opts.file) await writeFile(p, 'x');
+    else {
+      await mkdir(p);
+      await writeFile(path.join(p, '3.in'), 'left over');
+    }
+    if (opts.old) await utimes(p, hourAgo, hourAgo);
+    return p;
+  };
+  const gone = await make(`lxl-relay-${dead}-aB3xYz`, { old: true });
+  const kept = [
+    await make(`lxl-relay-${dead}-fresh1`, { old: false }), // too recent: maybe a live relay in another pid namespace
+    await make('lxl-relay-1-a1b2c3', { old: true }), // pid 1 runs
+    await make(`lxl-relay-${process.pid}-a1b2c3`, { old: true }), // this process
+    await make('lxl-relay-Q1w2E3', { old: true }), // no pid in the name
+    await make(`lxl-relay-${dead}-file00`, { old: true, file: true }), // not a folder
+    await make(`other-${dead}-abcdef`, { old: true }),
+  ];
+  assert.deepEqual(await sweepRelayDirs({ tmpDir: tmp }), [gone]);
+  assert.ok(!existsSync(gone));
+  for (const k of kept) assert.ok(existsSync(k), `${k} is kept`);
+  assert.deepEqual(await sweepRelayDirs({ tmpDir: tmp, minAgeMs: 0 }), [kept[0]], 'with no minimum age the recent one goes too');
+
+  // A live relay's folder is named for its pid; removed under it, it is made again by the next command.
+  const tmp0 = process.env.TMPDIR;
+  process.env.TMPDIR = tmp;
+  const relay = new CommandRelay();
+  try {
+    relay.start();
+    const mine = readdirSync(tmp).filter((n) => n.startsWith(`lxl-relay-${process.pid}-`) && n !== `lxl-relay-${process.pid}-a1b2c3`);
+    assert.equal(mine.length, 1, `the relay's folder: ${readdirSync(tmp).join(' ')}`);
+    await rm(path.join(tmp, mine[0]), { recursive: true });
+    const r = await relay.run(['tr', 'a', 'b'], { input: Buffer.from('aaa') });
+    assert.deepEqual({ code: r.code, out: r.stdout.toString() }, { code: 0, out: 'bbb' });
+  } finally {
+    relay.stop();
+    if (tmp0 === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = tmp0;
+  }
 });
