@@ -19,6 +19,7 @@ import { FsXzBlockCache } from '../repo-layout/apt/packages-xz.js';
 import { comparePackages } from '../repo-layout/apt/apt-packages.js';
 import type { Signer } from '../repo-layout/signing/signer.js';
 import { commandRelay } from '../repo-layout/command-relay.js';
+import { reuseServedStanzas } from '../repo-layout/apt/served-stanzas.js';
 
 // OpenPGP (~150 ms to load) only for commands that sign; cli/main.ts starts loading it early when --key is given.
 const loadSigner: typeof import('../repo-layout/signing/openpgp-signer.js').loadSigner = async (o) => (await import('../repo-layout/signing/openpgp-signer.js')).loadSigner(o);
@@ -191,6 +192,9 @@ async function withRepo(repo: string, flags: StorageFlags & { key?: string }, fn
     const unlock = await lockRepoState(stateDir);
     try {
       const catalog = new JsonAptCatalog({ stateDir });
+      // A publish follows: the stanzas of packages already published come back from the served Packages files (read
+      // from the local folder; from a bucket they would cost more than formatting them).
+      if (flags.key && rs.local) await reuseServedStanzas({ storage: rs.storage, catalog, suites: await catalog.suites() });
       await catalog.inOneWrite(() => fn(catalog, rs.storage));
     } finally {
       await unlock();

@@ -48,6 +48,8 @@ export interface PublishState {
   referenced: string[];
   /** Keys no longer referenced, with when they were first found so (ms since the epoch). */
   unreferenced: Record<string, number>;
+  /** stanzaFormat() of the lxl that wrote the Packages files of the last publish (absent before it was recorded). */
+  stanzaFormat?: string;
 }
 
 interface CatalogFile {
@@ -191,12 +193,13 @@ export class JsonAptCatalog implements AptCatalog {
 
   async publishState(): Promise<PublishState> {
     const p = (await this.load()).publish;
-    return { referenced: [...p.referenced], unreferenced: { ...p.unreferenced } };
+    return { referenced: [...p.referenced], unreferenced: { ...p.unreferenced }, ...(p.stanzaFormat ? { stanzaFormat: p.stanzaFormat } : {}) };
   }
 
   async setPublishState(state: PublishState): Promise<void> {
     const data = await this.load();
-    await this.save({ ...data, publish: { referenced: [...state.referenced], unreferenced: { ...state.unreferenced } } });
+    const format = state.stanzaFormat ? { stanzaFormat: state.stanzaFormat } : {};
+    await this.save({ ...data, publish: { referenced: [...state.referenced], unreferenced: { ...state.unreferenced }, ...format } });
   }
 }
 

@@ -64,6 +64,16 @@ function indexFile(path: string, bytes: Buffer, byHash: boolean): IndexFile {
 // Stanzas by record object: a long-lived catalogue hands out the same (never mutated) records, so an incremental publish formats only new ones.
 const stanzaCache = new WeakMap<IndexedPackage, string>();
 
+/**
+ * Takes `stanza` as the Packages stanza of `p` (served-stanzas.ts: text a publish wrote for this very .deb and pool
+ * path); false if `p` has one already.
+ */
+export function rememberStanza(p: IndexedPackage, stanza: string): boolean {
+  if (stanzaCache.has(p)) return false;
+  stanzaCache.set(p, stanza);
+  return true;
+}
+
 function cachedStanza(p: IndexedPackage): string {
   let s = stanzaCache.get(p);
   if (s === undefined) stanzaCache.set(p, (s = packagesStanza(p)));

@@ -4,6 +4,7 @@
 // Size and the digests between the relations and Homepage, then any field the
 // table does not know, in the order the .deb's control file had them.
 
+import { createHash } from 'node:crypto';
 import { FormatError } from '../errors.js';
 import { compareDebianVersions } from './debian-version.js';
 
@@ -152,6 +153,29 @@ function controlFields(pkg: IndexedPackage): Array<[string, string]> {
   }
   return out;
 }
+
+/**
+ * A fingerprint of packagesStanza's output: the digest of the stanzas of a few packages that take each of its paths
+ * (already ordered, reordered, unknown fields, a value packagesStanzaGeneral trims). A publish records it; a stanza a
+ * Packages file of that publish holds is reused (served-stanzas.ts) only while the fingerprint is the same, so that
+ * a change to the formatting is never hidden behind reused text.
+ */
+export function stanzaFormat(): string {
+  if (format === undefined) {
+    const pool = { filename: 'pool/main/p/p/p_1_amd64.deb', size: 1, md5: 'm', sha1: 's1', sha256: 's256', sha512: 's512', name: 'p', version: '1', arch: 'amd64' };
+    const controls = [
+      'Package: p\nVersion: 1\nArchitecture: amd64\nMaintainer: M <m@example.invalid>\nInstalled-Size: 1\nDepends: a\nSection: kernel\nPriority: optional\nHomepage: https://example.invalid/\nDescription: d\n long\n .\n more\n',
+      'Package: p\nDescription: d\n long\nVersion: 1\nX-Custom: c\nArchitecture: amd64\nPre-Depends: b\nMulti-Arch: same\nTag: t\nBuilt-Using: u (= 1)\n',
+      'Package:  p \nversion:1\nArchitecture: amd64\nDescription: d\n',
+    ];
+    const h = createHash('sha256');
+    for (const control of controls) h.update(packagesStanza({ ...pool, control })).update('\0');
+    format = h.digest('hex').slice(0, 16);
+  }
+  return format;
+}
+
+let format: string | undefined;
 
 /** Orders packages the way every index lists them: by name, then Debian version, then architecture. */
 export function comparePackages(a: IndexedPackage, b: IndexedPackage): number {

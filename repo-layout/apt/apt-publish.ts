@@ -9,6 +9,7 @@ import { NotFoundError } from '../errors.js';
 import type { Signer } from '../signing/signer.js';
 import type { AptCatalog, AptRecord } from './apt-catalog.js';
 import { buildSuiteIndex, type SuiteOptions } from './apt-index.js';
+import { stanzaFormat } from './apt-packages.js';
 import type { XzBlockCache } from './packages-xz.js';
 import { BY_HASH } from './apt-release.js';
 import { BINARY_ARCHES } from './apt-pool.js';
@@ -197,7 +198,7 @@ export async function publishApt(opts: AptPublishOptions): Promise<AptPublishRep
   const next = gc.pending;
   const deleted = gc.delete;
   const pending = Object.keys(next).filter((k) => state.unreferenced[k] === undefined).length;
-  await opts.catalog.setPublishState({ referenced: [...referenced].sort(), unreferenced: next });
+  await opts.catalog.setPublishState({ referenced: [...referenced].sort(), unreferenced: next, stanzaFormat: stanzaFormat() });
   // The block cache keeps what this publish used (after a publish of some suites only, it keeps everything).
   if (opts.xzBlockCache && wholeRepo) await opts.xzBlockCache.retain(new Set(indices.flatMap((i) => [...i.xzKeys])));
 
