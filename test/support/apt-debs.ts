@@ -15,6 +15,19 @@ export interface FixtureDeb {
   salt?: string;
 }
 
+/**
+ * A repo's worth of packages: the kernel image for both architectures, the metapackage (`all`, depending on the
+ * image) in three versions with `+`, `~` and an older one, and a package whose version has an epoch.
+ */
+export const REPO_FIXTURES: readonly FixtureDeb[] = [
+  { name: 'linux-image-6.1.192-xen-legacy', version: '6.1.192+1~legacy1', arch: 'x86_64' },
+  { name: 'linux-image-6.1.192-xen-legacy', version: '6.1.192+1~legacy1', arch: 'i386' },
+  { name: 'linux-xen-legacy', version: '6.1.192+1~legacy1', arch: 'all', depends: ['linux-image-6.1.192-xen-legacy (= 6.1.192+1~legacy1)'] },
+  { name: 'libxen-legacy-test', version: '1:2.0-1', arch: 'x86_64' },
+  { name: 'linux-xen-legacy', version: '6.1.192+1', arch: 'all' },
+  { name: 'linux-xen-legacy', version: '6.1.190', arch: 'all' },
+];
+
 /** Writes one .deb into `dir` with our writer and returns its path. */
 export async function makeDeb(dir: string, d: FixtureDeb): Promise<string> {
   const spec = await resolveSpec(

@@ -19,7 +19,7 @@ import { OpenPgpSigner } from '../../repo-layout/signing/openpgp-signer.js';
 import { parseXzStream, type XzBlock } from '../../repo-layout/xz-container.js';
 import { parseDeb822 } from '../../repo-layout/deb822.js';
 import { inspectDeb } from '../../repo-layout/deb/deb-reader.js';
-import { makeDeb, type FixtureDeb } from '../support/apt-debs.js';
+import { makeDeb, REPO_FIXTURES } from '../support/apt-debs.js';
 import { missingTools, run } from '../support/exec.js';
 import { testKey } from '../support/test-key.js';
 import { tempDir } from '../support/tmp.js';
@@ -32,15 +32,7 @@ await mkdir(debDir);
 // a signature carries its creation second (two publishes a second boundary apart would differ in that alone).
 const signer = await OpenPgpSigner.fromArmored((await testKey({})).key.secretArmored, { now: () => DATE });
 
-const FIXTURES: FixtureDeb[] = [
-  { name: 'linux-image-6.1.192-xen-legacy', version: '6.1.192+1~legacy1', arch: 'x86_64' },
-  { name: 'linux-image-6.1.192-xen-legacy', version: '6.1.192+1~legacy1', arch: 'i386' },
-  { name: 'linux-xen-legacy', version: '6.1.192+1~legacy1', arch: 'all', depends: ['linux-image-6.1.192-xen-legacy (= 6.1.192+1~legacy1)'] },
-  { name: 'libxen-legacy-test', version: '1:2.0-1', arch: 'x86_64' },
-  { name: 'linux-xen-legacy', version: '6.1.192+1', arch: 'all' },
-  { name: 'linux-xen-legacy', version: '6.1.190', arch: 'all' },
-];
-const debs = await Promise.all(FIXTURES.map((f) => makeDeb(debDir, f)));
+const debs = await Promise.all(REPO_FIXTURES.map((f) => makeDeb(debDir, f)));
 
 test('a big linking add (read and linked side by side, on the link thread) stores nothing when a .deb midway is refused or unreadable, then takes the batch whole', async () => {
   const dir = path.join(work, 'many-debs');
@@ -155,7 +147,7 @@ test('inOneWrite: an add, a retention prune and a publish write the catalogue on
     /publish failed/,
   );
   assert.notEqual((await stat(file)).ino, before, 'written again');
-  assert.deepEqual((await new JsonAptCatalog({ stateDir: path.join(held.root, 'state') }).list('testing')).map((r) => r.name), [FIXTURES[0].name]);
+  assert.deepEqual((await new JsonAptCatalog({ stateDir: path.join(held.root, 'state') }).list('testing')).map((r) => r.name), [REPO_FIXTURES[0].name]);
   await assert.rejects(held.catalog.inOneWrite(() => held.catalog.inOneWrite(async () => {})), /does not nest/);
 });
 
@@ -199,7 +191,7 @@ test('Packages files equal what apt-ftparchive writes for the same pool', { skip
     // apt-ftparchive lists in directory-walk order; compare stanza by stanza after sorting.
     const split = (t: string) => t.split(/\n\n/).map((s) => s.trim()).filter(Boolean).sort();
     assert.deepEqual(split(ours), split(theirs), `binary-${arch}/Packages differs from apt-ftparchive`);
-    const expectCount = FIXTURES.filter((f) => f.arch === 'all' || (arch === 'amd64' ? f.arch === 'x86_64' : f.arch === 'i386')).length;
+    const expectCount = REPO_FIXTURES.filter((f) => f.arch === 'all' || (arch === 'amd64' ? f.arch === 'x86_64' : f.arch === 'i386')).length;
     assert.equal(parseDeb822(ours).length, expectCount);
   }
 });
@@ -217,7 +209,7 @@ test('adding one package at a time (and removing) gives byte-identical indices t
   await inc.publish();
 
   const full = await newRepo('full');
-  await addDebs({ storage: full.storage, catalog: full.catalog, suite: 'stable', files: debs.filter((_, i) => FIXTURES[i].version !== '6.1.190') });
+  await addDebs({ storage: full.storage, catalog: full.catalog, suite: 'stable', files: debs.filter((_, i) => REPO_FIXTURES[i].version !== '6.1.190') });
   await full.publish();
 
   const plain = (files: string[]) => files.filter((f) => f.startsWith('apt/dists/') && !f.includes('/by-hash/') && !/InRelease$|Release\.gpg$/.test(f));
@@ -245,7 +237,7 @@ test('re-adding an identical .deb is a no-op; another file with the same name, v
 
   const otherDir = path.join(work, 'other-build');
   await mkdir(otherDir, { recursive: true });
-  const rebuilt = await makeDeb(otherDir, { ...FIXTURES[0], salt: 'different-bytes' });
+  const rebuilt = await makeDeb(otherDir, { ...REPO_FIXTURES[0], salt: 'different-bytes' });
   await assert.rejects(addDebs({ storage: r.storage, catalog: r.catalog, suite: 'testing', files: [rebuilt] }), (err: Error & { code?: string }) => {
     assert.equal(err.code, 'E_CONFLICT');
     assert.match(err.message, /same name, version and architecture/);

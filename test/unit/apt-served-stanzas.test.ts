@@ -17,23 +17,15 @@ import { stanzaFormat } from '../../repo-layout/apt/apt-packages.js';
 import { publishApt } from '../../repo-layout/apt/apt-publish.js';
 import { reuseServedStanzas, stanzasByFilename } from '../../repo-layout/apt/served-stanzas.js';
 import { OpenPgpSigner } from '../../repo-layout/signing/openpgp-signer.js';
-import { makeDeb, type FixtureDeb } from '../support/apt-debs.js';
+import { makeDeb, REPO_FIXTURES } from '../support/apt-debs.js';
 import { testKey } from '../support/test-key.js';
 import { tempDir } from '../support/tmp.js';
 
 const DATE = new Date('2026-01-02T03:04:05Z');
 const work = await tempDir('lxl-apt-served-');
 const signer = await OpenPgpSigner.fromArmored((await testKey({})).key.secretArmored, { now: () => DATE });
-const FIXTURES: FixtureDeb[] = [
-  { name: 'linux-image-6.1.192-xen-legacy', version: '6.1.192+1~legacy1', arch: 'x86_64' },
-  { name: 'linux-image-6.1.192-xen-legacy', version: '6.1.192+1~legacy1', arch: 'i386' },
-  { name: 'linux-xen-legacy', version: '6.1.192+1~legacy1', arch: 'all', depends: ['linux-image-6.1.192-xen-legacy (= 6.1.192+1~legacy1)'] },
-  { name: 'libxen-legacy-test', version: '1:2.0-1', arch: 'x86_64' },
-  { name: 'linux-xen-legacy', version: '6.1.190', arch: 'all' },
-  { name: 'linux-xen-legacy', version: '6.1.192+1', arch: 'all' },
-];
 await mkdir(path.join(work, 'debs'));
-const debs = await Promise.all(FIXTURES.map((f) => makeDeb(path.join(work, 'debs'), f)));
+const debs = await Promise.all(REPO_FIXTURES.map((f) => makeDeb(path.join(work, 'debs'), f)));
 
 /** A repo under `work/<name>`; `catalog()` is a new instance each time, as a new process would have. */
 function repo(name: string) {
