@@ -32,6 +32,8 @@ export interface RelayRunOptions {
 }
 
 const RELAY_DIR_PREFIX = 'lxl-relay-';
+/** A relay folder: the prefix, the owner's pid, mkdtemp's six random characters. */
+const RELAY_DIR_NAME = new RegExp(`^${RELAY_DIR_PREFIX}(\\d+)-[A-Za-z0-9]{6}$`);
 
 // Reads a job id and a command line, runs the command in a background subshell and answers "<id> <status>". At
 // EOF (the Node process closed the pipe or exited) the loop ends, and with it the sh.
@@ -189,13 +191,13 @@ export async function sweepRelayDirs(opts: RelaySweepOptions = {}): Promise<stri
   const names = await readdir(tmp).catch(() => [] as string[]);
   const removed: string[] = [];
   for (const name of names) {
-    const m = /^lxl-relay-(\d+)-[A-Za-z0-9]{6}$/.exec(name);
+    const m = RELAY_DIR_NAME.exec(name);
     if (!m || Number(m[1]) === process.pid || processAlive(Number(m[1]))) continue;
     const dir = path.join(tmp, name);
     const st = await stat(dir).catch(() => undefined);
     if (!st?.isDirectory() || Date.now() - st.mtimeMs < minAge) continue;
-    await rm(dir, { recursive: true, force: true });
-    removed.push(dir);
+    // Best effort: a folder that cannot be removed (another user's) must not stop the server starting.
+    if (await rm(dir, { recursive: true, force: true }).then(() => true, () => false)) removed.push(dir);
   }
   return removed;
 }

@@ -198,7 +198,9 @@ export async function publishApt(opts: AptPublishOptions): Promise<AptPublishRep
   const next = gc.pending;
   const deleted = gc.delete;
   const pending = Object.keys(next).filter((k) => state.unreferenced[k] === undefined).length;
-  await opts.catalog.setPublishState({ referenced: [...referenced].sort(), unreferenced: next, stanzaFormat: stanzaFormat() });
+  // The stanza format holds for every served Packages file: all written now, or the others by a publish that recorded the same.
+  const format = wholeRepo || state.stanzaFormat === stanzaFormat() ? { stanzaFormat: stanzaFormat() } : {};
+  await opts.catalog.setPublishState({ referenced: [...referenced].sort(), unreferenced: next, ...format });
   // The block cache keeps what this publish used (after a publish of some suites only, it keeps everything).
   if (opts.xzBlockCache && wholeRepo) await opts.xzBlockCache.retain(new Set(indices.flatMap((i) => [...i.xzKeys])));
 

@@ -1,8 +1,8 @@
 // Stanzas taken back from the served Packages files (served-stanzas.ts): a
 // publish in a new process reuses them, and its indices are byte for byte
 // those of a full rebuild; a served file the last publish did not write, a
-// stanza formatted by another lxl, and a stanza that names another .deb are
-// not reused.
+// stanza formatted by another lxl (also behind a publish of some suites
+// only), and a stanza that names another .deb are not reused.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -104,6 +104,25 @@ test('stanzas formatted by an lxl that formats them otherwise are not reused', a
   const c = r.catalog();
   assert.equal(await reuseServedStanzas({ storage: r.storage, catalog: c, suites: ['stable'] }), 0);
   await addLastAndCompare(r, c);
+});
+
+test('a publish of some suites records the stanza format only if the other suites\' files were written with it too', async () => {
+  const r = repo('partial');
+  const c0 = r.catalog();
+  await addDebs({ storage: r.storage, catalog: c0, suite: 'stable', files: debs.slice(0, 3) });
+  await addDebs({ storage: r.storage, catalog: c0, suite: 'testing', files: debs.slice(3) });
+  await r.publish(c0);
+  // As if an lxl formatting stanzas otherwise had written them; then this one publishes testing alone.
+  await c0.setPublishState({ ...(await c0.publishState()), stanzaFormat: 'another lxl' });
+  await publishApt({ storage: r.storage, catalog: r.catalog(), signer, origin: 'lxl-test', label: 'lxl test', date: DATE, suites: ['testing'] });
+  assert.equal((await r.catalog().publishState()).stanzaFormat, undefined, 'stable\'s files are the other formatter\'s');
+  assert.equal(await reuseServedStanzas({ storage: r.storage, catalog: r.catalog(), suites: ['stable', 'testing'] }), 0);
+  // A publish of testing alone once the format is known keeps it; a publish of every suite records it again.
+  await r.publish(r.catalog());
+  assert.equal((await r.catalog().publishState()).stanzaFormat, stanzaFormat());
+  await publishApt({ storage: r.storage, catalog: r.catalog(), signer, origin: 'lxl-test', label: 'lxl test', date: DATE, suites: ['testing'] });
+  assert.equal((await r.catalog().publishState()).stanzaFormat, stanzaFormat());
+  assert.equal(await reuseServedStanzas({ storage: r.storage, catalog: r.catalog(), suites: ['stable', 'testing'] }), 6);
 });
 
 test('a stanza that names another .deb (its SHA256) is not reused, even from a file the state vouches for', async () => {
