@@ -42,8 +42,10 @@ export interface CachedBuild {
 
 /** How to build on a cache miss. */
 export interface BuildCacheOptions {
-  /** Download cache for URL sources. */
+  /** Download cache for URL sources (and the compiler cache). */
   cacheDir: string;
+  /** Compile through ccache (builders/kernel-build.ts; default false). Not part of the key: the bytes are the same. */
+  ccache?: boolean;
   jobs?: number;
   signal?: AbortSignal;
   onLine?: (line: string) => void;
@@ -180,6 +182,7 @@ async function build(req: BuildCacheRequest, dir: string, opts: BuildCacheOption
       workDir: path.join(tmp, 'work'),
       stageDir: path.join(tmp, 'stage'),
       cacheDir: opts.cacheDir,
+      ccache: opts.ccache,
       jobs: opts.jobs,
       signal: opts.signal,
       onLine: (l) => {

@@ -45,6 +45,8 @@ export interface BuildJobOptions {
   linesDir?: string;
   /** make -j. */
   jobs?: number;
+  /** Compile through ccache (builders/kernel-build.ts; default false). */
+  ccache?: boolean;
   /** Skip the kernel build and package this staged tree (tests reuse a cached build this way). */
   stageFrom?: string;
   /** Build cache root (builders/build-cache.ts): reuse the kernel built from the same inputs, or build into it. */
@@ -107,6 +109,7 @@ export async function runBuildJob(params: BuildJobParams, opts: BuildJobOptions)
       const line = await loadLine();
       const r = await cachedBuild(opts.buildCache, { line, arch: params.arch, flavour: params.flavour }, {
         cacheDir: opts.cacheDir,
+        ccache: opts.ccache,
         jobs: opts.jobs,
         signal: opts.signal,
         onLine: opts.onLine,
@@ -126,6 +129,7 @@ export async function runBuildJob(params: BuildJobParams, opts: BuildJobOptions)
         workDir: path.join(opts.workDir, 'build'),
         stageDir: path.join(opts.workDir, 'stage'),
         cacheDir: opts.cacheDir,
+        ccache: opts.ccache,
         jobs: opts.jobs,
         signal: opts.signal,
         onLine: opts.onLine,

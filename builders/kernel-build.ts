@@ -2,9 +2,15 @@
 // staged tree (boot/ + lib/modules/<krel>/) ready for the package writers.
 // Phases: fetch, unpack, patch, config, compile, install. Builds are
 // reproducible: the timestamp, user, host and debug prefix are fixed.
+// With `ccache`, compiles go through ccache (its cache in <cacheDir>/ccache):
+// a rebuild of the same tree in another folder, or after a patch that touches
+// a few files, compiles only what changed, and ccache gives the compiler's own
+// bytes, so a build stays reproducible. Off by default: a first build through
+// it is slower (measured below).
 
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { copyFile, mkdir, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { configureKernel } from './kernel-config.js';
 import { KernelBuildError, type KernelBuildPhase } from './kernel-errors.js';
@@ -27,8 +33,10 @@ export interface KernelBuildRequest {
   workDir: string;
   /** Where boot/ and lib/modules/ are staged (wiped first). */
   stageDir: string;
-  /** Shared download cache for URL sources. */
+  /** Shared download cache for URL sources; also holds the compiler cache (`ccache/`). */
   cacheDir: string;
+  /** Compile through ccache, with its cache in `<cacheDir>/ccache` (default false). */
+  ccache?: boolean;
   /** make -j (default: all CPUs). */
   jobs?: number;
   /** Fixed clock; default the mtime of the tree's top Makefile, so one tarball always gives one value. */
@@ -71,6 +79,9 @@ export async function prepareKernelTree(req: KernelBuildRequest): Promise<Prepar
     if (!req.flavour) throw new KernelBuildError('line', 'cannot pick a configuration: give a flavour or an explicit config');
     return { base: req.line.flavours[req.flavour]?.base ?? 'tinyconfig', fragments: fragmentsFor(req.line, req.arch, req.flavour) };
   })();
+  // Asked for and missing: say so before minutes of unpacking.
+  const links = req.ccache ? ccacheLinks() : undefined;
+  if (req.ccache && !links) throw new KernelBuildError('line', 'cannot compile through ccache: it is not installed (apt-get install ccache), or build without --ccache');
   phase('fetch');
   const tarball = await fetchSource(req.line.source, { cacheDir: req.cacheDir, signal: req.signal });
   phase('unpack');
@@ -79,7 +90,12 @@ export async function prepareKernelTree(req: KernelBuildRequest): Promise<Prepar
   phase('patch');
   const patches = req.patches === false ? [] : await applySeries(req.line.series, tree, { signal: req.signal, onLine: req.onLine });
   const sourceDateEpoch = req.sourceDateEpoch ?? Math.floor((await stat(path.join(tree, 'Makefile'))).mtimeMs / 1000);
-  const env = buildEnv(tree, req.arch, sourceDateEpoch);
+  const ccache: CcacheSetup | undefined = links ? { links, dir: path.join(req.cacheDir, 'ccache'), statsLog: path.join(req.workDir, 'ccache-stats.log') } : undefined;
+  if (ccache) {
+    await rm(ccache.statsLog, { force: true });
+    req.onLine?.(`compiling through ccache (${ccache.links}), cache ${ccache.dir}`);
+  }
+  const env = buildEnv(tree, req.arch, sourceDateEpoch, { ccache });
   phase('config');
   const config = await configureKernel(tree, {
     arch: req.arch,
@@ -103,6 +119,11 @@ export async function buildKernel(req: KernelBuildRequest): Promise<KernelBuildR
   req.onPhase?.('compile');
   const jobs = req.jobs ?? availableParallelism();
   await make('compile', [`-j${jobs}`, 'bzImage', ...(withModules ? ['modules'] : [])], 'compile the kernel');
+  const statsLog = env.CCACHE_STATSLOG;
+  if (statsLog) {
+    const t = ccacheTally(await readFile(statsLog, 'utf8').catch(() => ''));
+    req.onLine?.(`ccache: ${t.hits} of ${t.hits + t.misses} compiles came from the cache (${env.CCACHE_DIR})`);
+  }
   const krel = (await make('install', ['-s', 'kernelrelease'], 'read the kernel release')).output.trim();
   const version = (await make('install', ['-s', 'kernelversion'], 'read the kernel version')).output.trim();
   req.onPhase?.('install');
@@ -120,8 +141,39 @@ export async function buildKernel(req: KernelBuildRequest): Promise<KernelBuildR
   };
 }
 
-/** The reproducible-build environment (Documentation/kbuild/reproducible-builds.rst). */
-export function buildEnv(tree: string, arch: KernelBuildArch, sourceDateEpoch: number): NodeJS.ProcessEnv {
+/** Where ccache's compiler-named links are (Debian's /usr/lib/ccache), or undefined when ccache is not installed. */
+export function ccacheLinks(): string | undefined {
+  return ['/usr/lib/ccache', '/usr/lib64/ccache'].find((d) => existsSync(path.join(d, 'gcc')));
+}
+
+/** ccache through its links: the folder of links, the cache, and the file where each compile's outcome is logged. */
+export interface CcacheSetup {
+  links: string;
+  dir: string;
+  statsLog: string;
+}
+
+/** Compiles answered from the cache and compiled afresh, from a ccache stats log (one `# <source>` record per call). */
+export function ccacheTally(statsLog: string): { hits: number; misses: number } {
+  let hits = 0;
+  let misses = 0;
+  for (const record of statsLog.split(/^# /m)) {
+    if (/^(direct|preprocessed)_cache_hit$/m.test(record)) hits++;
+    else if (/^cache_miss$/m.test(record)) misses++;
+  }
+  return { hits, misses };
+}
+
+/**
+ * The reproducible-build environment (Documentation/kbuild/reproducible-builds.rst). With `ccache`, gcc is found in
+ * its links folder first; paths under the tree hash as relative ones (CCACHE_BASEDIR), so the same tree unpacked in
+ * another folder hits the same entries (tried: every kernel object does; only objtool's own objects, built with -g
+ * and absolute paths, miss). Unless the caller's environment says otherwise, ccache runs in depend mode (it takes
+ * the includes from the compiler's -MD output instead of running the preprocessor once more) and stores objects
+ * uncompressed: kernel/ and mm/ of the minimal config, cold, took 130 s through it against 112 s without (154 s with
+ * ccache's defaults), and 36 s once cached, on this project's 2-core machines.
+ */
+export function buildEnv(tree: string, arch: KernelBuildArch, sourceDateEpoch: number, opts: { ccache?: CcacheSetup } = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     ARCH: arch,
@@ -138,6 +190,14 @@ export function buildEnv(tree: string, arch: KernelBuildArch, sourceDateEpoch: n
   delete env.KBUILD_OUTPUT;
   delete env.CROSS_COMPILE;
   delete env.MAKEFLAGS;
+  if (opts.ccache) {
+    env.PATH = `${opts.ccache.links}${path.delimiter}${env.PATH ?? ''}`;
+    env.CCACHE_DIR = opts.ccache.dir;
+    env.CCACHE_BASEDIR = tree;
+    env.CCACHE_STATSLOG = opts.ccache.statsLog;
+    if (env.CCACHE_DEPEND === undefined && env.CCACHE_NODEPEND === undefined) env.CCACHE_DEPEND = '1';
+    if (env.CCACHE_COMPRESS === undefined && env.CCACHE_NOCOMPRESS === undefined) env.CCACHE_NOCOMPRESS = '1';
+  }
   return env;
 }
 

@@ -22,6 +22,8 @@ export interface WorkerOptions {
   once?: boolean;
   workDir: string;
   cacheDir: string;
+  /** Compile through ccache (builders/kernel-build.ts; default false). */
+  ccache?: boolean;
   jobs?: number;
   linesDir?: string;
   stageFrom?: string;
@@ -98,6 +100,7 @@ async function runLeasedJob(client: JobClient, job: LeasedJob, opts: WorkerOptio
       workDir: path.join(dir, 'work'),
       outDir: path.join(dir, 'out'),
       cacheDir: opts.cacheDir,
+      ccache: opts.ccache,
       linesDir: opts.linesDir,
       jobs: opts.jobs,
       stageFrom: opts.stageFrom,

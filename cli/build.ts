@@ -17,6 +17,7 @@ interface BuildFlags {
   out: string;
   workDir: string;
   cacheDir: string;
+  ccache?: boolean;
   jobs?: string;
   linesDir?: string;
   stageFrom?: string;
@@ -35,7 +36,8 @@ export function register(program: Command): void {
     .option('--revision <n>', 'build revision of this kernel version: above 1 it goes into the kernel release (6.1.192-2-xen-legacy) and the version', '1')
     .requiredOption('--out <dir>', 'folder for the packages (deb/, rpm/, rpm-el5/, tarballs/)')
     .option('--work-dir <dir>', 'scratch folder', path.join(os.tmpdir(), 'lxl-build'))
-    .option('--cache-dir <dir>', 'download cache for kernel sources', path.join(os.homedir(), '.cache', 'lxl'))
+    .option('--cache-dir <dir>', 'cache for kernel sources (and, with --ccache, compiled objects: <dir>/ccache)', path.join(os.homedir(), '.cache', 'lxl'))
+    .option('--ccache', 'compile through ccache (installed separately), its cache in <cache-dir>/ccache: a rebuild of the same or a slightly changed tree compiles only what changed')
     .option('--jobs <n>', 'make -j (default: all CPUs)')
     .option('--lines-dir <dir>', 'kernel line definitions (<dir>/<line>/line.json)')
     .option('--stage-from <dir>', 'package this prebuilt staged tree instead of building')
@@ -50,6 +52,7 @@ export function register(program: Command): void {
         const r = await runBuildJob(params, {
           workDir: path.resolve(flags.workDir),
           cacheDir: path.resolve(flags.cacheDir),
+          ccache: flags.ccache,
           outDir: path.resolve(flags.out),
           linesDir: flags.linesDir && path.resolve(flags.linesDir),
           jobs: flags.jobs ? Number(flags.jobs) : undefined,

@@ -16,6 +16,7 @@ interface WorkerFlags {
   once?: boolean;
   workDir: string;
   cacheDir: string;
+  ccache?: boolean;
   jobs?: string;
   linesDir?: string;
   stageFrom?: string;
@@ -34,7 +35,8 @@ export function register(program: Command): void {
     .option('--token-file <file>', 'file holding the builder token')
     .option('--once', 'run at most one job, then exit (exit at once when the queue is empty)')
     .option('--work-dir <dir>', 'scratch folder for builds', path.join(os.tmpdir(), 'lxl-worker'))
-    .option('--cache-dir <dir>', 'shared download cache for kernel sources', path.join(os.homedir(), '.cache', 'lxl'))
+    .option('--cache-dir <dir>', 'shared cache for kernel sources (and, with --ccache, compiled objects: <dir>/ccache)', path.join(os.homedir(), '.cache', 'lxl'))
+    .option('--ccache', 'compile through ccache (installed separately), its cache in <cache-dir>/ccache: a rebuild of the same or a slightly changed tree compiles only what changed')
     .option('--jobs <n>', 'make -j (default: all CPUs)')
     .option('--lines-dir <dir>', 'kernel line definitions (<dir>/<line>/line.json; default: the shipped kernel/)')
     .option('--stage-from <dir>', 'package this prebuilt staged tree instead of building (tests, rebuilds)')
@@ -54,6 +56,7 @@ export function register(program: Command): void {
           once: flags.once,
           workDir: path.resolve(flags.workDir),
           cacheDir: path.resolve(flags.cacheDir),
+          ccache: flags.ccache,
           jobs: positive(flags.jobs, '--jobs'),
           linesDir: flags.linesDir && path.resolve(flags.linesDir),
           stageFrom: flags.stageFrom && path.resolve(flags.stageFrom),

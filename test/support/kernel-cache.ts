@@ -8,6 +8,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { buildCacheDir, cachedBuild, type BuildCacheRequest } from '../../builders/build-cache.js';
+import { ccacheLinks } from '../../builders/kernel-build.js';
 import { loadKernelLine, type KconfigBase, type KernelBuildArch } from '../../builders/kernel-line.js';
 import { CACHE_DIR } from './chroot.js';
 
@@ -51,7 +52,9 @@ export function kernelBuildUnavailable(): string | undefined {
 
 /** Returns the cached kernel for `req`, building it first (minutes) when the cache has none. */
 export async function cachedKernel(req: CachedKernelRequest): Promise<CachedKernel> {
-  const b = await cachedBuild(KERNEL_CACHE, await cacheRequest(req), { cacheDir: CACHE_DIR });
+  // Through ccache when it is installed (.ci/run installs it), so that a test which builds the same kernel again from
+  // source (the worker's full pipeline) takes the objects instead of compiling them twice.
+  const b = await cachedBuild(KERNEL_CACHE, await cacheRequest(req), { cacheDir: CACHE_DIR, ccache: ccacheLinks() !== undefined });
   return {
     dir: b.dir,
     krel: b.krel,
