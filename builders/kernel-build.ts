@@ -141,9 +141,12 @@ export async function buildKernel(req: KernelBuildRequest): Promise<KernelBuildR
   };
 }
 
-/** Where ccache's compiler-named links are (Debian's /usr/lib/ccache), or undefined when ccache is not installed. */
+/** Where ccache installs its compiler-named links (Debian's /usr/lib/ccache; /usr/lib64/ccache elsewhere). */
+export const CCACHE_LINK_DIRS: readonly string[] = ['/usr/lib/ccache', '/usr/lib64/ccache'];
+
+/** Where ccache's compiler-named links are, or undefined when ccache is not installed. */
 export function ccacheLinks(): string | undefined {
-  return ['/usr/lib/ccache', '/usr/lib64/ccache'].find((d) => existsSync(path.join(d, 'gcc')));
+  return CCACHE_LINK_DIRS.find((d) => existsSync(path.join(d, 'gcc')));
 }
 
 /** ccache through its links: the folder of links, the cache, and the file where each compile's outcome is logged. */

@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { ConfigError } from '../repo-layout/errors.js';
+import { CCACHE_LINK_DIRS } from './kernel-build.js';
 import type { KernelLine } from './kernel-line.js';
 
 /** A Debian package and the files that show it is installed (any one of them). */
@@ -33,9 +34,22 @@ export const BUILD_PREREQS: readonly Prereq[] = [
   { package: 'xz-utils', probes: bin('xz'), why: 'unpacking the source, xz packages' },
 ];
 
-/** The prerequisites of building `lines`: BUILD_PREREQS plus each line's source package when the source is a local tarball. */
-export function prereqsFor(lines: readonly KernelLine[]): Prereq[] {
+/** ccache, for builds that compile through it (`--ccache`): probed by the gcc link the build puts first on PATH. */
+export const CCACHE_PREREQ: Prereq = { package: 'ccache', probes: CCACHE_LINK_DIRS.map((d) => `${d}/gcc`), why: 'compiler cache (--ccache)' };
+
+/** What prereqsFor adds besides the lines' own needs. */
+export interface PrereqOptions {
+  /** The builds compile through ccache. */
+  ccache?: boolean;
+}
+
+/**
+ * The prerequisites of building `lines`: BUILD_PREREQS, ccache when asked for, and each line's source package when
+ * the source is a local tarball.
+ */
+export function prereqsFor(lines: readonly KernelLine[], opts: PrereqOptions = {}): Prereq[] {
   const out = [...BUILD_PREREQS];
+  if (opts.ccache) out.push(CCACHE_PREREQ);
   for (const l of lines) {
     if (l.source.kind === 'tarball' && l.source.debianPackage && !out.some((p) => p.package === (l.source as { debianPackage?: string }).debianPackage)) {
       out.push({ package: l.source.debianPackage, probes: [l.source.tarball], why: `the ${l.line} kernel source` });

@@ -29,8 +29,10 @@ export interface MainJobOptions {
   varDir: string;
   /** Kernel build cache (builders/build-cache.ts). */
   buildCache: string;
-  /** Download cache for URL kernel sources. */
-  downloadCache: string;
+  /** The worker's cache folder: URL kernel sources in `sources/`, ccache's cache in `ccache/`. */
+  cacheDir: string;
+  /** Compile through ccache (builders/kernel-build.ts; default false). */
+  ccache?: boolean;
   jobs?: number;
   progress: Progress;
   /** One line of news for the user (stderr). */
@@ -77,8 +79,9 @@ export async function runMainJob(o: MainJobOptions): Promise<MainJobResult> {
     server: o.running.url,
     token,
     workDir: path.join(o.varDir, 'work'),
-    cacheDir: o.downloadCache,
+    cacheDir: o.cacheDir,
     buildCache: o.buildCache,
+    ccache: o.ccache,
     // A line outside the shipped kernel/ folder: the worker finds it as <linesDir>/<line>/line.json.
     linesDir: path.resolve(path.dirname(line.dir)) === path.resolve(KERNEL_LINES_DIR) ? undefined : path.dirname(line.dir),
     jobs: o.jobs,

@@ -4,7 +4,8 @@
 //   2. starts the server (SQLite + ./var, the published tree over HTTP);
 //   3. creates the repo signing key on the first run;
 //   4. queues builds of the default kernel line for x86_64 and i386 and runs
-//      them in an in-process worker (a re-run resumes: see cli/main-job.ts);
+//      them in an in-process worker (a re-run resumes: see cli/main-job.ts;
+//      with --ccache it compiles through ccache, cached in <var>/cache/ccache);
 //   5. promotes them to stable and publishes the APT, YUM and tarball repos;
 //   6. prints the guest lines and the key fingerprint, then keeps serving.
 
@@ -34,6 +35,7 @@ interface UpFlags {
   jobs?: string;
   build: boolean;
   installPrereqs?: boolean;
+  ccache?: boolean;
 }
 
 const KEY_NAME = 'linux-xen-legacy';
@@ -52,6 +54,7 @@ export function register(program: Command): void {
     .option('--arch <list>', 'comma-separated arches to build (env LXL_ARCHES)', process.env.LXL_ARCHES ?? KERNEL_BUILD_ARCHES.join(','))
     .option('--build-cache <dir>', 'kernel build cache, reused across runs (env LXL_BUILD_CACHE; default <var>/cache/kernels)', process.env.LXL_BUILD_CACHE)
     .option('--jobs <n>', 'make -j (default: all CPUs)')
+    .option('--ccache', 'compile through ccache, its cache in <var>/cache/ccache: a rebuild after a source or patch update compiles only what changed (env LXL_CCACHE=1)', process.env.LXL_CCACHE === '1')
     .option('--no-build', 'only serve: no prerequisite check, no builds (publish what is there)')
     .addOption(new Option('--install-prereqs', 'apt-get install missing build prerequisites (root)'))
     .action(async (flags: UpFlags) => {
@@ -62,11 +65,12 @@ export function register(program: Command): void {
       const say = (msg: string) => process.stderr.write(`${process.stderr.isTTY ? '\r\x1b[2K' : ''}lxl up: ${msg}\n`);
 
       if (flags.build) {
-        const missing = missingPrereqs(prereqsFor([line]));
+        const needed = prereqsFor([line], { ccache: flags.ccache });
+        const missing = missingPrereqs(needed);
         if (missing.length && flags.installPrereqs) {
           say(`installing ${missing.map((p) => p.package).join(' ')} ...`);
           await installPrereqs(missing);
-          const still = missingPrereqs(prereqsFor([line]));
+          const still = missingPrereqs(needed);
           if (still.length) throw new ConfigError(describeMissing(still));
         } else if (missing.length) {
           throw new ConfigError(describeMissing(missing));
@@ -117,7 +121,8 @@ export function register(program: Command): void {
             arches,
             varDir: path.resolve(flags.var),
             buildCache: path.resolve(flags.buildCache ?? path.join(flags.var, 'cache', 'kernels')),
-            downloadCache: path.resolve(flags.var, 'cache', 'downloads'),
+            cacheDir: path.resolve(flags.var, 'cache'),
+            ccache: flags.ccache,
             jobs: flags.jobs ? Number(flags.jobs) : undefined,
             progress: createProgress(),
             say,

@@ -4,7 +4,9 @@
 // installs them. A build left leased by an `lxl up` that died is requeued at
 // once and redone (with the tests' kernel cache, so only packaging runs).
 // Changed build inputs (a patch) with the same kernel version give revision 2
-// under a new kernel release, which dnf installs beside revision 1.
+// under a new kernel release, which dnf installs beside revision 1. With
+// --ccache, that rebuild compiles only the patched file; the other comes from
+// the cache in <var>/cache/ccache.
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -20,6 +22,7 @@ import { SqliteStore } from '../../server/sqlite-store.js';
 import { lxl, missingTools, run } from '../support/exec.js';
 import { makeFakeLine } from '../unit/builder-fixtures.js';
 import { packRpm, shellSpec } from './rpm-fixture.js';
+import { ccacheLinks } from '../../builders/kernel-build.js';
 import { kernelBuildUnavailable, KERNEL_CACHE } from '../support/kernel-cache.js';
 import { tempDir } from '../support/tmp.js';
 
@@ -192,6 +195,39 @@ test('lxl up: changed build inputs give revision 2 under a new kernel release; d
     const installed = (await run('rpm', ['--root', path.join(root, 'root'), '-q', '--qf', '%{VERSION}-%{RELEASE}\\n', 'kernel-xen-legacy'])).stdout.trim().split('\n').sort();
     assert.deepEqual(installed, ['6.1.999-1', '6.1.999-2']);
     for (const krel of ['6.1.999-xen-legacy', '6.1.999-2-xen-legacy']) assert.ok(existsSync(path.join(root, 'root', 'boot', `vmlinuz-${krel}`)), `vmlinuz-${krel} installed`);
+  } finally {
+    assert.equal(await second.stop(), 0);
+  }
+});
+
+test('lxl up --ccache: the rebuild after a patch change compiles only the patched file, the other comes from <var>/cache/ccache', { skip: missingTools('tar', 'xz', 'patch', 'make', 'gcc') || (ccacheLinks() ? false : 'ccache is not installed (apt-get install ccache)'), timeout: 10 * 60_000 }, async () => {
+  // The fake line's `make bzImage` compiles hvc_xen.c (which the patch changes) and lib/legacy.c with gcc, as kbuild does.
+  const dir = await tempDir('lxl-up-ccache-');
+  const lineDir = path.join(await makeFakeLine(dir, 'ok', { krel: 'config', gcc: true }), '6.1');
+  const varDir = path.join(dir, 'var');
+  const args = ['--line', lineDir, '--flavour', 'minimal', '--arch', 'x86_64', '--build-cache', path.join(dir, 'kernels'), '--ccache'];
+  const ccacheDir = path.join(varDir, 'cache', 'ccache');
+  const buildLog = async (u: Awaited<ReturnType<typeof up>>): Promise<string> => {
+    const id = /x86_64: queued build job (\S+)/.exec(u.err())?.[1];
+    assert.ok(id, u.err());
+    return (await fetch(`${u.url}/api/v1/jobs/${id}/log`)).text();
+  };
+  const first = await up(varDir, args);
+  try {
+    assert.match(first.out, /Kernels: x86_64 6\.1\.999-xen-legacy; publish succeeded/);
+    const log = await buildLog(first);
+    assert.match(log, new RegExp(`compiling through ccache \\(/usr/lib(64)?/ccache\\), cache ${ccacheDir}`));
+    assert.match(log, new RegExp(`ccache: 0 of 2 compiles came from the cache \\(${ccacheDir}\\)`), 'a cold cache: both compiled');
+  } finally {
+    assert.equal(await first.stop(), 0);
+  }
+  const patch = path.join(lineDir, 'patches', '0001-hvc_xen-legacy-tty1.patch');
+  await writeFile(patch, (await readFile(patch, 'utf8')).replace('+int b = 43;', '+int b = 44;'));
+  const second = await up(varDir, args);
+  try {
+    assert.match(second.out, /Kernels: x86_64 6\.1\.999-2-xen-legacy; publish succeeded/, second.out + second.err());
+    // Another work tree (a fresh unpack); CCACHE_BASEDIR makes the untouched file's compile a hit all the same.
+    assert.match(await buildLog(second), /ccache: 1 of 2 compiles came from the cache/);
   } finally {
     assert.equal(await second.stop(), 0);
   }

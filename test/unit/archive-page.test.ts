@@ -138,9 +138,23 @@ test('prereqs: missing packages are named with the exact apt-get command', async
   assert.match(msg, /--install-prereqs/);
 });
 
+test('prereqs: --ccache adds ccache, probed by the gcc link a build puts first on PATH', async () => {
+  const line = await loadKernelLine('6.1');
+  assert.ok(!prereqsFor([line]).some((p) => p.package === 'ccache'), 'not without --ccache');
+  const withCcache = prereqsFor([line], { ccache: true });
+  const cc = withCcache.find((p) => p.package === 'ccache');
+  assert.deepEqual(cc?.probes, ['/usr/lib/ccache/gcc', '/usr/lib64/ccache/gcc']);
+  // Installed when either folder has the link (here only /usr/lib64, as on Fedora), as ccacheLinks() sees it.
+  assert.deepEqual(missingPrereqs(withCcache, (f) => f === '/usr/lib64/ccache/gcc' || !f.includes('ccache')), []);
+  const missing = missingPrereqs(withCcache, (f) => !f.includes('ccache'));
+  assert.deepEqual(missing.map((p) => p.package), ['ccache']);
+  assert.match(describeMissing(missing), /ccache +\(compiler cache \(--ccache\)\)/);
+  assert.equal(installCommand(missing, true), 'apt-get update && apt-get install -y --no-install-recommends ccache');
+});
+
 test('prereqs: every package is in .ci/apt-packages.txt (so CI installs what lxl up checks)', async () => {
   const listed = new Set((await readFile(new URL('../../.ci/apt-packages.txt', import.meta.url), 'utf8')).split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#')));
   const line = await loadKernelLine('6.1');
-  for (const p of prereqsFor([line])) assert.ok(listed.has(p.package), `${p.package} is not in .ci/apt-packages.txt`);
+  for (const p of prereqsFor([line], { ccache: true })) assert.ok(listed.has(p.package), `${p.package} is not in .ci/apt-packages.txt`);
   assert.ok(BUILD_PREREQS.length >= 10);
 });

@@ -37,12 +37,17 @@ export async function makeFakeStage(dir: string, opts: { krel?: string; bigBytes
  * which the flavour fragment asks for. `ok`: everything works; `make bzImage`
  * writes dummy images (after `compileSeconds`, to leave time to kill a worker).
  */
-/** `krel: 'config'`: the release is 6.1.999 plus the .config's CONFIG_LOCALVERSION, as a real kernel's is. */
-export async function makeFakeLine(dir: string, mode: 'reject' | 'drop' | 'ok', opts: { compileSeconds?: number; krel?: string } = {}): Promise<string> {
+/**
+ * `krel: 'config'`: the release is 6.1.999 plus the .config's CONFIG_LOCALVERSION, as a real kernel's is.
+ * `gcc`: `make bzImage` also compiles two C files (the patched hvc_xen.c and an untouched lib/legacy.c) with gcc
+ * from PATH, as kbuild calls it, so a build through ccache has something to cache.
+ */
+export async function makeFakeLine(dir: string, mode: 'reject' | 'drop' | 'ok', opts: { compileSeconds?: number; krel?: string; gcc?: boolean } = {}): Promise<string> {
   const lines = path.join(dir, 'lines');
   const line = path.join(lines, '6.1');
   const src = path.join(dir, 'src', 'linux-6.1.999');
   await mkdir(path.join(src, 'drivers/tty/hvc'), { recursive: true });
+  await mkdir(path.join(src, 'lib'), { recursive: true });
   await mkdir(path.join(line, 'config'), { recursive: true });
   await mkdir(path.join(line, 'patches'), { recursive: true });
   await writeFile(
@@ -57,6 +62,7 @@ export async function makeFakeLine(dir: string, mode: 'reject' | 'drop' | 'ok', 
       mode === 'drop' ? '\tsed -i "/^CONFIG_XEN_BLKDEV_FRONTEND=/d" .config' : '\ttrue',
       'bzImage:',
       `\tsleep ${opts.compileSeconds ?? 0}`,
+      ...(opts.gcc ? ['drivers/tty/hvc/hvc_xen.o', 'lib/legacy.o'].map((o) => `\tgcc -Wp,-MMD,${path.dirname(o)}/.${path.basename(o)}.d -O2 -c -o ${o} ${o.replace(/o$/, 'c')}`) : []),
       '\tmkdir -p arch/x86/boot && head -c 8192 /dev/zero > arch/x86/boot/bzImage',
       '\techo "ffffffff81000000 T _text" > System.map && touch vmlinux',
       'kernelrelease:',
@@ -67,6 +73,7 @@ export async function makeFakeLine(dir: string, mode: 'reject' | 'drop' | 'ok', 
     ].join('\n'),
   );
   await writeFile(path.join(src, 'drivers/tty/hvc/hvc_xen.c'), 'int a = 1;\nint b = 2;\nint c = 3;\n');
+  await writeFile(path.join(src, 'lib/legacy.c'), 'int legacy(int x) { return x * 3; }\n');
   const tarball = path.join(dir, 'linux-source-fake.tar.xz');
   await run('tar', ['-C', path.join(dir, 'src'), '-cJf', tarball, 'linux-6.1.999']);
   await writeFile(
