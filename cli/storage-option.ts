@@ -59,10 +59,12 @@ export async function loadStorageModules(): Promise<void> {
 
 /** Opens `--storage` (default `<repo>/public`). */
 export function openRepoStorage(repo: string, flags: StorageFlags): RepoStorage {
-  if (!flags.storage) return { storage: new FsStorage({ root: path.join(path.resolve(repo), 'public') }), local: true, locked: (fn) => fn() };
+  // One command per process: no link thread (FsStorageOptions.linkThread).
+  if (!flags.storage) return { storage: new FsStorage({ root: path.join(path.resolve(repo), 'public'), linkThread: false }), local: true, locked: (fn) => fn() };
   if (!modules) throw new Error('internal: --storage needs loadStorageModules() first (runCli does it)');
   const { S3PublishLock, S3Storage, openStorage, storageConfigFromUrl } = modules;
-  const storage = openStorage(storageConfigFromUrl(flags.storage));
+  const config = storageConfigFromUrl(flags.storage);
+  const storage = openStorage(config.kind === 'fs' ? { ...config, linkThread: false } : config);
   if (!(storage instanceof S3Storage)) return { storage, local: false, locked: (fn) => fn() };
   // Owner host:pid:random, shown to the loser.
   const lock = new S3PublishLock({ store: storage, key: S3_LOCK_KEY });

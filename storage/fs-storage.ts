@@ -27,15 +27,24 @@ import { LinkThread, linkOne, type LinkJob, type LinkOutcome } from './link-thre
 export interface FsStorageOptions {
   /** The folder that holds the published tree. */
   root: string;
+  /**
+   * Link a big stream of items (linkFiles) on the process's link thread while the caller produces the next ones
+   * (default true: a long-lived process, the server). A one-shot process (the CLI) passes false and links them on its
+   * own thread once the stream ends: the thread's start and its isolate's first memory touches (~4,000 page faults on
+   * this project's VMs, where each costs ~20 µs) cost it more than the overlap saves (README, Benchmarks).
+   */
+  linkThread?: boolean;
 }
 
 /** A PublishedStorage on a local folder (the embedded default). */
 export class FsStorage implements PublishedStorage {
   readonly root: string;
   readonly setsMtime = true;
+  private readonly linkThread: boolean;
 
   constructor(opts: FsStorageOptions) {
     this.root = path.resolve(opts.root);
+    this.linkThread = opts.linkThread ?? true;
   }
 
   private abs(key: string): string {
@@ -156,15 +165,17 @@ export class FsStorage implements PublishedStorage {
       if (made) stored.push(dest);
       else existing.push(it.key);
     };
-    // A stream of items goes to the link thread once it proves big; a short one is linked here, like an array.
+    // A stream of items goes to the link thread once it proves big; a short one, or any without the thread, is
+    // linked here, like an array.
     let list: LinkItem[];
     let rest: AsyncIterator<LinkItem> | undefined;
     if (Array.isArray(items)) list = items;
     else {
       const iter = items[Symbol.asyncIterator]();
+      const onThreadFrom = this.linkThread ? LINK_CHUNK : Infinity;
       list = [];
       rest = iter;
-      while (list.length < LINK_CHUNK) {
+      while (list.length < onThreadFrom) {
         const n = await iter.next();
         if (n.done) {
           rest = undefined;

@@ -16,7 +16,7 @@ export type StorageKind = StorageConfig['kind'];
 type Factories = { [K in StorageKind]: (config: Extract<StorageConfig, { kind: K }>) => PublishedStorage };
 
 const factories = {
-  fs: (c) => new FsStorage({ root: c.root }),
+  fs: ({ kind: _kind, ...opts }) => new FsStorage(opts),
   s3: ({ kind: _kind, ...opts }) => new S3Storage(opts),
 } satisfies Factories;
 

@@ -185,6 +185,25 @@ test('a big batch that comes as a stream is linked on the link thread, with the 
   t.diagnostic(`link thread jobs in this process: ${LinkThread.jobsRun}`);
 });
 
+test('without the link thread (linkThread: false, the CLI), a big stream is linked on the calling thread once it ends, and a failure midway stores nothing', async () => {
+  const root = await tempDir();
+  const s = new FsStorage({ root: path.join(root, 'pub'), linkThread: false });
+  const files = await Promise.all(Array.from({ length: 150 }, (_, i) => src(root, `f${i}.deb`, `bytes ${i}`)));
+  const items = files.map((file, i) => ({ key: `pool/main/f/f${i % 40}/f${i}.deb`, file }));
+  const published = async (): Promise<string[]> => (await readdir(path.join(root, 'pub'), { recursive: true }).catch(() => [])).filter((n) => n.endsWith('.deb'));
+  const bad = new FormatError('cannot read f120.deb: not a .deb');
+  const before = LinkThread.jobsRun;
+  await assert.rejects(s.linkFiles(stream(items, { at: 120, error: bad })), (err) => err === bad);
+  assert.deepEqual(await published(), []);
+  await mkdir(path.join(root, 'pub', 'pool/main/f/f3'), { recursive: true });
+  await writeFile(path.join(root, 'pub', items[3].key), 'already here');
+  const { existing } = await s.linkFiles(stream(items));
+  assert.equal(LinkThread.jobsRun, before, 'no link went to the link thread');
+  assert.deepEqual(existing, [items[3].key]);
+  assert.equal((await published()).length, 150);
+  for (const i of [0, 39, 40, 149]) assert.equal((await stat(path.join(root, 'pub', items[i].key))).ino, (await stat(files[i])).ino, `item ${i} is a hard link`);
+});
+
 test('a streamed batch stores nothing when its source fails midway (the source error comes out as it is) or when a link fails', async () => {
   const root = await tempDir();
   const s = new FsStorage({ root: path.join(root, 'pub') });
