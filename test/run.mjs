@@ -9,6 +9,12 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
+/**
+ * Unit test files left out of the Node 22 pass: those that open a SQLite store (better-sqlite3's binary is built by
+ * npm ci for the Node that ran it; a Node 22 install builds its own), and the start-up snapshot's, which is made for
+ * the Node that ran the build (on another, bin/lxl runs bin/lxl.mjs, as the other CLI tests of that pass show).
+ */
+const NOT_ON_NODE22 = ['server-api', 'server-cli', 'server-fuzz', 'server-store', 'artifact-sweep', 'cli-bundle', 'cli-snapshot'].map((n) => `${path.sep}${n}.test.ts`);
 const filters = process.argv.slice(2);
 
 function find(dir) {
@@ -31,10 +37,12 @@ if (files.length === 0) {
 // failed test to a file; the run ends by listing them (see the end).
 const failuresDir = mkdtempSync(path.join(os.tmpdir(), 'lxl-test-failures-'));
 let pass = 0;
-const runFiles = (list, env = process.env) => {
+const passLabels = [];
+const runFiles = (list, env = process.env, { label = 'main pass', node = process.execPath } = {}) => {
+  passLabels.push(label);
   const failures = path.join(failuresDir, `pass-${++pass}.jsonl`);
   const reporters = ['--test-reporter=tap', '--test-reporter-destination=stdout', `--test-reporter=${pathToFileURL(path.join(here, 'support/failure-reporter.mjs')).href}`, `--test-reporter-destination=${failures}`];
-  return spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...reporters, ...list], { stdio: 'inherit', env }).status ?? 1;
+  return spawnSync(node, ['--import', 'tsx', '--test', '--test-concurrency=1', ...reporters, ...list], { stdio: 'inherit', env }).status ?? 1;
 };
 let status = runFiles(files);
 // The server tests run once per metadata store: SQLite above, then PostgreSQL
@@ -44,8 +52,26 @@ const serverFiles = files.filter((f) => /(^|[/\\])(server-[^/\\]*|worker-jobs)\.
 if (serverFiles.length && !process.env.LXL_TEST_STORE) {
   if (process.env.LXL_TEST_PG_URL) {
     console.log(`# postgres pass: ${serverFiles.length} server test files again with LXL_TEST_STORE=postgres`);
-    status = runFiles(serverFiles, { ...process.env, LXL_TEST_STORE: 'postgres' }) || status;
+    status = runFiles(serverFiles, { ...process.env, LXL_TEST_STORE: 'postgres' }, { label: 'postgres pass' }) || status;
   } else console.log(`# SKIP postgres pass (${serverFiles.length} server test files): LXL_TEST_PG_URL is not set (.ci/run starts PostgreSQL and sets it)`);
+}
+// lxl declares node >= 20.10, and Node 20 reached its end of life in April 2026: the unit tests run again on the Node
+// 22 that LXL_TEST_NODE22 names (.ci/run gets one from the npm registry with `npx -y node@22`), first on PATH so that
+// the `node` they start (bin/lxl, the CLI tests) is that one too; NOT_ON_NODE22 says which files stay out.
+const node22Files = files.filter((f) => f.includes(`${path.sep}unit${path.sep}`) && !NOT_ON_NODE22.some((n) => f.endsWith(n)));
+if (node22Files.length && !process.env.LXL_TEST_STORE) {
+  const node22 = process.env.LXL_TEST_NODE22;
+  if (node22) {
+    const v = spawnSync(node22, ['--version'], { encoding: 'utf8' });
+    if (v.status !== 0 || !/^v22\./.test(v.stdout)) {
+      console.log(`# node 22 pass: LXL_TEST_NODE22=${node22} is not a Node 22 (${(v.stdout || v.stderr || String(v.error)).trim()})`);
+      status ||= 1;
+    } else {
+      console.log(`# node 22 pass: ${node22Files.length} unit test files again on ${v.stdout.trim()} (${node22})`);
+      const env = { ...process.env, PATH: `${path.dirname(node22)}${path.delimiter}${process.env.PATH ?? ''}` };
+      status = runFiles(node22Files, env, { label: 'node 22 pass', node: node22 }) || status;
+    }
+  } else console.log(`# SKIP node 22 pass (${node22Files.length} unit test files): LXL_TEST_NODE22 is not set (.ci/run sets it from npx -y node@22)`);
 }
 summarise(status);
 process.exit(status);
@@ -55,7 +81,7 @@ function summarise(code) {
   const failed = readdirSync(failuresDir)
     .sort()
     .flatMap((f) => {
-      const label = f === 'pass-1.jsonl' ? 'main pass' : 'postgres pass';
+      const label = passLabels[Number(/^pass-(\d+)\.jsonl$/.exec(f)?.[1] ?? 1) - 1] ?? f;
       return readFileSync(path.join(failuresDir, f), 'utf8')
         .split('\n')
         .filter(Boolean)
