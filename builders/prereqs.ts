@@ -81,6 +81,34 @@ export function describeMissing(missing: readonly Prereq[]): string {
   ].join('\n');
 }
 
+/** How ensurePrereqs acts. */
+export interface EnsurePrereqsOptions {
+  /** apt-get install what is missing (root), then check again (`--install-prereqs`). */
+  install?: boolean;
+  /** Progress lines. */
+  say?: (msg: string) => void;
+  /** For tests: whether a probe file exists, and what installs the missing packages. */
+  exists?: (file: string) => boolean;
+  installer?: (missing: readonly Prereq[]) => Promise<void>;
+}
+
+/**
+ * Checks `needed` before any build starts (`lxl up`, `lxl worker`): a ConfigError naming the missing packages and the
+ * apt-get command that installs them, unless `install` installs them and they are all there afterwards.
+ */
+export async function ensurePrereqs(needed: readonly Prereq[], opts: EnsurePrereqsOptions = {}): Promise<void> {
+  const missing = missingPrereqs(needed, opts.exists);
+  if (missing.length === 0) {
+    opts.say?.('build prerequisites: all installed');
+    return;
+  }
+  if (!opts.install) throw new ConfigError(describeMissing(missing));
+  opts.say?.(`installing ${missing.map((p) => p.package).join(' ')} ...`);
+  await (opts.installer ?? installPrereqs)(missing);
+  const still = missingPrereqs(needed, opts.exists);
+  if (still.length) throw new ConfigError(describeMissing(still));
+}
+
 /** Runs apt-get update + install for `missing` (root only), with its output on stderr; throws an LxlError when it fails. */
 export async function installPrereqs(missing: readonly Prereq[]): Promise<void> {
   if (process.getuid?.() !== 0) throw new ConfigError(`cannot install the build prerequisites: apt-get needs root; run:\n  ${installCommand(missing, false)}`);

@@ -19,7 +19,7 @@ import { generateKey } from '../repo-layout/signing/keys.js';
 import { keyFileNames, writeKeyFiles } from '../repo-layout/signing/key-files.js';
 import { loadSigner } from '../repo-layout/signing/openpgp-signer.js';
 import { KERNEL_BUILD_ARCHES, loadKernelLine, type KernelBuildArch } from '../builders/kernel-line.js';
-import { describeMissing, installPrereqs, missingPrereqs, prereqsFor } from '../builders/prereqs.js';
+import { ensurePrereqs, prereqsFor } from '../builders/prereqs.js';
 import { createProgress } from '../builders/progress.js';
 import { runMainJob } from './main-job.js';
 
@@ -65,16 +65,7 @@ export function register(program: Command): void {
       const say = (msg: string) => process.stderr.write(`${process.stderr.isTTY ? '\r\x1b[2K' : ''}lxl up: ${msg}\n`);
 
       if (flags.build) {
-        const needed = prereqsFor([line], { ccache: flags.ccache });
-        const missing = missingPrereqs(needed);
-        if (missing.length && flags.installPrereqs) {
-          say(`installing ${missing.map((p) => p.package).join(' ')} ...`);
-          await installPrereqs(missing);
-          const still = missingPrereqs(needed);
-          if (still.length) throw new ConfigError(describeMissing(still));
-        } else if (missing.length) {
-          throw new ConfigError(describeMissing(missing));
-        } else say('build prerequisites: all installed');
+        await ensurePrereqs(prereqsFor([line], { ccache: flags.ccache }), { install: flags.installPrereqs, say });
       }
 
       const keyDir = path.resolve(flags.var, 'keys');

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { Command } from 'commander';
 import { ConfigError } from '../repo-layout/errors.js';
 import { runWorker } from '../builders/worker.js';
+import { ensurePrereqs, prereqsFor } from '../builders/prereqs.js';
 
 interface WorkerFlags {
   server: string;
@@ -17,6 +18,7 @@ interface WorkerFlags {
   workDir: string;
   cacheDir: string;
   ccache?: boolean;
+  installPrereqs?: boolean;
   jobs?: string;
   linesDir?: string;
   stageFrom?: string;
@@ -37,6 +39,7 @@ export function register(program: Command): void {
     .option('--work-dir <dir>', 'scratch folder for builds', path.join(os.tmpdir(), 'lxl-worker'))
     .option('--cache-dir <dir>', 'shared cache for kernel sources (and, with --ccache, compiled objects: <dir>/ccache)', path.join(os.homedir(), '.cache', 'lxl'))
     .option('--ccache', 'compile through ccache (installed separately), its cache in <cache-dir>/ccache: a rebuild of the same or a slightly changed tree compiles only what changed')
+    .option('--install-prereqs', 'apt-get install missing build prerequisites (root) before leasing any job')
     .option('--jobs <n>', 'make -j (default: all CPUs)')
     .option('--lines-dir <dir>', 'kernel line definitions (<dir>/<line>/line.json; default: the shipped kernel/)')
     .option('--stage-from <dir>', 'package this prebuilt staged tree instead of building (tests, rebuilds)')
@@ -45,6 +48,12 @@ export function register(program: Command): void {
     .option('--poll <seconds>', 'wait between polls of an empty queue', '10')
     .action(async (flags: WorkerFlags) => {
       const token = await readToken(flags);
+      // A worker that cannot build would lease jobs only to fail them: the toolchain (and ccache, with --ccache) is
+      // checked before the first lease. Packaging a staged tree (--stage-from) compiles nothing.
+      if (!flags.stageFrom) {
+        const say = (msg: string) => process.stderr.write(`lxl worker: ${msg}\n`);
+        await ensurePrereqs(prereqsFor([], { ccache: flags.ccache }), { install: flags.installPrereqs, say });
+      }
       const abort = new AbortController();
       const stop = () => abort.abort(new Error('interrupted'));
       process.once('SIGINT', stop);

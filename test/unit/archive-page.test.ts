@@ -7,8 +7,9 @@ import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import { renderArchivePage, type ArchivePageData } from '../../server/archive-page.js';
 import { formatTarballIndex, tarballIndex, tarballVersionDir, type TarballEntry } from '../../repo-layout/tarball/tarball-index.js';
-import { BUILD_PREREQS, describeMissing, installCommand, missingPrereqs, prereqsFor } from '../../builders/prereqs.js';
+import { BUILD_PREREQS, describeMissing, ensurePrereqs, installCommand, missingPrereqs, prereqsFor, type Prereq } from '../../builders/prereqs.js';
 import { loadKernelLine } from '../../builders/kernel-line.js';
+import { lxl } from '../support/exec.js';
 
 const SHA = (c: string) => c.repeat(64);
 
@@ -150,6 +151,53 @@ test('prereqs: --ccache adds ccache, probed by the gcc link a build puts first o
   assert.deepEqual(missing.map((p) => p.package), ['ccache']);
   assert.match(describeMissing(missing), /ccache +\(compiler cache \(--ccache\)\)/);
   assert.equal(installCommand(missing, true), 'apt-get update && apt-get install -y --no-install-recommends ccache');
+});
+
+test('prereqs: ensurePrereqs says all is there, refuses with the install command, or installs and checks again', async () => {
+  const needed = prereqsFor([], { ccache: true });
+  const said: string[] = [];
+  const say = (m: string) => said.push(m);
+  await ensurePrereqs(needed, { exists: () => true, say });
+  assert.deepEqual(said, ['build prerequisites: all installed']);
+  // Missing, not installing: a ConfigError naming the package and the command; the installer is never called.
+  const installed = new Set<string>();
+  const exists = (f: string) => !f.includes('ccache') || installed.has('ccache');
+  let calls = 0;
+  const installer = async (missing: readonly Prereq[]) => {
+    calls++;
+    for (const p of missing) installed.add(p.package);
+  };
+  await assert.rejects(ensurePrereqs(needed, { exists, installer }), (err: Error & { code?: string }) => {
+    assert.equal(err.code, 'E_CONFIG');
+    assert.match(err.message, /1 Debian package is missing:\n {2}ccache/);
+    assert.match(err.message, /apt-get install -y --no-install-recommends ccache/);
+    return true;
+  });
+  assert.equal(calls, 0);
+  // Installing: the installer gets exactly what is missing, and the check is made again.
+  said.length = 0;
+  await ensurePrereqs(needed, { exists, installer, install: true, say });
+  assert.equal(calls, 1);
+  assert.deepEqual(said, ['installing ccache ...']);
+  // An install that leaves a package missing still fails, naming it.
+  await assert.rejects(ensurePrereqs(needed, { exists: (f) => !f.includes('bison'), installer: async () => {}, install: true }), /bison/);
+});
+
+test('prereqs: lxl worker checks the build toolchain before it leases a job (not with --stage-from)', async () => {
+  // Port 9 (discard) refuses the connection: the worker gets as far as its first lease and stops there.
+  const args = ['worker', '--server', 'http://127.0.0.1:9', '--token', 't', '--once', '--ccache', '--poll', '1'];
+  const missing = missingPrereqs(prereqsFor([], { ccache: true }));
+  const r = await lxl(args, { allowFail: true });
+  assert.notEqual(r.code, 0);
+  if (missing.length === 0) {
+    assert.match(r.stderr, /lxl worker: build prerequisites: all installed/);
+  } else {
+    // On a machine without them (not CI, which installs .ci/apt-packages.txt): refused before any lease.
+    assert.match(r.stderr, new RegExp(`cannot build kernels: ${missing.length} Debian package`));
+    for (const p of missing) assert.ok(r.stderr.includes(p.package), p.package);
+  }
+  const staged = await lxl([...args, '--stage-from', '/nonexistent'], { allowFail: true });
+  assert.doesNotMatch(staged.stderr, /build prerequisites|cannot build kernels/);
 });
 
 test('prereqs: every package is in .ci/apt-packages.txt (so CI installs what lxl up checks)', async () => {
