@@ -179,12 +179,13 @@ export class RepoPublisher implements Publisher {
       createdAt: p.createdAt,
     }));
     const groups = groupByVersion(entries);
+    const recordOf = new Map(tars.map((p) => [`${p.sha256} ${p.filename}`, p]));
     for (const g of groups) {
       const dir = tarballVersionDir(repo.name, g.krel);
       for (const e of g.entries) {
         signal.throwIfAborted();
         const key = `${dir}/${e.filename}`;
-        const rec = tars.find((p) => p.sha256 === e.sha256 && p.filename === e.filename)!;
+        const rec = recordOf.get(`${e.sha256} ${e.filename}`)!;
         if (!(await storage.head(key))) await storage.put(key, createReadStream(await this.opts.artifacts.localPath(rec.sha256)), { cacheControl: CACHE_IMMUTABLE });
       }
     }
