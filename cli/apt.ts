@@ -10,6 +10,7 @@ import path from 'node:path';
 import { Command, Option } from 'commander';
 import type { PublishedStorage } from '../storage/storage.js';
 import { openRepoStorage, storageOptions, traceCompleted, type StorageFlags } from './storage-option.js';
+import { refusePublishFlagsWithoutKey } from './publish-flags.js';
 import { writeLines } from './output.js';
 import { ConfigError, NotFoundError } from '../repo-layout/errors.js';
 import { JsonAptCatalog, lockRepoState, writeStateFile } from '../repo-layout/apt/apt-catalog.js';
@@ -71,6 +72,10 @@ function intArg(what: string) {
 function publishOptions(cmd: Command, keyRequired: boolean): Command {
   const key = new Option('--key <secret.asc>', keyRequired ? 'armored secret signing key' : 'armored secret signing key: publish right after the change');
   if (keyRequired) key.makeOptionMandatory();
+  else {
+    const settings = ['--origin', '--label', '--name', '--suites', '--valid-days', '--retention', '--grace-hours', '--base-url', '--default-suite', '--xz-level'];
+    refusePublishFlagsWithoutKey(cmd, ['--passphrase-env', '--passphrase-file', ...settings], 'lxl apt publish');
+  }
   return storageOptions(cmd)
     .addOption(key)
     .option('--passphrase-env <VAR>', 'environment variable that holds the key passphrase')

@@ -15,6 +15,7 @@ import { BULK_SYNC_MIN } from '../storage/fs-storage.js';
 import { commandRelay } from '../repo-layout/command-relay.js';
 import { openRepoStorage, storageOptions, traceCompleted, type StorageFlags } from './storage-option.js';
 import { writeLines } from './output.js';
+import { refusePublishFlagsWithoutKey } from './publish-flags.js';
 
 // OpenPGP (~150 ms to load) only for commands that sign; cli/main.ts starts loading it early when --key is given.
 const loadSigner: typeof import('../repo-layout/signing/openpgp-signer.js').loadSigner = async (o) => (await import('../repo-layout/signing/openpgp-signer.js')).loadSigner(o);
@@ -53,6 +54,7 @@ interface PublishFlags extends StorageFlags {
 function publishOptions(cmd: Command, keyRequired: boolean): Command {
   const key = new Option('--key <secret.asc>', keyRequired ? 'armored secret signing key' : 'armored secret signing key: publish right after the change');
   if (keyRequired) key.makeOptionMandatory();
+  else refusePublishFlagsWithoutKey(cmd, ['--passphrase-env', '--passphrase-file', '--profile', '--retention', '--grace-hours', '--base-url'], 'lxl yum publish');
   return storageOptions(cmd)
     .addOption(key)
     .option('--passphrase-env <VAR>', 'environment variable that holds the key passphrase')

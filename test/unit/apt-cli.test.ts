@@ -1,5 +1,6 @@
 // `lxl apt add|remove|publish` through the real CLI: help, the repo folder
-// layout, saved settings, name=version removal, clear one-line failures.
+// layout, saved settings, name=version removal, clear one-line failures
+// (and publish options without --key, for `lxl yum` too).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -168,4 +169,29 @@ test('failures are one clear line with a code: unknown package, conflict, held l
   const noKey = await lxl(['apt', 'publish', path.join(work, 'repo3')], { allowFail: true });
   assert.notEqual(noKey.code, 0);
   assert.match(noKey.stderr, /--key/);
+});
+
+test('publish options given to add or remove without --key are refused before anything changes (apt and yum)', async () => {
+  const repo = path.join(work, 'repo-publish-flags');
+  const rpm = await packRpm(await fixtureSpec(path.join(work, 'rpm-flags-src'), { version: '6.1.2-1', krel: '6.1.2-1', extras: false }), path.join(work, 'rpms-flags'));
+  const tail = (publish: string, pronoun: string, verb: string): string =>
+    ` without --key: ${verb}, and nothing is published or saved without --key; give --key to publish right after the change, or pass ${pronoun} to \`${publish}\` [E_CONFIG]\n`;
+  // Before: `yum add --profile el5` took the flag and dropped it, so the next plain publish made sha256 repodata.
+  const yum = await lxl(['yum', 'add', repo, rpm, '--profile', 'el5', '--retention', '2'], { allowFail: true });
+  assert.equal(yum.code, 1);
+  assert.equal(yum.stderr, `lxl: cannot use --profile, --retention${tail('lxl yum publish', 'them', 'they are publish options')}`);
+  await assert.rejects(stat(path.join(repo, 'state/yum/stable/catalogue.json')), { code: 'ENOENT' });
+  const apt = await lxl(['apt', 'add', repo, v1, '--xz-level', '1'], { allowFail: true });
+  assert.equal(apt.code, 1);
+  assert.equal(apt.stderr, `lxl: cannot use --xz-level${tail('lxl apt publish', 'it', 'it is a publish option')}`);
+  await assert.rejects(stat(path.join(repo, 'state/apt/catalog.json')), { code: 'ENOENT' });
+  // Options that are not publish options still work without --key; removing refuses them the same way.
+  await lxl(['apt', 'add', repo, v1, '--suite', 'testing']);
+  const remove = await lxl(['apt', 'remove', repo, 'linux-xen-legacy', '--suite', 'testing', '--grace-hours', '0'], { allowFail: true });
+  assert.equal(remove.code, 1);
+  assert.equal(remove.stderr, `lxl: cannot use --grace-hours${tail('lxl apt publish', 'it', 'it is a publish option')}`);
+  assert.equal((await lxl(['apt', 'list', repo])).stdout, 'testing|main|all: linux-xen-legacy 6.1.192+1~legacy1\n');
+  // With --key they are taken (and saved by the publish).
+  await lxl(['yum', 'add', repo, rpm, '--key', secret, '--profile', 'modern', '--retention', '2']);
+  assert.match(await readFile(path.join(repo, 'public/yum/stable/repodata/repomd.xml'), 'utf8'), /<checksum type="sha256">/);
 });
