@@ -7,59 +7,13 @@ import assert from 'node:assert/strict';
 import { cp, mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { lxl, missingTools, run } from '../support/exec.js';
+import { missingTools, run } from '../support/exec.js';
 import { serveStatic } from '../support/http-static.js';
 import { tempDir } from '../support/tmp.js';
 import { testKey } from '../support/test-key.js';
-import { fixtureSpec, packRpm, shellSpec } from './rpm-fixture.js';
+import { buildSet, dnfArgs, publish } from './yum-scenario.js';
 
 const skip = missingTools('rpm', 'dnf', 'busybox');
-
-async function busyboxPath(): Promise<string> {
-  return (await run('sh', ['-c', 'command -v busybox'])).stdout.trim();
-}
-
-/** Packs the rpms of one scenario step into `out`. */
-async function buildSet(dir: string, out: string, step: 1 | 2): Promise<string[]> {
-  const { signer } = await testKey();
-  const files: string[] = [];
-  if (step === 1) files.push(await packRpm(await shellSpec(path.join(dir, 'shell'), await busyboxPath()), out, { signer }));
-  const krel = step === 1 ? '6.1.192-xen-legacy' : '6.1.193-xen-legacy';
-  const kver = step === 1 ? '6.1.192-1' : '6.1.193-1';
-  const kernel = await fixtureSpec(path.join(dir, `kernel${step}`), {
-    version: kver,
-    krel,
-    scripts: true,
-    extras: false,
-    provides: ['installonlypkg(kernel)', `kernel (= ${kver})`],
-  });
-  files.push(await packRpm(kernel, out, { signer }));
-  const tools = await fixtureSpec(path.join(dir, `tools${step}`), { name: 'lxl-tools', version: step === 1 ? '1.0-1' : '1.1-1', krel: `tools-${step}` });
-  files.push(await packRpm(tools, out, { signer }));
-  return files;
-}
-
-async function publish(repo: string, rpms: string[], extra: string[] = []): Promise<void> {
-  const { dir: keyDir } = await testKey();
-  await lxl(['yum', 'add', repo, ...rpms]);
-  await lxl(['yum', 'publish', repo, '--key', path.join(keyDir, 'lxl-test-rsa4096.secret.asc'), '--grace-hours', '0', ...extra]);
-}
-
-function dnfArgs(root: string, url: string, reposdir: string): string[] {
-  return [
-    '-y',
-    '--installroot', root,
-    '--releasever', '9',
-    '--setopt', `reposdir=${reposdir}`,
-    '--setopt', `cachedir=${path.join(root, 'var/cache/dnf')}`,
-    '--setopt', 'install_weak_deps=0',
-    '--nodocs',
-    '--repofrompath', `lxl,${url}/yum/stable/`,
-    '--setopt', 'lxl.gpgcheck=1',
-    '--setopt', 'lxl.repo_gpgcheck=1',
-    '--setopt', `lxl.gpgkey=${url}/yum/stable/repodata/repomd.xml.key`,
-  ];
-}
 
 test('dnf installs, upgrades and keeps two installonly kernels, with gpgcheck and repo_gpgcheck', { skip }, async () => {
   const dir = await tempDir();
@@ -106,7 +60,7 @@ test('dnf refuses a repo whose repomd.xml signature is from another key', { skip
   await mkdir(reposdir, { recursive: true });
   // Trust only the other key: repomd.xml.asc (made by our repo key) must not verify.
   await cp(path.join(other.dir, 'lxl-test-ed25519.asc'), path.join(dir, 'other.asc'));
-  const args = dnfArgs(root, server.url, reposdir).map((a) => (a.startsWith('lxl.gpgkey=') ? `lxl.gpgkey=file://${path.join(dir, 'other.asc')}` : a));
+  const args = dnfArgs(root, server.url, reposdir, `file://${path.join(dir, 'other.asc')}`);
   const r = await run('dnf', [...args, 'install', 'lxl-tools'], { allowFail: true, timeoutMs: 300_000 });
   assert.notEqual(r.code, 0, `dnf accepted a repo signed by an untrusted key:\n${r.stdout}${r.stderr}`);
   assert.match(r.stdout + r.stderr, /repomd\.xml GPG signature verification error/);
