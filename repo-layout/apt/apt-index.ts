@@ -106,6 +106,8 @@ interface PreparedIndices {
   xzOptions: string;
   xz: Promise<PackagesXz[]>;
   gz: Promise<Buffer[]>;
+  /** The digests of each architecture's Packages text (made while xz runs, so the publish need not). */
+  plainDigests?: Array<IndexFile['digests']>;
 }
 
 /** Indices prepared by warmPackagesXz, per block cache instance (an add and its publish share one), newest last. */
@@ -153,6 +155,8 @@ export async function warmPackagesXz(pkgs: readonly IndexedPackage[], opts: Pick
   const prepared: PreparedIndices = { arches, xzOptions: xzOptionsKey(xz), ...compressIndices(arches, xz) };
   // A publish that awaits them sees their errors; unclaimed, they must not be unhandled rejections.
   prepared.gz.catch(() => {});
+  // xz and gzip run elsewhere meanwhile; the publish would otherwise hash the texts after they end.
+  prepared.plainDigests = arches.map((a) => hashBytes(a.text, ALGOS));
   const list = preparedByCache.get(opts.xzBlockCache) ?? [];
   list.push(prepared);
   preparedByCache.set(opts.xzBlockCache, list.slice(-PREPARED_MAX));
@@ -178,7 +182,11 @@ export async function buildSuiteIndex(pkgs: readonly IndexedPackage[], opts: Sui
   const started = ready ?? compressIndices(byArch, xz);
   const xzP = started.xz.catch((err: unknown) => (ready ? packagesXzMany(byArch.map((a) => a.blocks), xz) : Promise.reject(err)));
   const gzP = started.gz.catch((err: unknown) => (ready ? gzipAll(byArch) : Promise.reject(err)));
-  const plain = byArch.map((a) => indexFile(`${component}/binary-${a.arch}/Packages`, a.text, true));
+  const plain = byArch.map((a, i): IndexFile => {
+    const path = `${component}/binary-${a.arch}/Packages`;
+    const digests = ready?.plainDigests?.[i];
+    return digests ? { path, bytes: a.text, digests, byHash: true } : indexFile(path, a.text, true);
+  });
   const [xzOut, gzOut] = await Promise.all([xzP, gzP]);
   const perArch = byArch.map((a, i) => {
     const dir = `${component}/binary-${a.arch}`;

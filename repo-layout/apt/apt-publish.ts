@@ -120,6 +120,16 @@ export async function publishApt(opts: AptPublishOptions): Promise<AptPublishRep
     ),
   );
   const [, indices] = await Promise.all([poolChecked, built]);
+  // The Release signatures are made while the keys and by-hash copies are written (the RSA work runs off the main
+  // thread); they are stored after every index file, as below.
+  const signing = Promise.all(
+    indices.map(async (idx) => {
+      const [detached, inline] = await Promise.all([opts.signer.detachArmored(idx.release, { hash: 'sha512' }), opts.signer.clearsign(idx.release)]);
+      return { idx, detached, inline };
+    }),
+  );
+  // Awaited at step 4; a write that fails first must not leave it an unhandled rejection.
+  signing.catch(() => {});
 
   step('keys');
   // Keys and ready-made sources entries; they are not listed in any Release.
@@ -154,19 +164,14 @@ export async function publishApt(opts: AptPublishOptions): Promise<AptPublishRep
     }
   }
   await putAllIfAbsent(storage, byHash.map((x) => ({ key: x.key, body: x.bytes, opts: { cacheControl: CACHE_IMMUTABLE } })));
+  // The signatures before any file a client reads without by-hash changes: a signer that fails leaves the old state.
+  step('sign');
+  const signed = await signing;
   step('plain');
   // 3. Plain indices.
   const plain = indices.flatMap((idx) => idx.files.map((f) => ({ key: `${prefix}/dists/${idx.suite}/${f.path}`, body: f.bytes, opts: INDEX_PUT })));
   await putAll(storage, plain);
-  step('sign');
   // 4. Release + Release.gpg, then 5. InRelease last.
-  const signed = await Promise.all(
-    indices.map(async (idx) => ({
-      idx,
-      detached: await opts.signer.detachArmored(idx.release, { hash: 'sha512' }),
-      inline: await opts.signer.clearsign(idx.release),
-    })),
-  );
   step('release');
   // A client that fetched the previous InRelease must not get a 304 for this one (same Last-Modified second).
   const mtimeMs = await freshMtime(storage, signed.flatMap(({ idx }) => [`${prefix}/dists/${idx.suite}/InRelease`, `${prefix}/dists/${idx.suite}/Release`]));

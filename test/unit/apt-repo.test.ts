@@ -346,6 +346,27 @@ test('addDebs with the publish\'s xz cache prepares Packages.xz and .gz while st
   assert.ok(same(failed, cold));
 });
 
+test('a publish whose signer fails leaves every file a client reads without by-hash as it was', async () => {
+  const r = await newRepo('signer-fails');
+  await addDebs({ storage: r.storage, catalog: r.catalog, suite: 'stable', files: debs.slice(0, 3) });
+  await r.publish();
+  const served = ['Release', 'Release.gpg', 'InRelease', 'main/binary-amd64/Packages', 'main/binary-amd64/Packages.gz', 'main/binary-amd64/Packages.xz', 'main/binary-i386/Packages'];
+  const read = () => Promise.all(served.map((f) => readFile(path.join(r.public, 'apt/dists/stable', f))));
+  const before = await read();
+  await addDebs({ storage: r.storage, catalog: r.catalog, suite: 'stable', files: debs.slice(3) });
+  const broken = Object.create(signer) as typeof signer;
+  broken.clearsign = async () => {
+    throw new Error('the signing service is down');
+  };
+  await assert.rejects(r.publish({ signer: broken }), /the signing service is down/);
+  const after = await read();
+  served.forEach((f, i) => assert.ok(after[i].equals(before[i]), `${f} changed although the publish failed`));
+  // The next publish with a working signer lists every package.
+  await r.publish();
+  const names = parseDeb822(await readFile(path.join(r.public, 'apt/dists/stable/main/binary-amd64/Packages'), 'utf8')).map((p) => p.get('Package'));
+  assert.ok(names.length > parseDeb822(before[3].toString('utf8')).length, 'the later adds are published');
+});
+
 test('retention keeps the N newest versions per package name', async () => {
   const r = await newRepo('retention');
   await addDebs({ storage: r.storage, catalog: r.catalog, suite: 'stable', files: debs });
