@@ -197,8 +197,10 @@ export class RepoPublisher implements Publisher {
       // Unchanged folders keep their files: no window where SHA256SUMS and its signature disagree.
       const old = await storage.getBytes(`${dir}/SHA256SUMS`).catch(() => undefined);
       if (old?.toString('utf8') === sums && (await storage.head(`${dir}/SHA256SUMS.asc`))) continue;
+      // Signed first: a signer that fails leaves the folder's pair as it was, and no signing sits between the two writes.
+      const asc = await this.opts.signer.detachArmored(sums);
       await storage.put(`${dir}/SHA256SUMS`, sums, { cacheControl: CACHE_INDEX, contentType: 'text/plain' });
-      await storage.put(`${dir}/SHA256SUMS.asc`, await this.opts.signer.detachArmored(sums), { cacheControl: CACHE_INDEX, contentType: 'application/pgp-signature' });
+      await storage.put(`${dir}/SHA256SUMS.asc`, asc, { cacheControl: CACHE_INDEX, contentType: 'application/pgp-signature' });
       changed++;
     }
     signal.throwIfAborted();
