@@ -3,7 +3,7 @@
 // arch and flavour. Paths in the file are relative to the file's folder and
 // come back absolute.
 
-import { readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
@@ -77,6 +77,15 @@ export interface KernelLine {
 
 /** The repository's kernel/ folder (line definitions shipped with lxl). */
 export const KERNEL_LINES_DIR = fileURLToPath(new URL('../kernel/', import.meta.url));
+
+/** The names of the lines defined in `dir` (its subfolders holding a line.json), sorted. */
+export async function kernelLineNames(dir: string = KERNEL_LINES_DIR): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch((err: unknown) => {
+    throw new KernelBuildError('line', `cannot list kernel lines in ${dir}: ${(err as Error).message}`, { cause: err });
+  });
+  const names = await Promise.all(entries.filter((e) => e.isDirectory()).map(async (e) => ((await stat(path.join(dir, e.name, 'line.json')).catch(() => undefined))?.isFile() ? e.name : undefined)));
+  return names.filter((n): n is string => n !== undefined).sort();
+}
 
 /** Loads and validates `kernel/<line>/line.json` (pass a line name, a folder or the file); fragment files must exist. */
 export async function loadKernelLine(ref: string): Promise<KernelLine> {

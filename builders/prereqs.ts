@@ -50,10 +50,17 @@ export interface PrereqOptions {
 export function prereqsFor(lines: readonly KernelLine[], opts: PrereqOptions = {}): Prereq[] {
   const out = [...BUILD_PREREQS];
   if (opts.ccache) out.push(CCACHE_PREREQ);
+  for (const p of lineSourcePrereqs(lines)) if (!out.some((q) => q.package === p.package)) out.push(p);
+  return out;
+}
+
+/** The Debian packages that hold the lines' sources (a line whose source is a local tarball from a package), one per package. */
+export function lineSourcePrereqs(lines: readonly KernelLine[]): Prereq[] {
+  const out: Prereq[] = [];
   for (const l of lines) {
-    if (l.source.kind === 'tarball' && l.source.debianPackage && !out.some((p) => p.package === (l.source as { debianPackage?: string }).debianPackage)) {
-      out.push({ package: l.source.debianPackage, probes: [l.source.tarball], why: `the ${l.line} kernel source` });
-    }
+    if (l.source.kind !== 'tarball' || !l.source.debianPackage) continue;
+    const pkg = l.source.debianPackage;
+    if (!out.some((p) => p.package === pkg)) out.push({ package: pkg, probes: [l.source.tarball], why: `the ${l.line} kernel source` });
   }
   return out;
 }
@@ -127,4 +134,25 @@ function runApt(args: string[], env: NodeJS.ProcessEnv): Promise<void> {
       else reject(new ConfigError(`cannot install the build prerequisites: apt-get ${args[0]} exited ${code ?? sig}`));
     });
   });
+}
+
+/**
+ * The sources of the lines a worker knows (`lxl worker`): it builds whatever line the server queues, so a missing
+ * source is a warning naming the line and the install command, not an error (such a job fails with the source's own
+ * error); with `install` the missing packages are installed first. Returns the ones still missing.
+ */
+export async function checkLineSources(lines: readonly KernelLine[], opts: EnsurePrereqsOptions & { warn: (msg: string) => void }): Promise<Prereq[]> {
+  const needed = lineSourcePrereqs(lines);
+  let missing = missingPrereqs(needed, opts.exists);
+  if (missing.length > 0 && opts.install) {
+    opts.say?.(`installing ${missing.map((p) => p.package).join(' ')} ...`);
+    await (opts.installer ?? installPrereqs)(missing);
+    missing = missingPrereqs(needed, opts.exists);
+  }
+  for (const p of missing) {
+    const of = lines.filter((l) => l.source.kind === 'tarball' && l.source.debianPackage === p.package).map((l) => l.line);
+    opts.warn(`jobs of kernel line ${of.join(', ')} will fail here: ${p.package} is not installed (no ${p.probes.join(' or ')}); install it with: ${installCommand([p])} (or start with --install-prereqs)`);
+  }
+  if (needed.length > 0 && missing.length === 0) opts.say?.(`kernel sources: ${needed.map((p) => p.package).join(', ')} installed`);
+  return missing;
 }

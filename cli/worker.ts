@@ -8,7 +8,8 @@ import path from 'node:path';
 import { Command } from 'commander';
 import { ConfigError } from '../repo-layout/errors.js';
 import { runWorker } from '../builders/worker.js';
-import { ensurePrereqs, prereqsFor } from '../builders/prereqs.js';
+import { checkLineSources, ensurePrereqs, prereqsFor } from '../builders/prereqs.js';
+import { KERNEL_LINES_DIR, kernelLineNames, loadKernelLine, type KernelLine } from '../builders/kernel-line.js';
 
 interface WorkerFlags {
   server: string;
@@ -53,6 +54,9 @@ export function register(program: Command): void {
       if (!flags.stageFrom) {
         const say = (msg: string) => process.stderr.write(`lxl worker: ${msg}\n`);
         await ensurePrereqs(prereqsFor([], { ccache: flags.ccache }), { install: flags.installPrereqs, say });
+        // The lines' sources too (linux-source-6.1), but as warnings: the server may never queue a line.
+        const warn = (msg: string) => say(`warning: ${msg}`);
+        await checkLineSources(await knownLines(flags.linesDir ? path.resolve(flags.linesDir) : KERNEL_LINES_DIR, warn), { install: flags.installPrereqs, say, warn });
       }
       const abort = new AbortController();
       const stop = () => abort.abort(new Error('interrupted'));
@@ -80,6 +84,19 @@ export function register(program: Command): void {
         process.off('SIGTERM', stop);
       }
     });
+}
+
+/** The lines defined in `dir` that load (a broken definition is a warning: only that line's jobs fail). */
+async function knownLines(dir: string, warn: (msg: string) => void): Promise<KernelLine[]> {
+  const lines: KernelLine[] = [];
+  for (const name of await kernelLineNames(dir)) {
+    try {
+      lines.push(await loadKernelLine(path.join(dir, name)));
+    } catch (err) {
+      warn(`jobs of kernel line ${name} will fail here: ${(err as Error).message.replace(/^line: /, '')}`);
+    }
+  }
+  return lines;
 }
 
 async function readToken(flags: WorkerFlags): Promise<string> {

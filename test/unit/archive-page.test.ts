@@ -3,13 +3,15 @@
 // (builders/prereqs.ts): pure functions, checked on fixed data.
 
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { test } from 'node:test';
 import { renderArchivePage, type ArchivePageData } from '../../server/archive-page.js';
 import { formatTarballIndex, tarballIndex, tarballVersionDir, type TarballEntry } from '../../repo-layout/tarball/tarball-index.js';
-import { BUILD_PREREQS, describeMissing, ensurePrereqs, installCommand, missingPrereqs, prereqsFor, type Prereq } from '../../builders/prereqs.js';
-import { loadKernelLine } from '../../builders/kernel-line.js';
+import { BUILD_PREREQS, checkLineSources, describeMissing, ensurePrereqs, installCommand, missingPrereqs, prereqsFor, type Prereq } from '../../builders/prereqs.js';
+import { KERNEL_LINES_DIR, loadKernelLine } from '../../builders/kernel-line.js';
 import { lxl } from '../support/exec.js';
+import { tempDir } from '../support/tmp.js';
 
 const SHA = (c: string) => c.repeat(64);
 
@@ -198,6 +200,58 @@ test('prereqs: lxl worker checks the build toolchain before it leases a job (not
   }
   const staged = await lxl([...args, '--stage-from', '/nonexistent'], { allowFail: true });
   assert.doesNotMatch(staged.stderr, /build prerequisites|cannot build kernels/);
+});
+
+test('prereqs: a worker warns about each line whose source package is missing, or installs it with --install-prereqs', async () => {
+  const line = await loadKernelLine('6.1');
+  const warned: string[] = [];
+  const said: string[] = [];
+  const installed = new Set<string>();
+  const exists = (f: string) => !f.includes('linux-source') || installed.has('linux-source-6.1');
+  const installer = async (missing: readonly Prereq[]) => missing.forEach((p) => installed.add(p.package));
+  const opts = { exists, installer, warn: (m: string) => warned.push(m), say: (m: string) => said.push(m) };
+  // Not installing: a warning naming the line, the package, its file and the command; nothing thrown.
+  assert.deepEqual((await checkLineSources([line], opts)).map((p) => p.package), ['linux-source-6.1']);
+  assert.deepEqual(warned, [
+    'jobs of kernel line 6.1 will fail here: linux-source-6.1 is not installed (no /usr/src/linux-source-6.1.tar.xz); install it with: ' +
+      `${installCommand([{ package: 'linux-source-6.1', probes: [], why: '' }])} (or start with --install-prereqs)`,
+  ]);
+  assert.equal(installed.size, 0);
+  // Installing: exactly the missing source package, then checked again.
+  warned.length = 0;
+  assert.deepEqual(await checkLineSources([line], { ...opts, install: true }), []);
+  assert.deepEqual([...installed], ['linux-source-6.1']);
+  assert.deepEqual(warned, []);
+  assert.deepEqual(said, ['installing linux-source-6.1 ...', 'kernel sources: linux-source-6.1 installed']);
+});
+
+test('prereqs: lxl worker warns about the lines it cannot build (a missing source, a broken definition) and still leases', async () => {
+  // A lines folder with line 9.9 (the shipped 6.1 with its paths made absolute and a source no package here installs)
+  // and a line whose line.json is not JSON.
+  const dir = await tempDir('lxl-worker-lines-');
+  const shipped = path.join(KERNEL_LINES_DIR, '6.1');
+  type Def = { series: string; common: string[]; arches: Record<string, { fragments: string[]; flavours?: Record<string, string[]> }>; flavours: Record<string, { fragments: string[] }> };
+  const def = JSON.parse(await readFile(path.join(shipped, 'line.json'), 'utf8')) as Def;
+  const abs = (files: string[]) => files.map((f) => path.resolve(shipped, f));
+  def.series = path.resolve(shipped, def.series);
+  def.common = abs(def.common);
+  for (const a of Object.values(def.arches)) {
+    a.fragments = abs(a.fragments);
+    for (const [k, v] of Object.entries(a.flavours ?? {})) a.flavours![k] = abs(v);
+  }
+  for (const f of Object.values(def.flavours)) f.fragments = abs(f.fragments);
+  Object.assign(def, { line: '9.9', source: { tarball: path.join(dir, 'no-such/linux-source-9.9.tar.xz'), debianPackage: 'linux-source-9.9' } });
+  await mkdir(path.join(dir, '9.9'));
+  await writeFile(path.join(dir, '9.9', 'line.json'), JSON.stringify(def));
+  assert.equal((await loadKernelLine(path.join(dir, '9.9'))).line, '9.9', 'the copied definition loads');
+  await mkdir(path.join(dir, 'broken'));
+  await writeFile(path.join(dir, 'broken', 'line.json'), '{ not json');
+  const r = await lxl(['worker', '--server', 'http://127.0.0.1:9', '--token', 't', '--once', '--poll', '1', '--lines-dir', dir], { allowFail: true });
+  if (missingPrereqs(prereqsFor([])).length > 0) return assert.match(r.stderr, /cannot build kernels/, 'the toolchain check comes first');
+  assert.match(r.stderr, /lxl worker: warning: jobs of kernel line 9\.9 will fail here: linux-source-9\.9 is not installed \(no \S+no-such\/linux-source-9\.9\.tar\.xz\); install it with: .*apt-get install -y --no-install-recommends linux-source-9\.9 \(or start with --install-prereqs\)/);
+  assert.match(r.stderr, /lxl worker: warning: jobs of kernel line broken will fail here: cannot read kernel line \S+broken\/line\.json: /);
+  // Warnings only: it went on to lease (and found no server).
+  assert.match(r.stderr, /cannot lease a job: http:\/\/127\.0\.0\.1:9 is unreachable/);
 });
 
 test('prereqs: every package is in .ci/apt-packages.txt (so CI installs what lxl up checks)', async () => {
