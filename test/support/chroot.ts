@@ -45,8 +45,13 @@ export async function chrootTarball(suite: Suite, opts: ChrootOptions = {}): Pro
   if (opts.arch) args.push(`--architectures=${opts.arch}`);
   // flock serialises concurrent builders of the same tarball; the second one finds it made.
   const script = `test -e "$1" || { mmdebstrap ${args.join(' ')} ${suite} "$1.part" ${MIRROR} && mv "$1.part" "$1"; }`;
-  await run('flock', [`${tarball}.lock`, 'sh', '-c', script, 'sh', tarball], { timeoutMs: 20 * 60_000 });
-  return tarball;
+  // A mirror in the middle of a sync can fail one download (as .ci/run's apt-get update can): two more tries.
+  for (let attempt = 1; ; attempt++) {
+    const r = await run('flock', [`${tarball}.lock`, 'sh', '-c', script, 'sh', tarball], { timeoutMs: 20 * 60_000, allowFail: attempt < 3 });
+    if (r.code === 0) return tarball;
+    process.stderr.write(`mmdebstrap ${suite} failed (try ${attempt} of 3), retrying in 10 s:\n${r.stderr.split('\n').slice(-5).join('\n')}\n`);
+    await new Promise((resolve) => setTimeout(resolve, 10_000));
+  }
 }
 
 /** A chroot extracted into a temp dir (removed after the test file). */
