@@ -10,7 +10,7 @@ import path from 'node:path';
 import { Command, Option } from 'commander';
 import type { PublishedStorage } from '../storage/storage.js';
 import { openRepoStorage, storageOptions, traceCompleted, type StorageFlags } from './storage-option.js';
-import { refusePublishFlagsWithoutKey } from './publish-flags.js';
+import { publishOptions } from './publish-flags.js';
 import { writeLines } from './output.js';
 import { ConfigError, NotFoundError } from '../repo-layout/errors.js';
 import { JsonAptCatalog, lockRepoState, writeStateFile } from '../repo-layout/apt/apt-catalog.js';
@@ -68,28 +68,21 @@ function intArg(what: string) {
   };
 }
 
-/** Adds the signing and Release options shared by publish (and by add/remove with --key). */
-function publishOptions(cmd: Command, keyRequired: boolean): Command {
-  const key = new Option('--key <secret.asc>', keyRequired ? 'armored secret signing key' : 'armored secret signing key: publish right after the change');
-  if (keyRequired) key.makeOptionMandatory();
-  else {
-    const settings = ['--origin', '--label', '--name', '--suites', '--valid-days', '--retention', '--grace-hours', '--base-url', '--default-suite', '--xz-level'];
-    refusePublishFlagsWithoutKey(cmd, ['--passphrase-env', '--passphrase-file', ...settings], 'lxl apt publish');
-  }
-  return storageOptions(cmd)
-    .addOption(key)
-    .option('--passphrase-env <VAR>', 'environment variable that holds the key passphrase')
-    .option('--passphrase-file <file>', 'file that holds the key passphrase')
-    .option('--origin <text>', `Release Origin (saved; default ${DEFAULTS.origin})`)
-    .option('--label <text>', `Release Label (saved; default ${DEFAULTS.label})`)
-    .option('--name <name>', `repo name for keys/<name>.asc|.gpg and apt/<name>.sources|.list (saved; default ${DEFAULTS.name})`)
-    .option('--suites <list>', 'publish only these comma-separated suites (default: all)')
-    .option('--valid-days <n>', 'add Valid-Until = Date + n days (saved; 0 = none)', intArg('--valid-days'))
-    .option('--retention <n>', 'keep the n newest versions of each package name (saved; 0 = keep all)', intArg('--retention'))
-    .option('--grace-hours <h>', `delete unreferenced by-hash and pool files after h hours (saved; default ${DEFAULTS.graceHours})`, intArg('--grace-hours'))
-    .option('--base-url <url>', 'URL that serves <repo>/public, for the .sources/.list files (saved)')
-    .option('--default-suite <suite>', 'suite named in the .sources/.list files (saved; default stable)')
-    .option('--xz-level <0-9>', `xz preset for Packages.xz (saved; default ${DEFAULTS.xzLevel}; 1 publishes large suites several times faster)`, intArg('--xz-level'));
+/** The signing and Release options of publish (and of add/remove, which publish with --key): storage, key, saved settings. */
+function aptPublishOptions(cmd: Command, keyRequired: boolean): Command {
+  const settings = [
+    new Option('--origin <text>', `Release Origin (saved; default ${DEFAULTS.origin})`),
+    new Option('--label <text>', `Release Label (saved; default ${DEFAULTS.label})`),
+    new Option('--name <name>', `repo name for keys/<name>.asc|.gpg and apt/<name>.sources|.list (saved; default ${DEFAULTS.name})`),
+    new Option('--suites <list>', 'publish only these comma-separated suites (default: all)'),
+    new Option('--valid-days <n>', 'add Valid-Until = Date + n days (saved; 0 = none)').argParser(intArg('--valid-days')),
+    new Option('--retention <n>', 'keep the n newest versions of each package name (saved; 0 = keep all)').argParser(intArg('--retention')),
+    new Option('--grace-hours <h>', `delete unreferenced by-hash and pool files after h hours (saved; default ${DEFAULTS.graceHours})`).argParser(intArg('--grace-hours')),
+    new Option('--base-url <url>', 'URL that serves <repo>/public, for the .sources/.list files (saved)'),
+    new Option('--default-suite <suite>', 'suite named in the .sources/.list files (saved; default stable)'),
+    new Option('--xz-level <0-9>', `xz preset for Packages.xz (saved; default ${DEFAULTS.xzLevel}; 1 publishes large suites several times faster)`).argParser(intArg('--xz-level')),
+  ];
+  return publishOptions(storageOptions(cmd), { keyRequired, settings, publish: 'lxl apt publish' });
 }
 
 /** The saved settings over the defaults, and the file's text (undefined when none is saved yet). */
@@ -230,7 +223,7 @@ async function listPackages(repo: string, o: { suite?: string; json?: boolean })
 export function register(program: Command): void {
   const apt = program.command('apt').description('manage a signed APT repository in a local folder (<repo>/public is what HTTP serves, or --storage)');
 
-  publishOptions(
+  aptPublishOptions(
     apt
       .command('add')
       .description('add .deb files to a suite (re-adding an identical file is a no-op; another file with the same name, version and arch is refused)')
@@ -250,7 +243,7 @@ export function register(program: Command): void {
     });
   });
 
-  publishOptions(
+  aptPublishOptions(
     apt
       .command('remove')
       .description('remove a package (all versions, or name=version) from a suite; its pool file is deleted after the grace period')
@@ -276,7 +269,7 @@ export function register(program: Command): void {
     .option('--json', 'a JSON array instead: suite, component, arch, name, version, source, filename (pool path), size, sha256')
     .action((repo: string, o: { suite?: string; json?: boolean }) => listPackages(repo, o));
 
-  publishOptions(
+  aptPublishOptions(
     apt
       .command('publish')
       .description('write Packages, Release, InRelease and Release.gpg for every suite, by-hash copies, keys and sources files; settings given here are saved for next time')

@@ -15,7 +15,7 @@ import { BULK_SYNC_MIN } from '../storage/fs-storage.js';
 import { commandRelay } from '../repo-layout/command-relay.js';
 import { openRepoStorage, storageOptions, traceCompleted, type StorageFlags } from './storage-option.js';
 import { writeLines } from './output.js';
-import { refusePublishFlagsWithoutKey } from './publish-flags.js';
+import { publishOptions } from './publish-flags.js';
 
 // OpenPGP (~150 ms to load) only for commands that sign; cli/main.ts starts loading it early when --key is given.
 const loadSigner: typeof import('../repo-layout/signing/openpgp-signer.js').loadSigner = async (o) => (await import('../repo-layout/signing/openpgp-signer.js')).loadSigner(o);
@@ -50,19 +50,15 @@ interface PublishFlags extends StorageFlags {
   name: string;
 }
 
-/** Adds the signing and repo-setting options; with `keyRequired` false, giving --key publishes right after add/remove. */
-function publishOptions(cmd: Command, keyRequired: boolean): Command {
-  const key = new Option('--key <secret.asc>', keyRequired ? 'armored secret signing key' : 'armored secret signing key: publish right after the change');
-  if (keyRequired) key.makeOptionMandatory();
-  else refusePublishFlagsWithoutKey(cmd, ['--passphrase-env', '--passphrase-file', '--profile', '--retention', '--grace-hours', '--base-url'], 'lxl yum publish');
-  return storageOptions(cmd)
-    .addOption(key)
-    .option('--passphrase-env <VAR>', 'environment variable that holds the key passphrase')
-    .option('--passphrase-file <file>', 'file that holds the key passphrase')
-    .addOption(new Option('--profile <profile>', 'modern (sha256 repodata) or el5 (sha1 repodata, EL5 rpms only) (saved; default modern)').choices(['modern', 'el5']))
-    .option('--retention <n>', 'keep the n newest versions per package name and arch (saved; 0 = all; default 3)', intArg('--retention'))
-    .option('--grace-hours <h>', 'delete unreferenced files after h hours (saved; default 24)', intArg('--grace-hours'))
-    .option('--base-url <url>', 'URL that serves <repo>/public, for the .repo file (saved; default file://<repo>/public)');
+/** The signing and repo-setting options of publish (and of add/remove, which publish with --key): storage, key, saved settings. */
+function yumPublishOptions(cmd: Command, keyRequired: boolean): Command {
+  const settings = [
+    new Option('--profile <profile>', 'modern (sha256 repodata) or el5 (sha1 repodata, EL5 rpms only) (saved; default modern)').choices(['modern', 'el5']),
+    new Option('--retention <n>', 'keep the n newest versions per package name and arch (saved; 0 = all; default 3)').argParser(intArg('--retention')),
+    new Option('--grace-hours <h>', 'delete unreferenced files after h hours (saved; default 24)').argParser(intArg('--grace-hours')),
+    new Option('--base-url <url>', 'URL that serves <repo>/public, for the .repo file (saved; default file://<repo>/public)'),
+  ];
+  return publishOptions(storageOptions(cmd), { keyRequired, settings, publish: 'lxl yum publish' });
 }
 
 /** The publish `--key` asks for (the signer is loaded first: a bad key fails before anything changes). */
@@ -115,7 +111,7 @@ async function listPackages(repo: string, o: { name: string; json?: boolean }): 
 export function register(program: Command): void {
   const yum = program.command('yum').description('manage a signed YUM repository in a local repo folder (<repo>/public/yum/<name>/)');
 
-  publishOptions(
+  yumPublishOptions(
     yum
       .command('add')
       .description('validate rpms and add them to the repo (publish, or give --key, to make them visible)')
@@ -126,7 +122,7 @@ export function register(program: Command): void {
     false,
   ).action((repo: string, rpms: string[], o: PublishFlags & { link?: boolean }) => runUpdate(repo, o, { add: rpms, link: o.link }));
 
-  publishOptions(
+  yumPublishOptions(
     yum
       .command('remove')
       .description('remove packages by name, name-version or name-version-release (files are deleted after the grace period)')
@@ -144,7 +140,7 @@ export function register(program: Command): void {
     .option('--json', 'a JSON array instead: name, epoch, version, release, arch, href (under public/yum/<name>/), size, sha256')
     .action((repo: string, o: { name: string; json?: boolean }) => listPackages(repo, o));
 
-  publishOptions(
+  yumPublishOptions(
     yum
       .command('publish')
       .description('write signed repodata (repomd.xml + .asc + .key) and the .repo file')
