@@ -96,6 +96,8 @@ export async function runBuildJob(params: BuildJobParams, opts: BuildJobOptions)
     let krel: string;
     let kernelVersion: string | undefined;
     let epoch: number;
+    // How a build runs here (a cached one or not), its phases reported as the job's.
+    const buildRun = () => ({ cacheDir: opts.cacheDir, ccache: opts.ccache, jobs: opts.jobs, signal: opts.signal, onLine: opts.onLine, onPhase: (p: JobPhase) => enter(p) });
     // The job's line, as built for its revision.
     const loadLine = async () => withRevision(await loadKernelLine(opts.linesDir ? path.join(opts.linesDir, params.line) : params.line), params.revision);
     if (opts.stageFrom) {
@@ -107,14 +109,7 @@ export async function runBuildJob(params: BuildJobParams, opts: BuildJobOptions)
       opts.onLine?.(`using the prebuilt staged tree ${stageDir} (kernel ${krel})`);
     } else if (opts.buildCache) {
       const line = await loadLine();
-      const r = await cachedBuild(opts.buildCache, { line, arch: params.arch, flavour: params.flavour }, {
-        cacheDir: opts.cacheDir,
-        ccache: opts.ccache,
-        jobs: opts.jobs,
-        signal: opts.signal,
-        onLine: opts.onLine,
-        onPhase: (p) => enter(p),
-      });
+      const r = await cachedBuild(opts.buildCache, { line, arch: params.arch, flavour: params.flavour }, buildRun());
       opts.onLine?.(`${r.built ? 'built' : 'reusing the cached build'} ${r.dir} (kernel ${r.krel})`);
       stageDir = r.stageDir;
       krel = r.krel;
@@ -128,12 +123,7 @@ export async function runBuildJob(params: BuildJobParams, opts: BuildJobOptions)
         flavour: params.flavour,
         workDir: path.join(opts.workDir, 'build'),
         stageDir: path.join(opts.workDir, 'stage'),
-        cacheDir: opts.cacheDir,
-        ccache: opts.ccache,
-        jobs: opts.jobs,
-        signal: opts.signal,
-        onLine: opts.onLine,
-        onPhase: (p) => enter(p),
+        ...buildRun(),
       });
       stageDir = r.stageDir;
       krel = r.krel;

@@ -143,19 +143,8 @@ export interface AuditEntry {
   detail?: Record<string, unknown>;
 }
 
-export interface NewPackage {
-  repo: string;
-  kind: PackageKind;
-  name: string;
-  version: string;
-  arch: string;
-  line: string;
-  filename: string;
-  sha256: string;
-  size: number;
-  buildId?: string;
-  meta: Record<string, unknown>;
-}
+/** A package to add: the record without what the store assigns (id, channel, uploader, time). */
+export type NewPackage = Omit<PackageRecord, 'id' | 'channel' | 'uploadedBy' | 'createdAt'>;
 
 export interface NewJob {
   repo: string;
