@@ -160,6 +160,18 @@ test('one flipped byte in the payload or in the header makes rpm -K fail', { ski
   assert.match(h.stdout + h.stderr, /Header SHA256 digest: BAD|BAD/);
 });
 
+test('rpm -K and rpmkeys --checksig accept an rpm signed with an Ed25519 key (EdDSA)', { skip }, async () => {
+  const dir = await tempDir();
+  const { signer, key, dir: keyDir } = await testKey({ algorithm: 'ed25519' });
+  const rpm = await packRpm(await fixtureSpec(dir, { extras: false }), path.join(dir, 'out'), { signer });
+  const root = await keyedRoot(dir, path.join(keyDir, 'lxl-test-ed25519.asc'));
+  const keyId = key.fingerprint.slice(-8).toLowerCase();
+  const k = await run('rpm', ['--root', root, '-Kv', rpm]);
+  assert.match(k.stdout, new RegExp(`Header V4 EdDSA/SHA256 Signature, key ID ${keyId}: OK`));
+  assert.match(k.stdout, new RegExp(`V4 EdDSA/SHA256 Signature, key ID ${keyId}: OK`));
+  assert.match((await run('rpmkeys', ['--root', root, '--checksig', rpm])).stdout, /: digests signatures OK$/m);
+});
+
 test('el5 profile: gzip payload, MD5 file digests, no rpmlib(FileDigests), SHA-1 signatures', { skip }, async () => {
   const dir = await tempDir();
   const { signer, key, dir: keyDir } = await testKey();

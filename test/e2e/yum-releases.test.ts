@@ -1,15 +1,16 @@
 // Our rpms and YUM repos against the rpm stacks of an older and a newer release
 // than the host's (bookworm: rpm 4.18, dnf 4.14, zypper 1.14; rpm-tools and
 // yum-clients test those), each in a chroot made with mmdebstrap:
-// - bullseye: rpm 4.16 (rpm's own OpenPGP code, as EL8 and EL9 before their
-//   Sequoia switch), dnf 4.5, zypper 1.14.42;
+// - bullseye: rpm 4.16 (the version EL9 ships; rpm's own OpenPGP code), dnf
+//   4.5, zypper 1.14.42;
 // - trixie: rpm 4.20 verifying with rpm-sequoia (as Fedora 38+ and EL10), dnf
 //   4.23 with librepo 1.20, zypper 1.14.89.
-// Each checks the signed modern rpms (rpm -K, rpmkeys --checksig), installs and
-// upgrades with dnf (gpgcheck=1, repo_gpgcheck=1), refuses a repo signed by an
-// untrusted key, installs with zypper, and installs an el5-profile repo: rpm
-// 4.16 accepts its RSA/SHA-1 signatures, Sequoia's policy refuses them (so el5
-// repos serve EL5 guests only: README, Compatibility profiles).
+// Each checks the signed modern rpms (rpm -K, rpmkeys --checksig; an RSA and
+// an Ed25519 key), installs and upgrades with dnf (gpgcheck=1,
+// repo_gpgcheck=1), refuses a repo signed by an untrusted key, installs with
+// zypper, and installs an el5-profile repo: rpm 4.16 accepts its RSA/SHA-1
+// signatures, Sequoia's policy refuses them (so el5 repos serve EL5 guests
+// only: README, Compatibility profiles).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,6 +21,7 @@ import { missingTools, type RunResult } from '../support/exec.js';
 import { serveStatic } from '../support/http-static.js';
 import { tempDir } from '../support/tmp.js';
 import { testKey } from '../support/test-key.js';
+import { fixtureSpec, packRpm } from './rpm-fixture.js';
 import { buildSet, dnfArgs, publish } from './yum-scenario.js';
 
 const skip = chrootUnavailable() ?? missingTools('xz', 'busybox');
@@ -51,6 +53,8 @@ const rpms = (async () => {
     step1: await buildSet(path.join(dir, 'src1'), path.join(dir, 'rpms1'), 1),
     step2: await buildSet(path.join(dir, 'src2'), path.join(dir, 'rpms2'), 2),
     el5: await buildSet(path.join(dir, 'src5'), path.join(dir, 'rpms5'), 1, { profile: 'el5' }),
+    // Signed with an Ed25519 key (`lxl keys generate --algorithm ed25519`).
+    ed25519: await packRpm(await fixtureSpec(path.join(dir, 'src-ed'), { extras: false }), path.join(dir, 'rpms-ed'), { signer: (await testKey({ algorithm: 'ed25519' })).signer }),
   };
 })();
 // A rejection is reported by the tests that await it.
@@ -120,6 +124,17 @@ for (const rel of RELEASES) {
         assert.match(k.stdout, new RegExp(`Header V4 RSA/SHA1 Signature, key ID ${keyId}: OK`));
         assert.match(ok('rpmkeys --checksig (el5)', cs).stdout, /: digests signatures OK$/m);
       }
+    });
+
+    await t.test('rpm -K: an rpm signed with an Ed25519 key (EdDSA) verifies', async () => {
+      ok('rpmkeys --import (ed25519)', await c.run(['sh', '-c', 'mkdir -p /ked && rpmkeys --root /ked --import /other.asc']));
+      const [f] = await into(c, '/rpms/ed25519', [set.ed25519]);
+      const edId = other.key.fingerprint.slice(-8).toLowerCase();
+      const k = ok(`rpm -Kv ${f}`, await c.run(['rpm', '--root', '/ked', '-Kv', f]));
+      for (const line of [`Header V4 EdDSA/SHA256 Signature, key ID ${edId}: OK`, `V4 EdDSA/SHA256 Signature, key ID ${edId}: OK`, 'Payload SHA256 digest: OK']) {
+        assert.ok(k.stdout.includes(line), `${rel.suite} rpm -Kv ${f} lacks "${line}":\n${k.stdout}`);
+      }
+      assert.match(ok('rpmkeys --checksig (ed25519)', await c.run(['rpmkeys', '--root', '/ked', '--checksig', f])).stdout, /: digests signatures OK$/m);
     });
 
     await t.test('dnf installs, upgrades and keeps two installonly kernels, with gpgcheck and repo_gpgcheck', async () => {
