@@ -110,10 +110,15 @@ export async function ensurePrereqs(needed: readonly Prereq[], opts: EnsurePrere
     return;
   }
   if (!opts.install) throw new ConfigError(describeMissing(missing));
+  const still = await installMissing(needed, missing, opts);
+  if (still.length) throw new ConfigError(describeMissing(still));
+}
+
+/** Installs `missing` (apt-get, or the test's installer), then returns what of `needed` is still missing. */
+async function installMissing(needed: readonly Prereq[], missing: readonly Prereq[], opts: EnsurePrereqsOptions): Promise<Prereq[]> {
   opts.say?.(`installing ${missing.map((p) => p.package).join(' ')} ...`);
   await (opts.installer ?? installPrereqs)(missing);
-  const still = missingPrereqs(needed, opts.exists);
-  if (still.length) throw new ConfigError(describeMissing(still));
+  return missingPrereqs(needed, opts.exists);
 }
 
 /** Runs apt-get update + install for `missing` (root only), with its output on stderr; throws an LxlError when it fails. */
@@ -144,11 +149,7 @@ function runApt(args: string[], env: NodeJS.ProcessEnv): Promise<void> {
 export async function checkLineSources(lines: readonly KernelLine[], opts: EnsurePrereqsOptions & { warn: (msg: string) => void }): Promise<Prereq[]> {
   const needed = lineSourcePrereqs(lines);
   let missing = missingPrereqs(needed, opts.exists);
-  if (missing.length > 0 && opts.install) {
-    opts.say?.(`installing ${missing.map((p) => p.package).join(' ')} ...`);
-    await (opts.installer ?? installPrereqs)(missing);
-    missing = missingPrereqs(needed, opts.exists);
-  }
+  if (missing.length > 0 && opts.install) missing = await installMissing(needed, missing, opts);
   for (const p of missing) {
     const of = lines.filter((l) => l.source.kind === 'tarball' && l.source.debianPackage === p.package).map((l) => l.line);
     opts.warn(`jobs of kernel line ${of.join(', ')} will fail here: ${p.package} is not installed (no ${p.probes.join(' or ')}); install it with: ${installCommand([p])} (or start with --install-prereqs)`);
