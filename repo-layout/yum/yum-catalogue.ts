@@ -185,24 +185,45 @@ export class JsonYumCatalogue implements YumCatalogue {
     // Checked as a publish would read them: a damaged record is an error now, not moved along.
     for (const [p, line] of keptLines) wholeRecord(oldFile!, p, line);
     const name = `records.${randomBytes(6).toString('hex')}.jsonl`;
-    const parts: Buffer[] = [];
+    const parts: Array<string | Buffer> = [];
     const at = new Map<YumEntry, [number, number]>();
     let offset = 0;
     for (const p of state.packages) {
       const line = keptLines.get(p) ?? recordLine(p as YumPackage);
-      at.set(p, [offset, line.length]);
+      const size = typeof line === 'string' ? Buffer.byteLength(line) : line.length;
+      at.set(p, [offset, size]);
       parts.push(line);
-      offset += line.length;
+      offset += size;
     }
-    await writeFileDurable(path.join(this.opts.dir, name), Buffer.concat(parts));
+    await writeFileDurable(path.join(this.opts.dir, name), joinLines(parts));
     return { records: name, entries: state.packages.map((p) => entryOf({ ...p, at: at.get(p)! })), replaced: true };
   }
 }
 
 /** A record's line in a records file: the whole record without the fields catalogue.json keeps for it (serial, at). */
-function recordLine(p: YumPackage): Buffer {
+function recordLine(p: YumPackage): string {
   const { serial: _serial, at: _at, ...rest } = p as YumPackage & YumEntry;
-  return Buffer.from(`${JSON.stringify(rest)}\n`, 'utf8');
+  return `${JSON.stringify(rest)}\n`;
+}
+
+/**
+ * The bytes of a records file from its lines: new ones as text, kept ones as read. New lines are joined as one text
+ * (one allocation for the batch, not one Buffer per record), kept ones copied as they are.
+ */
+function joinLines(parts: ReadonlyArray<string | Buffer>): string | Buffer {
+  if (parts.every((x) => typeof x === 'string')) return parts.join('');
+  const out: Buffer[] = [];
+  let texts: string[] = [];
+  for (const x of parts) {
+    if (typeof x === 'string') texts.push(x);
+    else {
+      if (texts.length > 0) out.push(Buffer.from(texts.join('')));
+      texts = [];
+      out.push(x);
+    }
+  }
+  if (texts.length > 0) out.push(Buffer.from(texts.join('')));
+  return Buffer.concat(out);
 }
 
 /** Appends the records to `file` after whatever it holds (a torn tail stays dead), fsynced; returns where each went. */
@@ -213,10 +234,11 @@ async function appendRecords(file: string, pkgs: YumPackage[]): Promise<Map<YumE
     const at = new Map<YumEntry, [number, number]>();
     const lines = pkgs.map(recordLine);
     pkgs.forEach((p, i) => {
-      at.set(p, [offset, lines[i].length]);
-      offset += lines[i].length;
+      const size = Buffer.byteLength(lines[i]);
+      at.set(p, [offset, size]);
+      offset += size;
     });
-    await fh.writeFile(Buffer.concat(lines));
+    await fh.writeFile(lines.join(''));
     await fh.sync();
     return at;
   } finally {
