@@ -152,6 +152,32 @@ test('once dead lines outweigh live ones, the live records move to a new file an
   }
 });
 
+test('records with multi-byte text keep their byte places through a new file, an append and a compaction', { skip }, async () => {
+  const dir = await tempDir();
+  const ctx = ctxFor(dir, { compactMinDead: 0 });
+  const wide = async (version: string, name?: string): Promise<string> => {
+    const spec = await fixtureSpec(path.join(dir, `src-${n++}`), { version, name, krel: version, extras: false });
+    // Two- to four-byte UTF-8 characters: a place counted in characters instead of bytes would cut the next line.
+    Object.assign(spec, { summary: `Kernel für Xen-Gäste ${version} — ✓`, description: `Ünïcödé 𝔵𝔢𝔫 ${version}\nzweite Zeile ✓` });
+    return packRpm(spec, path.join(dir, 'rpms'));
+  };
+  const whole = async (): Promise<YumPackage[]> => {
+    const fresh = new JsonYumCatalogue({ dir: stateDir(dir) });
+    return fresh.records((await fresh.read()).packages);
+  };
+  await addRpms(ctx, [await wide('6.1.1-1'), await wide('1.0-1', 'lxl-tools')]);
+  assert.deepEqual((await whole()).map((p) => p.summary), ['Kernel für Xen-Gäste 6.1.1-1 — ✓', 'Kernel für Xen-Gäste 1.0-1 — ✓']);
+  const [first] = await recordsFiles(dir);
+  await addRpms(ctx, [await wide('6.1.2-1')]);
+  assert.deepEqual(await recordsFiles(dir), [first], 'appended to the same file');
+  assert.deepEqual((await whole()).map((p) => p.description.split('\n')[0]), ['Ünïcödé 𝔵𝔢𝔫 6.1.1-1', 'Ünïcödé 𝔵𝔢𝔫 1.0-1', 'Ünïcödé 𝔵𝔢𝔫 6.1.2-1']);
+  // Removing the kernels leaves dead lines that outweigh the live one: the kept line is copied into a new file with a new record.
+  await removePackages(ctx, 'kernel-xen-legacy');
+  await addRpms(ctx, [await wide('6.1.4-1')]);
+  assert.notDeepEqual(await recordsFiles(dir), [first], 'compacted into a new file');
+  assert.deepEqual((await whole()).map((p) => `${p.name} ${p.summary}`), ['lxl-tools Kernel für Xen-Gäste 1.0-1 — ✓', 'kernel-xen-legacy Kernel für Xen-Gäste 6.1.4-1 — ✓']);
+});
+
 test('a damaged record is an error naming the records file and the package; the catalogue and the served repo stay as they were', { skip }, async () => {
   const dir = await tempDir();
   const ctx = ctxFor(dir);
