@@ -31,7 +31,7 @@ export interface FsStorageOptions {
    * Link a big stream of items (linkFiles) on the process's link thread while the caller produces the next ones
    * (default true: a long-lived process, the server). A one-shot process (the CLI) passes false and links them on its
    * own thread once the stream ends: the thread's start and its isolate's first memory touches (~4,000 page faults on
-   * this project's VMs, where each costs ~20 µs) cost it more than the overlap saves (README, Benchmarks).
+   * this project's VMs, where each costs ~20 µs) cost it more than the overlap saves (bench/NOTES.md, session 21).
    */
   linkThread?: boolean;
 }
