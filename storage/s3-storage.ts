@@ -17,6 +17,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { NotFoundError, StorageError } from '../repo-layout/errors.js';
 import { assertKey, type ObjectInfo, type PublishedStorage, type PutItem, type PutOptions } from './storage.js';
 import { asBuffer } from '../repo-layout/bytes.js';
+import { extraCaAgentOptions } from './extra-ca.js';
 
 export interface S3StorageOptions {
   bucket: string;
@@ -74,6 +75,7 @@ export class S3Storage implements PublishedStorage, ConditionalObjectStore {
     this.prefix = opts.prefix ? opts.prefix.replace(/\/*$/, '/') : '';
     this.partSize = Math.max(opts.partSize ?? DEFAULT_PART_SIZE, 5 * 1024 * 1024);
     this.queueSize = opts.queueSize ?? 4;
+    const extraCa = extraCaAgentOptions();
     this.client = new S3Client({
       endpoint: opts.endpoint,
       region: opts.region ?? 'us-east-1',
@@ -83,7 +85,12 @@ export class S3Storage implements PublishedStorage, ConditionalObjectStore {
       maxAttempts: opts.maxAttempts ?? 3,
       retryMode: 'standard',
       credentials: opts.credentials,
-      requestHandler: { requestTimeout: opts.idleTimeoutMs ?? 60_000, connectionTimeout: opts.connectTimeoutMs ?? 10_000 },
+      requestHandler: {
+        requestTimeout: opts.idleTimeoutMs ?? 60_000,
+        connectionTimeout: opts.connectTimeoutMs ?? 10_000,
+        // NODE_EXTRA_CA_CERTS as bin/lxl hands it over (extra-ca.ts); the SDK's agent keeps its own keep-alive settings.
+        ...(extraCa ? { httpsAgent: extraCa } : {}),
+      },
     });
   }
 

@@ -39,16 +39,17 @@ function s3rverMain(): string {
   return fileURLToPath(new URL('./s3rver-atomic.cjs', import.meta.url));
 }
 
-/** Starts s3rver with bucket `bucket` on a free loopback port. */
-export async function startS3Server(bucket = 'lxl-test'): Promise<S3Server> {
+/** Starts s3rver with bucket `bucket` on a free loopback port; with `tls` (PEM files) it serves https. */
+export async function startS3Server(bucket = 'lxl-test', opts: { tls?: { key: string; cert: string } } = {}): Promise<S3Server> {
   const dataDir = await tempDir('lxl-s3rver-');
   const port = await freePort();
-  const child = spawn(process.execPath, [s3rverMain(), '-d', dataDir, '-a', '127.0.0.1', '-p', String(port), '-s', '--configure-bucket', bucket], {
+  const tlsArgs = opts.tls ? ['--key', opts.tls.key, '--cert', opts.tls.cert] : [];
+  const child = spawn(process.execPath, [s3rverMain(), '-d', dataDir, '-a', '127.0.0.1', '-p', String(port), '-s', '--configure-bucket', bucket, ...tlsArgs], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
   child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
-  const endpoint = `http://127.0.0.1:${port}`;
+  const endpoint = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
   await waitReady(endpoint, child, () => stderr);
   const stop = (): Promise<void> => stopChild(child);
   after(stop);
@@ -66,7 +67,9 @@ async function waitReady(endpoint: string, child: ChildProcess, stderr: () => st
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`s3rver exited ${child.exitCode}: ${stderr()}`);
     try {
-      await fetch(endpoint, { signal: AbortSignal.timeout(1000) });
+      // An https endpoint's certificate is the test's own: a TCP connection says it is up.
+      if (endpoint.startsWith('https:')) await tcpConnect(Number(new URL(endpoint).port));
+      else await fetch(endpoint, { signal: AbortSignal.timeout(1000) });
       return;
     } catch {
       await new Promise((r) => setTimeout(r, 100));
@@ -93,5 +96,16 @@ export function freePort(): Promise<number> {
       const { port } = srv.address() as net.AddressInfo;
       srv.close(() => resolve(port));
     });
+  });
+}
+
+function tcpConnect(port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect({ host: '127.0.0.1', port }, () => {
+      sock.destroy();
+      resolve();
+    });
+    sock.once('error', reject);
+    sock.setTimeout(1000, () => sock.destroy(new Error('connect timeout')));
   });
 }
