@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import type { PublishedStorage } from '../storage/storage.js';
-import { openRepoStorage, storageOptions, traceCompleted, type StorageFlags } from './storage-option.js';
+import { lockWaitMs, openRepoStorage, storageOptions, traceCompleted, type StorageFlags } from './storage-option.js';
 import { publishOptions } from './publish-flags.js';
 import { writeLines } from './output.js';
 import { ConfigError, NotFoundError } from '../repo-layout/errors.js';
@@ -179,7 +179,7 @@ async function runPublish(repo: string, flags: PublishFlags, catalog: JsonAptCat
 
 /**
  * Runs a change under the bucket's publish lock (S3; taken first, so a loser never touches the catalogue) and the
- * repo's state lock. The catalogue is written once, at the end (`add --key` adds, prunes and publishes).
+ * repo's state lock, each waited for up to --lock-wait. The catalogue is written once, at the end (`add --key` adds, prunes and publishes).
  */
 async function withRepo(repo: string, flags: StorageFlags & { key?: string }, fn: (catalog: JsonAptCatalog, storage: PublishedStorage) => Promise<void>): Promise<void> {
   const { stateDir } = repoPaths(repo);
@@ -187,7 +187,7 @@ async function withRepo(repo: string, flags: StorageFlags & { key?: string }, fn
   if (flags.key) commandRelay.start();
   const rs = openRepoStorage(repo, flags);
   await rs.locked(async () => {
-    const unlock = await lockRepoState(stateDir);
+    const unlock = await lockRepoState(stateDir, { waitMs: lockWaitMs(flags) });
     try {
       const catalog = new JsonAptCatalog({ stateDir });
       // A publish follows: the stanzas of packages already published come back from the served Packages files (read

@@ -28,12 +28,17 @@ export function storageOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option('--storage <url>', 'where the published tree goes: a folder, file:// or s3://bucket/prefix?endpoint=&region=&pathStyle=&checksums= (default <repo>/public)'))
     .addOption(
-      new Option('--lock-wait <seconds>', 'on S3, wait this long for another publisher to release the bucket lock (default 0: fail at once)').argParser((v) => {
+      new Option('--lock-wait <seconds>', "wait this long for another lxl process to release the repo's lock (and, on S3, the bucket lock) (default 0: fail at once)").argParser((v) => {
         const n = Number(v);
         if (!Number.isFinite(n) || n < 0) throw new ConfigError(`cannot use --lock-wait ${JSON.stringify(v)}: expected seconds ≥ 0`);
         return n;
       }),
     );
+}
+
+/** --lock-wait in milliseconds (0 when not given). */
+export function lockWaitMs(flags: StorageFlags): number {
+  return (flags.lockWait ?? 0) * 1000;
 }
 
 /** A repo's published storage, and how to run a change on it. */
@@ -71,7 +76,7 @@ export function openRepoStorage(repo: string, flags: StorageFlags): RepoStorage 
   return {
     storage,
     local: false,
-    locked: (fn) => lock.withLock(() => fn(), { waitMs: (flags.lockWait ?? 0) * 1000 }),
+    locked: (fn) => lock.withLock(() => fn(), { waitMs: lockWaitMs(flags) }),
   };
 }
 

@@ -13,7 +13,7 @@ import { sortPackages, updateYum, type PublishYumOptions, type YumRepoContext, t
 import type { PublishedStorage } from '../storage/storage.js';
 import { BULK_SYNC_MIN } from '../storage/fs-storage.js';
 import { commandRelay } from '../repo-layout/command-relay.js';
-import { openRepoStorage, storageOptions, traceCompleted, type StorageFlags } from './storage-option.js';
+import { lockWaitMs, openRepoStorage, storageOptions, traceCompleted, type StorageFlags } from './storage-option.js';
 import { writeLines } from './output.js';
 import { publishOptions } from './publish-flags.js';
 
@@ -25,8 +25,8 @@ const DEFAULT_NAME = 'stable';
 /** Where the repo `name` keeps its catalogue, settings and lock. */
 const stateDir = (repo: string, name: string): string => path.join(path.resolve(repo), 'state', 'yum', name);
 
-function context(repo: string, name: string, storage: PublishedStorage): YumRepoContext {
-  return { storage, catalogue: new JsonYumCatalogue({ dir: stateDir(repo, name) }), name };
+function context(repo: string, name: string, storage: PublishedStorage, flags: StorageFlags): YumRepoContext {
+  return { storage, catalogue: new JsonYumCatalogue({ dir: stateDir(repo, name), lockWaitMs: lockWaitMs(flags) }), name };
 }
 
 function intArg(what: string) {
@@ -81,7 +81,7 @@ async function runUpdate(repo: string, o: PublishFlags, change: Omit<YumUpdate, 
   await rs.locked(async () => {
     const started = new Date();
     const publish = await publishRequest(repo, o, rs.local);
-    const r = await updateYum(context(repo, o.name, rs.storage), { ...change, publish });
+    const r = await updateYum(context(repo, o.name, rs.storage, o), { ...change, publish });
     writeLines(r.added, (a) => `${a.status} ${a.href}\n`);
     writeLines(r.removed, (p) => `removed ${p.href}\n`);
     if (!r.published) return;

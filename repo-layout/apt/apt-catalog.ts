@@ -203,9 +203,9 @@ export class JsonAptCatalog implements AptCatalog {
   }
 }
 
-/** An exclusive lock on a repo's APT state (one `lxl apt` writer at a time); a dead holder's lock is taken over. */
-export function lockRepoState(stateDir: string, opts: { staleMs?: number } = {}): Promise<() => Promise<void>> {
-  return acquireStateLock(path.join(stateDir, 'apt', 'lock'), { what: `the APT repo state ${stateDir}`, staleMs: opts.staleMs });
+/** An exclusive lock on a repo's APT state (one `lxl apt` writer at a time); a dead holder's lock is taken over; a live one's is waited for up to `waitMs`. */
+export function lockRepoState(stateDir: string, opts: { staleMs?: number; waitMs?: number } = {}): Promise<() => Promise<void>> {
+  return acquireStateLock(path.join(stateDir, 'apt', 'lock'), { what: `the APT repo state ${stateDir}`, staleMs: opts.staleMs, waitMs: opts.waitMs });
 }
 
 /** Writes a small state file atomically and durably (used for repo settings). */

@@ -69,6 +69,8 @@ export interface JsonYumCatalogueOptions {
   dir: string;
   /** A lock older than this is considered abandoned (default 1 hour). */
   staleLockMs?: number;
+  /** How long lock() waits while another live process holds the lock (default 0: LockedError at once). */
+  lockWaitMs?: number;
   /** Dead bytes a records file may hold beyond its live ones before a write moves these to a new file (default 256 KiB). */
   compactMinDead?: number;
 }
@@ -158,7 +160,7 @@ export class JsonYumCatalogue implements YumCatalogue {
   }
 
   lock(): Promise<() => Promise<void>> {
-    return acquireStateLock(this.lockFile, { what: `yum repo ${this.opts.dir}`, staleMs: this.staleLockMs });
+    return acquireStateLock(this.lockFile, { what: `yum repo ${this.opts.dir}`, staleMs: this.staleLockMs, waitMs: this.opts.lockWaitMs });
   }
 
   /**

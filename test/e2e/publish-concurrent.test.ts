@@ -1,7 +1,7 @@
 // Two publishers at once on the same repo, through two `lxl` CLI processes:
 // - local folder (`lxl apt add --key` and `lxl yum add --key`): the repo-state
 //   lock lets one through; the other exits non-zero with a "lock" message
-//   naming the holder's pid;
+//   naming the holder's pid, or waits with --lock-wait;
 // - S3 (`--storage s3://...` through a proxy that enforces If-None-Match, as
 //   S3 does and s3rver does not): the bucket's lock object lets one through;
 //   the other fails naming the holder, or waits with --lock-wait.
@@ -50,14 +50,15 @@ async function race(a: string[], b: string[], env: NodeJS.ProcessEnv, lockMessag
 
 async function fixtures(dir: string) {
   const { signer, dir: keyDir } = await testKey();
-  const f = await buildFixtures(path.join(dir, 'pkgs'), MAX_ROUNDS * PER_SIDE * 2, signer, 1024 * 1024);
+  // One round more than MAX_ROUNDS: the local tests end with a round where both wait (--lock-wait).
+  const f = await buildFixtures(path.join(dir, 'pkgs'), (MAX_ROUNDS + 1) * PER_SIDE * 2, signer, 1024 * 1024);
   return { ...f, signer, keyFile: path.join(keyDir, 'lxl-test-rsa4096.secret.asc') };
 }
 
 const side = <T>(xs: T[], round: number, which: 0 | 1): T[] => xs.slice((round * 2 + which) * PER_SIDE, (round * 2 + which + 1) * PER_SIDE);
 const allVersions = (rounds: number): string[] => Array.from({ length: rounds * PER_SIDE * 2 }, (_, i) => versionOf(i)).sort();
 
-test('local folder: two `lxl yum add --key` at once: one gets a clear lock error naming the holder, the retried loser lands, dnf lists both changes', { skip: skipYum, timeout: 600_000 }, async () => {
+test('local folder: two `lxl yum add --key` at once: one gets a clear lock error naming the holder, the retried loser lands, or both wait with --lock-wait; dnf lists every change', { skip: skipYum, timeout: 600_000 }, async () => {
   const dir = await tempDir('lxl-conc-yum-');
   const fx = await fixtures(dir);
   const repo = path.join(dir, 'repo');
@@ -71,11 +72,15 @@ test('local folder: two `lxl yum add --key` at once: one gets a clear lock error
   }
   console.log(`# local yum: ${conflicts} lock error(s) in ${round} rounds`);
   assert.ok(conflicts >= 1, 'the two publishers overlapped at least once');
+  // One more round where both wait for the lock (--lock-wait) instead of failing: no error at all.
+  const waitCmd = (rpms: string[]) => ['yum', 'add', repo, ...rpms, '--key', fx.keyFile, '--retention', '0', '--lock-wait', '120'];
+  assert.equal(await race(waitCmd(side(fx.rpms, round, 0)), waitCmd(side(fx.rpms, round, 1)), process.env, /^$/), 0);
+  round++;
   const seen = await (await dnfClient(path.join(dir, 'dnf'), http.url))();
   assert.deepEqual(seen.versions, allVersions(round));
 });
 
-test('local folder: two `lxl apt add --key` at once: one gets a clear lock error naming the holder, the retried loser lands, apt-get lists both changes', { skip: skipApt, timeout: 600_000 }, async () => {
+test('local folder: two `lxl apt add --key` at once: one gets a clear lock error naming the holder, the retried loser lands, or both wait with --lock-wait; apt-get lists every change', { skip: skipApt, timeout: 600_000 }, async () => {
   const dir = await tempDir('lxl-conc-apt-');
   const fx = await fixtures(dir);
   const repo = path.join(dir, 'repo');
@@ -89,6 +94,9 @@ test('local folder: two `lxl apt add --key` at once: one gets a clear lock error
   }
   console.log(`# local apt: ${conflicts} lock error(s) in ${round} rounds`);
   assert.ok(conflicts >= 1, 'the two publishers overlapped at least once');
+  const waitCmd = (debs: string[]) => ['apt', 'add', repo, ...debs, '--key', fx.keyFile, '--name', APT_NAME, '--xz-level', '1', '--lock-wait', '120'];
+  assert.equal(await race(waitCmd(side(fx.debs, round, 0)), waitCmd(side(fx.debs, round, 1)), process.env, /^$/), 0, 'both waited');
+  round++;
   const c = await makeChroot('bookworm');
   try {
     const seen = await (await aptClient(c, http.url, Buffer.from(fx.signer.publicKeyBinary())))();
