@@ -26,13 +26,15 @@ export interface StateLockOptions {
 /** Takes the lock at `file`; resolves to the release function, or rejects with LockedError naming the holder. */
 export async function acquireStateLock(file: string, opts: StateLockOptions): Promise<() => Promise<void>> {
   await mkdir(path.dirname(file), { recursive: true });
-  const me = `${process.pid} ${os.hostname()} ${new Date().toISOString()}\n`;
   const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
-  await writeFile(tmp, me);
   const waitMs = opts.waitMs ?? 0;
   const deadline = Date.now() + waitMs;
   try {
     for (;;) {
+      // Written for each try: staleness counts from the lock's mtime, so a lock taken after a long wait must not look
+      // as old as the wait.
+      const me = `${process.pid} ${os.hostname()} ${new Date().toISOString()}\n`;
+      await writeFile(tmp, me);
       const got = await attempt(file, tmp, me, opts);
       if (typeof got === 'function') return got;
       if (Date.now() >= deadline) {

@@ -7,7 +7,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { LockedError } from '../../repo-layout/errors.js';
@@ -42,6 +42,8 @@ test('a live holder: refused at once by default, taken when it goes within the w
   const took = Date.now() - t0;
   assert.ok(took >= 350 && took < 5000, `taken once released (${took} ms)`);
   assert.match(await readFile(file, 'utf8'), new RegExp(`^${process.pid} `));
+  // Staleness counts from the lock's mtime: a lock taken after a wait is as new as the moment it was taken.
+  assert.ok((await stat(file)).mtimeMs >= t0 + 300, 'the lock file is from the try that took it, not from the start of the wait');
   await second();
   await assert.rejects(readFile(file), { code: 'ENOENT' }, 'released');
 });
