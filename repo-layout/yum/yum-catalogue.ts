@@ -209,23 +209,12 @@ function recordLine(p: YumPackage): string {
 }
 
 /**
- * The bytes of a records file from its lines: new ones as text, kept ones as read. New lines are joined as one text
- * (one allocation for the batch, not one Buffer per record), kept ones copied as they are.
+ * The bytes of a records file from its lines: new ones as text, kept ones as read. A batch of new lines is one text
+ * (one allocation, not a Buffer per record); a compaction, which keeps lines as read, concatenates.
  */
 function joinLines(parts: ReadonlyArray<string | Buffer>): string | Buffer {
   if (parts.every((x) => typeof x === 'string')) return parts.join('');
-  const out: Buffer[] = [];
-  let texts: string[] = [];
-  for (const x of parts) {
-    if (typeof x === 'string') texts.push(x);
-    else {
-      if (texts.length > 0) out.push(Buffer.from(texts.join('')));
-      texts = [];
-      out.push(x);
-    }
-  }
-  if (texts.length > 0) out.push(Buffer.from(texts.join('')));
-  return Buffer.concat(out);
+  return Buffer.concat(parts.map((x) => (typeof x === 'string' ? Buffer.from(x) : x)));
 }
 
 /** Appends the records to `file` after whatever it holds (a torn tail stays dead), fsynced; returns where each went. */
