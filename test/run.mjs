@@ -10,11 +10,17 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /**
- * Unit test files left out of the Node 22 pass: those that open a SQLite store (better-sqlite3's binary is built by
- * npm ci for the Node that ran it; a Node 22 install builds its own), and the start-up snapshot's, which is made for
- * the Node that ran the build (on another, bin/lxl runs bin/lxl.mjs, as the other CLI tests of that pass show).
+ * Unit test files left out of the passes on other Nodes (22, 24): those that open a SQLite store (better-sqlite3's
+ * binary is built by npm ci for the Node that ran it; an install on that Node builds its own), and the start-up
+ * snapshot's, which is made for the Node that ran the build (on another, bin/lxl runs bin/lxl.mjs, as the other CLI
+ * tests of that pass show).
  */
-const NOT_ON_NODE22 = ['server-api', 'server-cli', 'server-fuzz', 'server-store', 'artifact-sweep', 'cli-bundle', 'cli-snapshot'].map((n) => `${path.sep}${n}.test.ts`);
+const NOT_ON_OTHER_NODES = ['server-api', 'server-cli', 'server-fuzz', 'server-store', 'artifact-sweep', 'cli-bundle', 'cli-snapshot'].map((n) => `${path.sep}${n}.test.ts`);
+/** The other Node majors the unit tests run on, each named by an environment variable (.ci/run sets them). */
+const OTHER_NODES = [
+  { major: 22, env: 'LXL_TEST_NODE22' },
+  { major: 24, env: 'LXL_TEST_NODE24' },
+];
 const filters = process.argv.slice(2);
 
 function find(dir) {
@@ -38,6 +44,8 @@ if (files.length === 0) {
 const failuresDir = mkdtempSync(path.join(os.tmpdir(), 'lxl-test-failures-'));
 let pass = 0;
 const passLabels = [];
+/** What failed a run besides its tests (a pass that could not start), for the last lines. */
+const runProblems = [];
 const runFiles = (list, env = process.env, { label = 'main pass', node = process.execPath } = {}) => {
   passLabels.push(label);
   const failures = path.join(failuresDir, `pass-${++pass}.jsonl`);
@@ -56,22 +64,30 @@ if (serverFiles.length && !process.env.LXL_TEST_STORE) {
   } else console.log(`# SKIP postgres pass (${serverFiles.length} server test files): LXL_TEST_PG_URL is not set (.ci/run starts PostgreSQL and sets it)`);
 }
 // lxl declares node >= 20.10, and Node 20 reached its end of life in April 2026: the unit tests run again on the Node
-// 22 that LXL_TEST_NODE22 names (.ci/run gets one from the npm registry with `npx -y node@22`), first on PATH so that
-// the `node` they start (bin/lxl, the CLI tests) is that one too; NOT_ON_NODE22 says which files stay out.
-const node22Files = files.filter((f) => f.includes(`${path.sep}unit${path.sep}`) && !NOT_ON_NODE22.some((n) => f.endsWith(n)));
-if (node22Files.length && !process.env.LXL_TEST_STORE) {
-  const node22 = process.env.LXL_TEST_NODE22;
-  if (node22) {
-    const v = spawnSync(node22, ['--version'], { encoding: 'utf8' });
-    if (v.status !== 0 || !/^v22\./.test(v.stdout)) {
-      console.log(`# node 22 pass: LXL_TEST_NODE22=${node22} is not a Node 22 (${(v.stdout || v.stderr || String(v.error)).trim()})`);
-      status ||= 1;
-    } else {
-      console.log(`# node 22 pass: ${node22Files.length} unit test files again on ${v.stdout.trim()} (${node22})`);
-      const env = { ...process.env, PATH: `${path.dirname(node22)}${path.delimiter}${process.env.PATH ?? ''}` };
-      status = runFiles(node22Files, env, { label: 'node 22 pass', node: node22 }) || status;
+// 22 and the Node 24 that LXL_TEST_NODE22 and LXL_TEST_NODE24 name (.ci/run gets them from the npm registry with
+// `npx -y node@22` and `npx -y node@24`), each first on PATH so that the `node` they start (bin/lxl, the CLI tests) is
+// that one too; NOT_ON_OTHER_NODES says which files stay out.
+const otherNodeFiles = files.filter((f) => f.includes(`${path.sep}unit${path.sep}`) && !NOT_ON_OTHER_NODES.some((n) => f.endsWith(n)));
+if (otherNodeFiles.length && !process.env.LXL_TEST_STORE) {
+  for (const { major, env: name } of OTHER_NODES) {
+    const label = `node ${major} pass`;
+    const node = process.env[name];
+    if (!node) {
+      console.log(`# SKIP ${label} (${otherNodeFiles.length} unit test files): ${name} is not set (.ci/run sets it from npx -y node@${major})`);
+      continue;
     }
-  } else console.log(`# SKIP node 22 pass (${node22Files.length} unit test files): LXL_TEST_NODE22 is not set (.ci/run sets it from npx -y node@22)`);
+    const v = spawnSync(node, ['--version'], { encoding: 'utf8' });
+    if (v.status !== 0 || !v.stdout.startsWith(`v${major}.`)) {
+      const problem = `${label}: ${name}=${node} is not a Node ${major} (${(v.stdout || v.stderr || String(v.error)).trim()})`;
+      console.log(`# ${problem}`);
+      runProblems.push(problem);
+      status ||= 1;
+      continue;
+    }
+    console.log(`# ${label}: ${otherNodeFiles.length} unit test files again on ${v.stdout.trim()} (${node})`);
+    const env = { ...process.env, PATH: `${path.dirname(node)}${path.delimiter}${process.env.PATH ?? ''}` };
+    status = runFiles(otherNodeFiles, env, { label, node }) || status;
+  }
 }
 summarise(status);
 process.exit(status);
@@ -89,7 +105,9 @@ function summarise(code) {
     });
   rmSync(failuresDir, { recursive: true, force: true });
   if (failed.length === 0) {
-    console.log(code === 0 ? '# test/run.mjs: no test failed' : `# test/run.mjs: exit ${code} with no failed test recorded (a test file that crashed or timed out before reporting?)`);
+    if (code === 0) console.log('# test/run.mjs: no test failed');
+    else if (runProblems.length > 0) for (const p of runProblems) console.log(`# test/run.mjs: ${p}`);
+    else console.log(`# test/run.mjs: exit ${code} with no failed test recorded (a test file that crashed or timed out before reporting?)`);
     return;
   }
   console.log(`# test/run.mjs: ${failed.length} failed test(s):`);
