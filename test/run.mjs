@@ -104,10 +104,10 @@ function summarise(code) {
         .map((line) => ({ label, ...JSON.parse(line) }));
     });
   rmSync(failuresDir, { recursive: true, force: true });
+  for (const p of runProblems) console.log(`# test/run.mjs: ${p}`);
   if (failed.length === 0) {
     if (code === 0) console.log('# test/run.mjs: no test failed');
-    else if (runProblems.length > 0) for (const p of runProblems) console.log(`# test/run.mjs: ${p}`);
-    else console.log(`# test/run.mjs: exit ${code} with no failed test recorded (a test file that crashed or timed out before reporting?)`);
+    else if (runProblems.length === 0) console.log(`# test/run.mjs: exit ${code} with no failed test recorded (a test file that crashed or timed out before reporting?)`);
     return;
   }
   console.log(`# test/run.mjs: ${failed.length} failed test(s):`);
