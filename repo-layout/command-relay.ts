@@ -22,6 +22,8 @@ export interface RelayResult {
   code: number;
   stdout: Buffer;
   stderr: string;
+  /** True when the output passed `maxOutputBytes`: the command was stopped there, and `stdout` is empty. */
+  overflow?: boolean;
 }
 
 export interface RelayRunOptions {
@@ -29,6 +31,11 @@ export interface RelayRunOptions {
   input?: Uint8Array;
   /** Environment variables the command must not see. */
   unsetEnv?: readonly string[];
+  /**
+   * The most output bytes to take. The command runs under a file-size limit (`ulimit -f`) just above it, so output
+   * past it stops the command instead of filling the folder, and the result says `overflow` instead of holding it.
+   */
+  maxOutputBytes?: number;
 }
 
 const RELAY_DIR_PREFIX = 'lxl-relay-';
@@ -89,6 +96,8 @@ export class CommandRelay {
       throw new ToolError(`cannot relay the command ${JSON.stringify(argv)}: it is empty or a word holds a newline or NUL`);
     }
     const unset = opts.unsetEnv ?? [];
+    const max = opts.maxOutputBytes;
+    if (max !== undefined && !(Number.isSafeInteger(max) && max >= 0)) throw new ToolError(`cannot relay the command ${JSON.stringify(argv)}: maxOutputBytes ${max} is not a byte count`);
     if (unset.some((v) => !/^[A-Za-z_][A-Za-z0-9_]*$/.test(v))) throw new ToolError(`cannot relay the command ${JSON.stringify(argv)}: ${JSON.stringify(unset)} are not all variable names`);
     const id = this.nextId++;
     this.start();
@@ -110,8 +119,13 @@ export class CommandRelay {
         const pathVar = process.env.PATH === undefined || process.env.PATH.includes('\n') ? '' : `PATH=${shQuote(process.env.PATH)} `;
         // Unset in the command's own subshell only.
         const unsetCmd = unset.length > 0 ? `unset ${unset.join(' ')}; ` : '';
-        child.stdin!.write(`${id}\n${unsetCmd}${pathVar}${argv.map(shQuote).join(' ')} <${shQuote(file('in'))} >${shQuote(file('out'))} 2>${shQuote(file('err'))}\n`);
+        // In 512-byte blocks (POSIX, dash); a shell counting KiB allows twice as much, and the size check below holds.
+        const limitCmd = max !== undefined ? `ulimit -f ${Math.floor(max / 512) + 2}; ` : '';
+        child.stdin!.write(`${id}\n${unsetCmd}${limitCmd}${pathVar}${argv.map(shQuote).join(' ')} <${shQuote(file('in'))} >${shQuote(file('out'))} 2>${shQuote(file('err'))}\n`);
       });
+      // Stopped by the limit: the output file passed it, or the command died of SIGXFSZ (a sparse write, as xz makes
+      // of runs of zeros, can reach the limit with few bytes on disk).
+      if (max !== undefined && (code === 128 + (os.constants.signals.SIGXFSZ ?? 25) || (await stat(file('out'))).size > max)) return { code, stdout: Buffer.alloc(0), stderr: await readFile(file('err'), 'utf8'), overflow: true };
       const [stdout, stderr] = await Promise.all([readFile(file('out')), readFile(file('err'), 'utf8')]);
       return { code, stdout, stderr };
     } finally {

@@ -65,6 +65,7 @@ export function zstdDecompressor(): Duplex {
 }
 
 const gzipAsync = promisify(zlib.gzip);
+const gunzipAsync = promisify(zlib.gunzip);
 
 /** Compresses a whole buffer (for small indices such as Packages.gz/.xz); xz runs through the process's command relay. */
 export async function compressBuffer(kind: Compression, data: Uint8Array | string, opts: CompressOptions = {}): Promise<Buffer> {
@@ -83,10 +84,22 @@ export async function compressParts(kind: Compression, parts: readonly Uint8Arra
   return buffer(Readable.from(parts).pipe(compressor(kind, opts)));
 }
 
-/** Decompresses a whole buffer (a small one: xz runs through the process's command relay, its output is read whole). */
-export async function decompressBuffer(kind: Compression, data: Uint8Array): Promise<Buffer> {
-  if (kind !== 'xz') return buffer(Readable.from([asBuffer(data)]).pipe(decompressor(kind)));
-  const { code, stdout, stderr } = await commandRelay.run(['xz', '-d', '-c'], { input: data, unsetEnv: XZ_OPTION_VARS });
+/** Decompresses a whole buffer (a small one: xz runs through the process's command relay, its output is read whole); more than `maxBytes` of output is a FormatError, found without making it all. */
+export async function decompressBuffer(kind: Compression, data: Uint8Array, opts: { maxBytes?: number } = {}): Promise<Buffer> {
+  const max = opts.maxBytes;
+  const tooBig = (): FormatError => new FormatError(`cannot decompress with ${kind}: the data unpacks to more than ${max} bytes`);
+  if (kind === 'none') {
+    if (max !== undefined && data.length > max) throw tooBig();
+    return asBuffer(data);
+  }
+  if (kind === 'gzip') {
+    // zlib stops at maxOutputLength: a small input that unpacks to gigabytes is never unpacked in full.
+    return gunzipAsync(data, max !== undefined ? { maxOutputLength: Math.max(1, max) } : {}).catch((err: NodeJS.ErrnoException) => {
+      throw err.code === 'ERR_BUFFER_TOO_LARGE' ? tooBig() : err;
+    });
+  }
+  const { code, stdout, stderr, overflow } = await commandRelay.run(['xz', '-d', '-c', '--no-sparse'], { input: data, unsetEnv: XZ_OPTION_VARS, maxOutputBytes: max });
+  if (overflow) throw tooBig();
   if (code === 127) throw new ToolError('cannot run xz (install xz-utils)');
   if (code !== 0) throw new FormatError(`cannot decompress with xz: ${stderr.trim() || `exit ${code}`}`);
   return stdout;

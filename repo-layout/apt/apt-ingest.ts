@@ -4,6 +4,7 @@
 
 import { open } from 'node:fs/promises';
 import { gunzipSync } from 'node:zlib';
+import { AR_HEADER_SIZE, decodeArHeader } from '../ar.js';
 import { decompressBuffer } from '../compress.js';
 import { parseSingleParagraph } from '../deb822.js';
 import { hashBytes, hashFile } from '../digests.js';
@@ -83,20 +84,27 @@ export async function readDeb(file: string, opts: { component?: string } = {}): 
   return { record, bytes };
 }
 
+/**
+ * The most bytes a control.tar member may have, packed or unpacked. It holds the control file, the maintainer scripts
+ * and md5sums: a kernel package's is ~100 KB packed, ~1 MB unpacked. The cap keeps a broken or hostile .deb from
+ * making the reader allocate what its headers claim.
+ */
+const MAX_CONTROL_TAR_BYTES = 64 * 1024 * 1024;
+
 /** Walks the ar members (deb(5): debian-binary, control.tar.*, data.tar.*) and returns the text of ./control. */
 async function controlFromDeb(file: string, head: Buffer, size: number, member: (o: number, l: number) => Promise<Buffer>): Promise<string> {
   if (head.subarray(0, 8).toString('latin1') !== '!<arch>\n') throw new FormatError(`cannot read ${file}: not a .deb (no ar magic); is it really a Debian package?`);
   let off = 8;
-  while (off + 60 <= size) {
-    const hdr = off + 60 <= head.length ? head.subarray(off, off + 60) : await member(off, 60);
-    const name = hdr.subarray(0, 16).toString('latin1').trim().replace(/\/$/, '');
-    const len = Number(hdr.subarray(48, 58).toString('latin1').trim());
-    if (!Number.isInteger(len) || len < 0 || hdr.subarray(58, 60).toString('latin1') !== '`\n') throw new FormatError(`cannot read ${file}: bad ar member header at byte ${off}`);
-    const start = off + 60;
+  while (off + AR_HEADER_SIZE <= size) {
+    const hdr = off + AR_HEADER_SIZE <= head.length ? head.subarray(off, off + AR_HEADER_SIZE) : await member(off, AR_HEADER_SIZE);
+    const { name, size: len } = decodeArHeader(hdr, `${file} at byte ${off}`);
+    const start = off + AR_HEADER_SIZE;
+    if (start + len > size) throw new FormatError(`cannot read ${file}: truncated (member ${name} needs ${len} bytes but only ${size - start} remain)`);
     if (name === 'debian-binary') {
-      const v = (await member(start, len)).toString('latin1');
+      const v = (await member(start, Math.min(len, 16))).toString('latin1');
       if (!v.startsWith('2.')) throw new FormatError(`cannot read ${file}: unsupported .deb format ${JSON.stringify(v.trim())}`);
     } else if (name.startsWith('control.tar')) {
+      if (len > MAX_CONTROL_TAR_BYTES) throw new FormatError(`cannot read ${file}: its ${name} is ${len} bytes (limit ${MAX_CONTROL_TAR_BYTES})`);
       const raw = await member(start, len);
       const plain = await decompressMember(file, name, raw);
       return extractControl(file, plain);
@@ -109,10 +117,12 @@ async function controlFromDeb(file: string, head: Buffer, size: number, member: 
 async function decompressMember(file: string, name: string, raw: Buffer): Promise<Buffer> {
   try {
     if (name === 'control.tar') return raw;
-    if (name === 'control.tar.gz') return gunzipSync(raw);
-    if (name === 'control.tar.xz') return await decompressBuffer('xz', raw);
+    if (name === 'control.tar.gz') return gunzipSync(raw, { maxOutputLength: MAX_CONTROL_TAR_BYTES });
+    if (name === 'control.tar.xz') return await decompressBuffer('xz', raw, { maxBytes: MAX_CONTROL_TAR_BYTES });
   } catch (err) {
-    throw new FormatError(`cannot read ${file}: ${name} does not decompress: ${(err as Error).message}`, { cause: err });
+    // zlib stops at maxOutputLength with ERR_BUFFER_TOO_LARGE; decompressBuffer says so itself.
+    const why = (err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' ? `it unpacks to more than ${MAX_CONTROL_TAR_BYTES} bytes` : (err as Error).message;
+    throw new FormatError(`cannot read ${file}: ${name} does not decompress: ${why}`, { cause: err });
   }
   throw new FormatError(`cannot read ${file}: unsupported member ${name} (lxl reads gzip, xz or plain control archives)`);
 }

@@ -53,6 +53,27 @@ test('a command gets its input, and gives back its output, stderr and exit statu
   }
 });
 
+test('maxOutputBytes: output up to the limit comes back whole; past it the command is stopped and the result says overflow, without the output', async () => {
+  const relay = new CommandRelay();
+  try {
+    const under = await relay.run(['head', '-c', '4096', '/dev/zero'], { maxOutputBytes: 4096 });
+    assert.deepEqual({ code: under.code, out: under.stdout.length, overflow: under.overflow }, { code: 0, out: 4096, overflow: undefined });
+    // 64 MiB asked for, 64 KiB allowed: stopped near the limit (SIGXFSZ), not after writing it all.
+    const over = await relay.run(['head', '-c', String(64 * 1024 * 1024), '/dev/zero'], { maxOutputBytes: 64 * 1024 });
+    assert.deepEqual({ overflow: over.overflow, out: over.stdout.length }, { overflow: true, out: 0 });
+    // A sparse writer (xz -d makes holes of runs of zeros) is caught by its signal, not only by the file's size.
+    const zeros = await relay.run(['sh', '-c', 'head -c 8000000 /dev/zero | xz -0 -c']);
+    const sparse = await relay.run(['xz', '-d', '-c'], { input: zeros.stdout, maxOutputBytes: 100_000 });
+    assert.equal(sparse.overflow, true, sparse.stderr);
+    // A limit applies to its own command only.
+    const after = await relay.run(['head', '-c', '200000', '/dev/zero']);
+    assert.equal(after.stdout.length, 200_000);
+    await assert.rejects(relay.run(['true'], { maxOutputBytes: -1 }), /maxOutputBytes -1 is not a byte count/);
+  } finally {
+    relay.stop();
+  }
+});
+
 test('commands are run by the one sh (this process forks once), side by side', async () => {
   const relay = new CommandRelay();
   const dir = await tempDir('lxl-relay-test-');

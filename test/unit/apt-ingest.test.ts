@@ -1,0 +1,185 @@
+// The APT add's .deb reader (repo-layout/apt/apt-ingest.ts) against broken and
+// hostile files: ar headers that claim more bytes than the file has (in a
+// small .deb read whole and in a big one read by offsets), control archives
+// that unpack to far more than a control archive holds (gzip and xz), and a
+// seeded mutation run. Each must be refused with a FormatError that names the
+// file and the problem, without the process allocating what the headers
+// claim; the .debs lxl writes are read as before.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { readDeb } from '../../repo-layout/apt/apt-ingest.js';
+import { AR_HEADER_SIZE, AR_MAGIC, arPadding, decodeArHeader, encodeArHeader } from '../../repo-layout/ar.js';
+import { compressBuffer, decompressBuffer } from '../../repo-layout/compress.js';
+import { FormatError, LxlError } from '../../repo-layout/errors.js';
+import { makeDeb } from '../support/apt-debs.js';
+import { missingTools } from '../support/exec.js';
+import { ustarHeader } from '../support/tar-fixture.js';
+import { tempDir } from '../support/tmp.js';
+
+const work = await tempDir('lxl-apt-ingest-');
+const good = await makeDeb(work, { name: 'ingest-test', version: '1.0-1', arch: 'x86_64' });
+/** Above the reader's 8 MiB in-memory limit: read by offsets, not whole. */
+const BIG = 9 * 1024 * 1024;
+
+interface Member {
+  name: string;
+  body: Buffer;
+}
+
+/** The members of an ar archive. */
+function members(bytes: Buffer): Member[] {
+  const out: Member[] = [];
+  for (let off = AR_MAGIC.length; off + AR_HEADER_SIZE <= bytes.length; ) {
+    const h = decodeArHeader(bytes.subarray(off, off + AR_HEADER_SIZE), 'fixture');
+    out.push({ name: h.name, body: bytes.subarray(off + AR_HEADER_SIZE, off + AR_HEADER_SIZE + h.size) });
+    off += AR_HEADER_SIZE + h.size + (h.size % 2);
+  }
+  return out;
+}
+
+/** An ar archive of these members. */
+function arOf(ms: Member[]): Buffer {
+  return Buffer.concat([AR_MAGIC, ...ms.flatMap((m) => [encodeArHeader({ name: m.name, size: m.body.length, mtime: 0 }), m.body, arPadding(m.body.length)])]);
+}
+
+/** The control.tar of `good` with a `pad` entry of `padBytes` zeros after ./control (so ./control is found first). */
+async function paddedControlTar(padBytes: number): Promise<Buffer> {
+  const ctl = members(await readFile(good)).find((m) => m.name === 'control.tar.gz')!;
+  const tar = zlib.gunzipSync(ctl.body);
+  // The archive's own entries, without its two zero end blocks, then the pad entry and new end blocks.
+  let end = 0;
+  while (end + 512 <= tar.length && !tar.subarray(end, end + 512).every((b) => b === 0)) {
+    const size = parseInt(tar.subarray(end + 124, end + 136).toString('latin1').replace(/\0.*$/s, '').trim() || '0', 8);
+    end += 512 + Math.ceil(size / 512) * 512;
+  }
+  const pad = ustarHeader('./pad', padBytes);
+  return Buffer.concat([tar.subarray(0, end), pad, Buffer.alloc(Math.ceil(padBytes / 512) * 512), Buffer.alloc(1024)]);
+}
+
+/** `good` with its data member replaced by `dataBytes` random bytes (a big one is read by offsets). */
+async function withData(dataBytes: number): Promise<Buffer> {
+  return arOf(members(await readFile(good)).map((m) => (m.name.startsWith('data.tar') ? { name: 'data.tar', body: randomBytes(dataBytes) } : m)));
+}
+
+/** Sets the size field of the ar member named `name` to `text` (10 characters at most). */
+function setArSize(bytes: Buffer, name: string, text: string): Buffer {
+  const out = Buffer.from(bytes);
+  for (let off = AR_MAGIC.length; off + AR_HEADER_SIZE <= out.length; ) {
+    const h = decodeArHeader(out.subarray(off, off + AR_HEADER_SIZE), 'fixture');
+    if (h.name === name) {
+      out.write(text.padEnd(10, ' '), off + 48, 'latin1');
+      return out;
+    }
+    off += AR_HEADER_SIZE + h.size + (h.size % 2);
+  }
+  throw new Error(`fixture: no member ${name}`);
+}
+
+async function refused(bytes: Buffer, name: string, message: RegExp): Promise<void> {
+  const file = path.join(work, name);
+  await writeFile(file, bytes);
+  await assert.rejects(readDeb(file), (err: unknown) => {
+    assert.ok(err instanceof FormatError, `${name}: a FormatError, not ${String(err)}`);
+    assert.match(err.message, new RegExp(`^cannot read ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}( at byte \\d+)?: `), name);
+    assert.match(err.message, message, name);
+    return true;
+  });
+}
+
+test('lxl\'s own .debs read as before, small (read whole) and big (read by offsets)', async () => {
+  const small = await readDeb(good);
+  assert.equal(small.record.name, 'ingest-test');
+  assert.ok(small.bytes, 'a small .deb is read whole');
+  const bigFile = path.join(work, 'big-ok.deb');
+  await writeFile(bigFile, await withData(BIG));
+  const big = await readDeb(bigFile);
+  assert.equal(big.record.control, small.record.control);
+  assert.equal(big.bytes, undefined, 'a big .deb is not held in memory');
+});
+
+test('an ar member that claims more bytes than the file has is refused as truncated, in small and big .debs', async () => {
+  // 9,999,999,999 is the biggest size ar's field holds; 3,000,000,000 is past what one read(2) can be asked for.
+  for (const [label, bytes] of [
+    ['small', await readFile(good)],
+    ['big', await withData(BIG)],
+  ] as const) {
+    for (const size of ['9999999999', '3000000000', '2147483648', String(bytes.length)]) {
+      await refused(setArSize(bytes, 'control.tar.gz', size), `${label}-control-${size}.deb`, new RegExp(`truncated \\(member control\\.tar\\.gz needs ${size} bytes but only \\d+ remain\\)`));
+    }
+    await refused(setArSize(bytes, 'debian-binary', '9999999999'), `${label}-binary.deb`, /truncated \(member debian-binary needs 9999999999 bytes/);
+    for (const size of ['1e3', '-5', '0x40']) {
+      await refused(setArSize(bytes, 'control.tar.gz', size), `${label}-sizefield-${size}.deb`, new RegExp(`member "control\\.tar\\.gz" has a bad size field "${size}"`));
+    }
+  }
+});
+
+test('a control archive that unpacks to more than 64 MiB is refused (gzip and xz), and is not unpacked in full', { skip: missingTools('xz') }, async () => {
+  const tar = await paddedControlTar(80 * 1024 * 1024);
+  const base = members(await readFile(good));
+  const gz = zlib.gzipSync(tar, { level: 1 });
+  const xz = await compressBuffer('xz', tar, { level: 0 });
+  for (const [name, body] of [
+    ['control.tar.gz', gz],
+    ['control.tar.xz', xz],
+  ] as const) {
+    const bytes = arOf(base.map((m) => (m.name === 'control.tar.gz' ? { name, body } : m)));
+    const rss0 = process.memoryUsage().rss;
+    await refused(bytes, `bomb-${name}.deb`, new RegExp(`${name.replaceAll('.', '\\.')} does not decompress: .*unpacks to more than 67108864 bytes`));
+    // The 80 MiB were not all made: gzip stops at the cap, xz at the file-size limit of its output.
+    assert.ok(process.memoryUsage().rss - rss0 < 150 * 1024 * 1024, `${name}: RSS grew by ${process.memoryUsage().rss - rss0} bytes`);
+  }
+  // Under the cap, the same control archive in xz reads (the cap is no cap on ordinary .debs).
+  const plainTar = zlib.gunzipSync(base.find((m) => m.name === 'control.tar.gz')!.body);
+  const f = path.join(work, 'small-xz.deb');
+  const xzBody = await compressBuffer('xz', plainTar);
+  await writeFile(f, arOf(base.map((m) => (m.name === 'control.tar.gz' ? { name: 'control.tar.xz', body: xzBody } : m))));
+  assert.equal((await readDeb(f)).record.name, 'ingest-test');
+});
+
+test('decompressBuffer\'s maxBytes: output up to it comes back, more is a FormatError, for gzip, xz and none', { skip: missingTools('xz') }, async () => {
+  const text = Buffer.from('lxl '.repeat(50_000));
+  for (const kind of ['gzip', 'xz', 'none'] as const) {
+    const packed = await compressBuffer(kind, text);
+    assert.deepEqual(await decompressBuffer(kind, packed, { maxBytes: text.length }), text, kind);
+    await assert.rejects(decompressBuffer(kind, packed, { maxBytes: text.length - 1 }), (err: unknown) => err instanceof FormatError && err.message === `cannot decompress with ${kind}: the data unpacks to more than ${text.length - 1} bytes`, kind);
+  }
+});
+
+test('seeded mutations of small and big .debs: every refusal is an lxl error, and the process lives', async () => {
+  let x = 0x2545f491;
+  const rnd = (n: number): number => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return Math.floor((x / 0x1_0000_0000) * n);
+  };
+  const seeds = [await readFile(good), await withData(BIG)];
+  const sizes = ['0', '1', '59', '2147483647', '4294967295', '9999999999', '1e9', '-5', ' '];
+  const counts = { read: 0, refused: 0 };
+  for (let i = 0; i < 160; i++) {
+    const seed = seeds[i % 2];
+    let m: Buffer = Buffer.from(seed);
+    const kind = rnd(4);
+    if (kind === 0) for (let k = 0; k <= rnd(4); k++) m[rnd(400)] ^= 1 << rnd(8);
+    else if (kind === 1) m = m.subarray(0, rnd(Math.min(m.length, 6000)));
+    else if (kind === 2) m = setArSize(m, ['debian-binary', 'control.tar.gz', 'data.tar', 'data.tar.gz'].find((n) => members(seed).some((s) => s.name === n) && (n.startsWith('data') ? true : rnd(2) === 0)) ?? 'control.tar.gz', sizes[rnd(sizes.length)]);
+    else m.fill(rnd(256), 60 + rnd(200), 60 + rnd(200) + rnd(40));
+    const file = path.join(work, `mutant-${i}.deb`);
+    await writeFile(file, m);
+    try {
+      await readDeb(file);
+      counts.read++;
+    } catch (err) {
+      assert.ok(err instanceof LxlError, `mutant ${i} (kind ${kind}): ${String(err)}`);
+      counts.refused++;
+    }
+  }
+  assert.ok(counts.refused > 80, `most mutants are refused (${JSON.stringify(counts)})`);
+});
