@@ -21,6 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeDeb } from '../../test/support/apt-debs.js';
+import { findAptly } from '../../test/support/aptly.js';
 import { generateKey } from '../../repo-layout/signing/keys.js';
 import type * as SignerModule from '../../repo-layout/signing/openpgp-signer.js';
 import type * as FsStorageModule from '../../storage/fs-storage.js';
@@ -84,17 +85,6 @@ async function timed(fn: () => Promise<unknown>): Promise<Sample> {
 
 function have(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
-}
-
-/** aptly conflicts with gpgv1 (which other tests need), so unless it is installed, unpack its .deb into the cache. */
-async function findAptly(): Promise<string | undefined> {
-  if (have('aptly')) return 'aptly';
-  const dir = path.join(process.env.LXL_TEST_CACHE ?? '/var/cache/lxl-test', 'aptly');
-  const bin = path.join(dir, 'root', 'usr', 'bin', 'aptly');
-  if (spawnSync(bin, ['version']).status === 0) return bin;
-  await mkdir(dir, { recursive: true });
-  const dl = spawnSync('sh', ['-c', 'apt-get download aptly && dpkg-deb -x aptly_*.deb root'], { cwd: dir, stdio: 'inherit' });
-  return dl.status === 0 && spawnSync(bin, ['version']).status === 0 ? bin : undefined;
 }
 
 const work = await mkdtemp(path.join(os.tmpdir(), 'lxl-bench-apt-'));

@@ -1,7 +1,8 @@
 // Acceptance: real apt clients (bullseye apt 2.2, bookworm apt 2.6, trixie
 // apt 3 with sqv) install from a repo published by `lxl apt`, served over
 // HTTP on 127.0.0.1 and pinned with Signed-By to our key. Also: old-apt paths
-// (no InRelease, Packages.gz only), sqv and gpgv on the host, and debmirror.
+// (no InRelease, Packages.gz only), sqv and gpgv on the host, and the mirroring
+// tools debmirror, aptly (`mirror create` + `update`) and reprepro (`update`).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,6 +14,7 @@ import { serveStatic, type StaticServer } from '../support/http-static.js';
 import { testKey, type TestKey } from '../support/test-key.js';
 import { tempDir } from '../support/tmp.js';
 import { makeDeb } from '../support/apt-debs.js';
+import { findAptly } from '../support/aptly.js';
 import { parseXzStream } from '../../repo-layout/xz-container.js';
 import { createHash } from 'node:crypto';
 
@@ -289,6 +291,69 @@ test('debmirror with its GPG check mirrors the repo completely', { skip: skipChr
       assert.deepEqual(await readFile(path.join(target, 'dists', s, f)), await readFile(path.join(fx.repo, 'public/apt/dists', s, f)), `${s}/${f}`);
     }
   }
+});
+
+// Two more mirroring tools, each with its own signature check (aptly: gpgv over a keyring given with -keyring;
+// reprepro: gpgme against VerifyRelease's key id): what they mirror is what the suite lists, and another key's
+// signature is refused.
+const aptlyBin = skipChroot ? undefined : await findAptly();
+test('aptly mirror and reprepro update mirror a suite with the signature check on, and refuse another key', { skip: skipChroot ?? missingTools('reprepro', 'gpg') ?? (aptlyBin ? undefined : 'aptly could not be fetched with apt-get download aptly') }, async () => {
+  assert.ok(fx && aptlyBin);
+  const work = await tempDir('lxl-mirrors-');
+  const suite = CLIENT_SUITE.bookworm;
+  const apt = `${fx.server.url}/apt`;
+  const served = path.join(fx.repo, 'public/apt');
+  // What the suite lists: name_version_arch of every stanza of both Packages files (the `all` ones in each).
+  const listed = new Set<string>();
+  for (const arch of ['amd64', 'i386']) {
+    for (const stanza of (await readFile(path.join(served, 'dists', suite, 'main', `binary-${arch}`, 'Packages'), 'utf8')).split('\n\n')) {
+      const f = (k: string) => new RegExp(`^${k}: (.*)$`, 'm').exec(stanza)?.[1];
+      if (f('Package')) listed.add(`${f('Package')}_${f('Version')}_${f('Architecture')}`);
+    }
+  }
+  assert.ok(listed.size >= 3, `the suite lists packages (${[...listed].join(' ')})`);
+  const ours = path.join(fx.repo, 'public/keys', `${NAME}.gpg`);
+  const otherRing = path.join(work, 'other.gpg');
+  await writeFile(otherRing, fx.other.key.publicBinary);
+
+  // aptly: create (which checks the Release signature), update (downloads and checks every file), show.
+  const aptly = (conf: string, args: string[], allowFail = false) => run(aptlyBin, [`-config=${conf}`, ...args], { allowFail, timeoutMs: 120_000, env: { ...process.env, HOME: work } });
+  const conf = path.join(work, 'aptly.conf');
+  await writeFile(conf, JSON.stringify({ rootDir: path.join(work, 'aptly'), gpgProvider: 'gpg2' }));
+  const refused = await aptly(conf, ['mirror', 'create', `-keyring=${otherRing}`, '-architectures=amd64,i386', 'other', apt, suite, 'main'], true);
+  assert.notEqual(refused.code, 0, `aptly mirrored a suite signed by another key:\n${refused.stdout}${refused.stderr}`);
+  await aptly(conf, ['mirror', 'create', `-keyring=${ours}`, '-architectures=amd64,i386', 'lxl', apt, suite, 'main']);
+  await aptly(conf, ['mirror', 'update', `-keyring=${ours}`, 'lxl']);
+  const shown = (await aptly(conf, ['mirror', 'show', '-with-packages', 'lxl'])).stdout;
+  const mirrored = shown.slice(shown.indexOf('Packages:')).split('\n').slice(1).map((l) => l.trim()).filter(Boolean);
+  assert.deepEqual(new Set(mirrored), listed, 'aptly mirrored what the suite lists');
+
+  // reprepro: an update rule with VerifyRelease; both keys are in its keyring, so the refusal is about whose signature it is.
+  const gnupg = path.join(work, 'gnupg');
+  await mkdir(gnupg, { mode: 0o700 });
+  const env = { ...process.env, GNUPGHOME: gnupg, HOME: work };
+  for (const ring of [ours, otherRing]) await run('gpg', ['--batch', '--import', ring], { env });
+  const keyId = (k: TestKey) => k.key.fingerprint.slice(-16);
+  const reprepro = async (dir: string, verify: string) => {
+    await mkdir(path.join(dir, 'conf'), { recursive: true });
+    await writeFile(path.join(dir, 'conf', 'distributions'), `Codename: ${suite}\nArchitectures: amd64 i386\nComponents: main\nUpdate: lxl\n`);
+    await writeFile(path.join(dir, 'conf', 'updates'), `Name: lxl\nMethod: ${apt}\nSuite: ${suite}\nComponents: main\nArchitectures: amd64 i386\nVerifyRelease: ${verify}\n`);
+    return run('reprepro', ['-b', dir, '--noskipold', 'update'], { env, allowFail: true, timeoutMs: 120_000 });
+  };
+  const wrong = await reprepro(path.join(work, 'reprepro-other'), keyId(fx.other));
+  assert.notEqual(wrong.code, 0, `reprepro mirrored a suite signed by another key:\n${wrong.stdout}${wrong.stderr}`);
+  assert.match(wrong.stderr, /Not enough signatures/);
+  const dir = path.join(work, 'reprepro');
+  const ok = await reprepro(dir, keyId(fx.key));
+  assert.equal(ok.code, 0, ok.stderr);
+  const list = (await run('reprepro', ['-b', dir, 'list', suite], { env })).stdout;
+  // `suite|main|amd64: name version`; an `all` package is listed once per architecture, as in the Packages files.
+  const got = new Set(list.trim().split('\n').map((l) => /^[^|]+\|main\|(\S+): (\S+) (\S+)$/.exec(l)!).map((m) => `${m[2]}_${m[3]}_${listed.has(`${m[2]}_${m[3]}_all`) ? 'all' : m[1]}`));
+  assert.deepEqual(got, listed, 'reprepro mirrored what the suite lists');
+  // Its pool is laid out as ours: the same files, byte for byte.
+  const mirroredPool = await listFiles(path.join(dir, 'pool'));
+  assert.ok(mirroredPool.length > 0);
+  for (const f of mirroredPool) assert.deepEqual(await readFile(path.join(dir, 'pool', f)), await readFile(path.join(served, 'pool', f)), f);
 });
 
 async function listFiles(dir: string, rel = ''): Promise<string[]> {
