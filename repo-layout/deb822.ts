@@ -144,3 +144,25 @@ export function formatDescription(summary: string, long: string): string {
     .map((l) => (l.trim() === '' ? ' .' : ` ${l}`));
   return [summary.trim(), ...body].join('\n');
 }
+
+/**
+ * Parses a DEBIAN/control file: one paragraph, with no line of only spaces and tabs, which dpkg-deb refuses ("blank
+ * line in value of field"). deb822(5) lets a reader take such a line for the end of a paragraph, while apt, reprepro
+ * and aptly read it as a continuation line, so a Packages stanza that carried one would mean different things to
+ * different readers.
+ */
+export function parseControlParagraph(text: string, what: string): Paragraph {
+  let field: string | undefined;
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i].endsWith('\r') ? lines[i].slice(0, -1) : lines[i];
+    if (line !== '' && BLANK_RE.test(line)) {
+      const where = field === undefined ? '' : ` in the value of field ${field}`;
+      throw new FormatError(`cannot parse ${what}: line ${i + 1}: a line of only spaces or tabs${where} (dpkg-deb refuses it too; an empty line in a description is written " .")`);
+    }
+    const m = FIELD_RE.exec(line);
+    if (m) field = m[1];
+  }
+  return parseSingleParagraph(text, what);
+}
+

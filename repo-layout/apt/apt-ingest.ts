@@ -6,7 +6,7 @@ import { open } from 'node:fs/promises';
 import { gunzipSync } from 'node:zlib';
 import { AR_HEADER_SIZE, decodeArHeader } from '../ar.js';
 import { decompressBuffer } from '../compress.js';
-import { parseSingleParagraph } from '../deb822.js';
+import { parseControlParagraph } from '../deb822.js';
 import { hashBytes, hashFile } from '../digests.js';
 import { FormatError } from '../errors.js';
 import { readIfSmall } from '../small-file.js';
@@ -58,7 +58,7 @@ export async function readDeb(file: string, opts: { component?: string } = {}): 
     };
   }
   const controlText = await controlFromDeb(file, head, size, member);
-  const control = parseSingleParagraph(controlText, `the control file of ${file}`);
+  const control = parseControlParagraph(controlText, `the control file of ${file}`);
   const name = control.get('Package');
   const version = control.get('Version');
   const arch = control.get('Architecture');

@@ -10,7 +10,7 @@ import { pipeline, Readable, type Duplex } from 'node:stream';
 import { extract, type Header } from 'tar-stream';
 import { AR_HEADER_SIZE, AR_MAGIC, decodeArHeader } from '../ar.js';
 import { decompressor, sniffCompression, zstdDecompressor } from '../compress.js';
-import { parseSingleParagraph, type Paragraph } from '../deb822.js';
+import { parseControlParagraph, type Paragraph } from '../deb822.js';
 import { FormatError, LxlError, StorageError } from '../errors.js';
 
 /** One payload entry of a .deb; `path` has no leading `./` and no trailing `/`. */
@@ -173,7 +173,7 @@ async function readControl(file: string, m: Member, kind: string): Promise<strin
 function parseControl(text: string, file: string): Paragraph {
   let p: Paragraph;
   try {
-    p = parseSingleParagraph(text, 'control');
+    p = parseControlParagraph(text, 'control');
   } catch (err) {
     throw new FormatError(`cannot read ${file}: bad control file: ${(err as Error).message}`, { cause: err });
   }

@@ -13,6 +13,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { readDeb } from '../../repo-layout/apt/apt-ingest.js';
+import { inspectDeb } from '../../repo-layout/deb/deb-reader.js';
 import { AR_HEADER_SIZE, AR_MAGIC, arPadding, decodeArHeader, encodeArHeader } from '../../repo-layout/ar.js';
 import { compressBuffer, decompressBuffer } from '../../repo-layout/compress.js';
 import { FormatError, LxlError } from '../../repo-layout/errors.js';
@@ -85,7 +86,7 @@ async function refused(bytes: Buffer, name: string, message: RegExp): Promise<vo
   await writeFile(file, bytes);
   await assert.rejects(readDeb(file), (err: unknown) => {
     assert.ok(err instanceof FormatError, `${name}: a FormatError, not ${String(err)}`);
-    assert.match(err.message, new RegExp(`^cannot read ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}( at byte \\d+)?: `), name);
+    assert.match(err.message, new RegExp(`^cannot (read|parse the control file of) ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}( at byte \\d+)?: `), name);
     assert.match(err.message, message, name);
     return true;
   });
@@ -139,6 +140,18 @@ test('a control archive that unpacks to more than 64 MiB is refused (gzip and xz
   const xzBody = await compressBuffer('xz', plainTar);
   await writeFile(f, arOf(base.map((m) => (m.name === 'control.tar.gz' ? { name: 'control.tar.xz', body: xzBody } : m))));
   assert.equal((await readDeb(f)).record.name, 'ingest-test');
+});
+
+test('a control file with a line of only spaces or tabs is refused by the add and by the server\'s reader, as dpkg-deb refuses to build it', async () => {
+  const base = members(await readFile(good));
+  for (const control of ['Package: ws\nVersion: 1.0\nMaintainer: M <m@example.invalid>\nDescription: d\nArchitecture: amd64\n \n', 'Package: ws\nVersion: 1.0\nArchitecture: amd64\nDescription: d\n long\n\t\n more\n']) {
+    const body = Buffer.from(control);
+    const tar = Buffer.concat([ustarHeader('./control', body.length), body, Buffer.alloc(Math.ceil(body.length / 512) * 512 - body.length), Buffer.alloc(1024)]);
+    const bytes = arOf(base.map((m) => (m.name === 'control.tar.gz' ? { name: m.name, body: zlib.gzipSync(tar) } : m)));
+    const name = `blank-line-${control.length}.deb`;
+    await refused(bytes, name, /a line of only spaces or tabs in the value of field (Architecture|Description) \(dpkg-deb refuses it too/);
+    await assert.rejects(inspectDeb(path.join(work, name)), (err: unknown) => err instanceof FormatError && /bad control file: .*a line of only spaces or tabs/.test(err.message));
+  }
 });
 
 test('decompressBuffer\'s maxBytes: output up to it comes back, more is a FormatError, for gzip, xz and none', { skip: missingTools('xz') }, async () => {

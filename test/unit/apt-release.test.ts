@@ -10,7 +10,7 @@ import { archReleaseFile, formatReleaseDate, releaseFile } from '../../repo-layo
 import { debSourcesFile, oneLineSourcesEntry } from '../../repo-layout/apt/apt-sources.js';
 import { orderedStanza, packagesStanza, packagesStanzaGeneral, PACKAGES_FIELD_ORDER } from '../../repo-layout/apt/apt-packages.js';
 import { poolPath, poolPrefix } from '../../repo-layout/apt/apt-pool.js';
-import { parseSingleParagraph } from '../../repo-layout/deb822.js';
+import { parseControlParagraph, parseDeb822, parseSingleParagraph } from '../../repo-layout/deb822.js';
 import { hashBytes } from '../../repo-layout/digests.js';
 
 const GOLDEN = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'golden', 'apt');
@@ -70,6 +70,7 @@ test('Packages stanza: the fast path (clean field lines, any order) writes what 
   const names = ['Package', 'Version', 'Architecture', 'Maintainer', 'Installed-Size', 'Depends', 'Section', 'Priority', 'Homepage', 'Description', 'Source', 'Multi-Arch', 'Provides', 'X-Custom', 'Tag', 'package', 'DESCRIPTION', 'MSDOS-Filename', 'Built-Using', 'Task'];
   const values = ['v', 'a b', ' lead', 'trail ', 'tab\t', '\u00a0nbsp', 'x\r', '', 'colon: inside', 'ünï', 'last\u2028'];
   let fast = 0;
+  let checked = 0;
   for (let n = 0; n < 4000; n++) {
     const lines: string[] = [];
     const count = 1 + rnd(8);
@@ -98,7 +99,22 @@ test('Packages stanza: the fast path (clean field lines, any order) writes what 
     }
     if (general instanceof Error) assert.throws(() => packagesStanza(pkg), { code: 'E_FORMAT' });
     else assert.equal(packagesStanza(pkg), general);
+    // A control file the add accepts gives a stanza that every reader takes as one paragraph, with its fields.
+    let accepted: ReturnType<typeof parseControlParagraph> | undefined;
+    try {
+      accepted = parseControlParagraph(control, 'control');
+    } catch {
+      accepted = undefined;
+    }
+    if (accepted && typeof general === 'string') {
+      checked++;
+      const read = parseDeb822(general);
+      assert.equal(read.length, 1, `one paragraph from ${JSON.stringify(control)}:\n${general}`);
+      for (const [k, v] of accepted.entries()) assert.equal(read[0].get(k), v, `${k} of ${JSON.stringify(control)}`);
+      assert.equal(read[0].get('Filename'), base.filename);
+    }
   }
+  assert.ok(checked > 1500, `${checked} accepted control files read back`);
   assert.ok(fast > 1500, `the fast path took ${fast} of 4000`);
   // What dpkg-deb and lxl's deb writer store (dpkg's order, not the index's) takes it.
   assert.ok(orderedStanza({ ...base, control: 'Package: k\nVersion: 1\nArchitecture: amd64\nMaintainer: M <m@example.invalid>\nInstalled-Size: 7\nDepends: kmod\nSection: kernel\nPriority: optional\nDescription: d\n long\n' }));

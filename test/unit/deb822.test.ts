@@ -3,7 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatParagraph, Paragraph, parseDeb822, parseSingleParagraph } from '../../repo-layout/deb822.js';
+import { formatParagraph, Paragraph, parseControlParagraph, parseDeb822, parseSingleParagraph } from '../../repo-layout/deb822.js';
 import { FormatError } from '../../repo-layout/errors.js';
 
 test('fields keep their order, their names\' case and every continuation line; paragraphs split at blank or blank-looking lines', () => {
@@ -46,3 +46,25 @@ test('Paragraph: set keeps a field\'s place and name, delete keeps the others\' 
   assert.deepEqual(p.keys(), ['Version', 'Architecture', 'Depends', 'Package']);
   assert.equal(p.get('architecture'), 'all');
 });
+
+test('a control file with a line of only spaces or tabs is refused, naming the line and the field, as dpkg-deb does', () => {
+  const head = 'Package: p\nVersion: 1\nArchitecture: amd64\n';
+  for (const [text, line, field] of [
+    [`${head}Description: d\n \n`, 5, 'Description'],
+    [`${head}Description: d\n long\n\t \n more\n`, 6, 'Description'],
+    [`Package: p\n \nVersion: 1\n`, 2, 'Package'],
+    [`${head}Description: d\r\n \r\n`, 5, 'Description'],
+  ] as const) {
+    assert.throws(
+      () => parseControlParagraph(text, 'the control file'),
+      (err: unknown) => err instanceof FormatError && err.message.startsWith(`cannot parse the control file: line ${line}: a line of only spaces or tabs in the value of field ${field} `),
+      JSON.stringify(text),
+    );
+  }
+  // Without such lines it is parseSingleParagraph: an empty last line, CRLF endings and " ." are fine.
+  for (const text of [`${head}Description: d\n .\n x\n`, `${head}Description: d\n\n`, `${head.replaceAll('\n', '\r\n')}Description: d\r\n`]) {
+    assert.deepEqual(parseControlParagraph(text, 'c').entries(), parseSingleParagraph(text, 'c').entries());
+  }
+  assert.throws(() => parseControlParagraph(`${head}\nPackage: q\n`, 'c'), /expected one paragraph, found 2/);
+});
+
