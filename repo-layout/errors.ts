@@ -106,10 +106,15 @@ export class InputError extends LxlError {
   }
 }
 
-/** "cannot read <file>: <reason>" for a failed open or read, the reason in the system's words ("no such file or directory"). */
+/** "cannot read <file>: <reason>" for a failed open or read, the reason in the system's words ("no such file or directory"), or for a folder, what to give instead. */
 export function inputError(file: string, err: unknown): InputError {
   const e = err as NodeJS.ErrnoException;
-  const reason = e.code && e.syscall ? e.message.replace(/^[A-Z0-9]+: /, '').replace(/, \w+( '.*')?$/, '') : String(e?.message ?? err);
+  const reason =
+    e.code === 'EISDIR'
+      ? 'it is a folder, not a package file (give the files in it, such as its *.deb or *.rpm)'
+      : e.code && e.syscall
+        ? e.message.replace(/^[A-Z0-9]+: /, '').replace(/, \w+( '.*')?$/, '')
+        : String(e?.message ?? err);
   return new InputError(`cannot read ${file}: ${reason}`, { cause: err });
 }
 

@@ -117,10 +117,11 @@ test('list prints what each suite holds in Debian version order (not the order a
 test('failures are one clear line with a code: unknown package, conflict, held lock, missing key, unreadable input', async () => {
   const repo = path.join(work, 'repo2');
   await lxl(['apt', 'add', repo, v1]);
-  // A missing file or a folder among the inputs, for apt and yum alike: named, with the system's reason; nothing added.
+  // A missing file or a folder among the inputs, for apt and yum alike: named, with the reason; nothing added.
   for (const [kind, input, reason] of [
     ['apt', path.join(work, 'no-such.deb'), 'no such file or directory'],
-    ['apt', debDir, 'illegal operation on a directory'],
+    ['apt', debDir, 'it is a folder, not a package file (give the files in it, such as its *.deb or *.rpm)'],
+    ['yum', debDir, 'it is a folder, not a package file (give the files in it, such as its *.deb or *.rpm)'],
     ['yum', path.join(work, 'no-such.rpm'), 'no such file or directory'],
   ]) {
     const r = await lxl([kind, 'add', repo, input], { allowFail: true });
