@@ -152,17 +152,16 @@ export function formatDescription(summary: string, long: string): string {
  * different readers.
  */
 export function parseControlParagraph(text: string, what: string): Paragraph {
-  let field: string | undefined;
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i].endsWith('\r') ? lines[i].slice(0, -1) : lines[i];
-    if (line !== '' && BLANK_RE.test(line)) {
-      const where = field === undefined ? '' : ` in the value of field ${field}`;
-      throw new FormatError(`cannot parse ${what}: line ${i + 1}: a line of only spaces or tabs${where} (dpkg-deb refuses it too; an empty line in a description is written " .")`);
-    }
-    const m = FIELD_RE.exec(line);
-    if (m) field = m[1];
+  // One search of the whole text (the add reads thousands of control files); the line and field only on a hit.
+  const hit = BLANK_LINE_RE.exec(text);
+  if (hit) {
+    const before = text.slice(0, hit.index).split('\n');
+    const field = before.reverse().map((l) => FIELD_RE.exec(l.endsWith('\r') ? l.slice(0, -1) : l)?.[1]).find((f) => f !== undefined);
+    const where = field === undefined ? '' : ` in the value of field ${field}`;
+    throw new FormatError(`cannot parse ${what}: line ${before.length}: a line of only spaces or tabs${where} (dpkg-deb refuses it too; an empty line in a description is written " .")`);
   }
   return parseSingleParagraph(text, what);
 }
 
+/** A line of one or more spaces and tabs and nothing else (a CR before its newline allowed). */
+const BLANK_LINE_RE = /^[ \t]+\r?$/m;
