@@ -323,6 +323,7 @@ test('aptly mirror and reprepro update mirror a suite with the signature check o
   await writeFile(conf, JSON.stringify({ rootDir: path.join(work, 'aptly'), gpgProvider: 'gpg2' }));
   const refused = await aptly(conf, ['mirror', 'create', `-keyring=${otherRing}`, '-architectures=amd64,i386', 'other', apt, suite, 'main'], true);
   assert.notEqual(refused.code, 0, `aptly mirrored a suite signed by another key:\n${refused.stdout}${refused.stderr}`);
+  assert.match(`${refused.stdout}${refused.stderr}`, /verification of .*signature failed/, 'aptly refused it for the signature');
   await aptly(conf, ['mirror', 'create', `-keyring=${ours}`, '-architectures=amd64,i386', 'lxl', apt, suite, 'main']);
   await aptly(conf, ['mirror', 'update', `-keyring=${ours}`, 'lxl']);
   const shown = (await aptly(conf, ['mirror', 'show', '-with-packages', 'lxl'])).stdout;

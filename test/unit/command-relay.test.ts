@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, rm, utimes, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CommandRelay, sweepRelayDirs } from '../../repo-layout/command-relay.js';
@@ -60,7 +61,7 @@ test('maxOutputBytes: output up to the limit comes back whole; past it the comma
     assert.deepEqual({ code: under.code, out: under.stdout.length, overflow: under.overflow }, { code: 0, out: 4096, overflow: undefined });
     // 64 MiB asked for, 64 KiB allowed: stopped near the limit (SIGXFSZ), not after writing it all.
     const over = await relay.run(['head', '-c', String(64 * 1024 * 1024), '/dev/zero'], { maxOutputBytes: 64 * 1024 });
-    assert.deepEqual({ overflow: over.overflow, out: over.stdout.length }, { overflow: true, out: 0 });
+    assert.deepEqual({ overflow: over.overflow, out: over.stdout.length, code: over.code }, { overflow: true, out: 0, code: 128 + os.constants.signals.SIGXFSZ });
     // A sparse writer (xz -d makes holes of runs of zeros) is caught by its signal, not only by the file's size.
     const zeros = await relay.run(['sh', '-c', 'head -c 8000000 /dev/zero | xz -0 -c']);
     const sparse = await relay.run(['xz', '-d', '-c'], { input: zeros.stdout, maxOutputBytes: 100_000 });
