@@ -211,21 +211,24 @@ test('two instances, one PostgreSQL, one bucket: 8 workers run 40 jobs exactly o
     await writeFile(logs[w], '');
     // Odd workers start on the other instance.
     const order = w % 2 ? [b.url, a.url] : [a.url, b.url];
-    children.push(spawn(process.execPath, [workerScript, logs[w], c.builder, `worker-${w}`, ...order], { stdio: 'ignore' }));
+    // Workers 0 and 1 complete one job, then stall inside their next one until the killer below kills them.
+    const env = w < 2 ? { ...process.env, LXL_SCALE_STALL: '1' } : process.env;
+    children.push(spawn(process.execPath, [workerScript, logs[w], c.builder, `worker-${w}`, ...order], { stdio: 'ignore', env }));
   }
   const events = (w: number): Array<Record<string, any>> => readFileSync(logs[w], 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
-  // Kill workers 0 and 1 in the middle of a job: their last event is a start at most KILL_WITHIN_MS old, so the
-  // kill lands in the job's 300 ms of work, never while its completion is in flight (a kill between the server's
-  // commit and the worker's `done` line would leave a job that succeeded on its first attempt with no `done`).
-  const KILL_WITHIN_MS = 150;
+  // Kill workers 0 and 1 in the middle of a job: after one completed job each stalls inside the next (its last
+  // event a start), so the kill lands while it holds the lease, never while a completion is in flight (a kill
+  // between the server's commit and the worker's `done` line would leave a job that succeeded on its first attempt
+  // with no `done`). Before, the killer had to catch a start less than 150 ms old, and on a busy machine it could
+  // miss every one of a worker's jobs.
   const killed = new Map<number, string>();
   const killer = (async () => {
-    for (let i = 0; i < 1000 && killed.size < 2; i++) {
+    for (let i = 0; i < 3000 && killed.size < 2; i++) {
       for (const w of [0, 1]) {
         if (killed.has(w)) continue;
         const ev = events(w);
         const last = ev[ev.length - 1];
-        if (last?.ev === 'start' && Date.now() - last.t < KILL_WITHIN_MS && ev.some((e) => e.ev === 'done')) {
+        if (last?.ev === 'start' && ev.some((e) => e.ev === 'done')) {
           children[w].kill('SIGKILL');
           killed.set(w, last.job);
         }
