@@ -16,6 +16,7 @@ import { tempDir } from '../support/tmp.js';
 import { makeDeb } from '../support/apt-debs.js';
 import { findAptly } from '../support/aptly.js';
 import { compareDebianVersions } from '../../repo-layout/apt/debian-version.js';
+import { parseDeb822 } from '../../repo-layout/deb822.js';
 import { parseXzStream } from '../../repo-layout/xz-container.js';
 import { createHash } from 'node:crypto';
 
@@ -307,9 +308,8 @@ test('aptly mirror and reprepro update mirror a suite with the signature check o
   // What the suite lists: name_version_arch of every stanza of both Packages files (the `all` ones in each).
   const listed = new Set<string>();
   for (const arch of ['amd64', 'i386']) {
-    for (const stanza of (await readFile(path.join(served, 'dists', suite, 'main', `binary-${arch}`, 'Packages'), 'utf8')).split('\n\n')) {
-      const f = (k: string) => new RegExp(`^${k}: (.*)$`, 'm').exec(stanza)?.[1];
-      if (f('Package')) listed.add(`${f('Package')}_${f('Version')}_${f('Architecture')}`);
+    for (const p of parseDeb822(await readFile(path.join(served, 'dists', suite, 'main', `binary-${arch}`, 'Packages'), 'utf8'))) {
+      listed.add(`${p.get('Package')}_${p.get('Version')}_${p.get('Architecture')}`);
     }
   }
   assert.ok(listed.size >= 3, `the suite lists packages (${[...listed].join(' ')})`);

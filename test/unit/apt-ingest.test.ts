@@ -48,18 +48,10 @@ function arOf(ms: Member[]): Buffer {
   return Buffer.concat([AR_MAGIC, ...ms.flatMap((m) => [encodeArHeader({ name: m.name, size: m.body.length, mtime: 0 }), m.body, arPadding(m.body.length)])]);
 }
 
-/** The control.tar of `good` with a `pad` entry of `padBytes` zeros after ./control (so ./control is found first). */
+/** The control.tar of `good` followed by `padBytes` zeros (blocks past its end, which tar readers never reach). */
 async function paddedControlTar(padBytes: number): Promise<Buffer> {
   const ctl = members(await readFile(good)).find((m) => m.name === 'control.tar.gz')!;
-  const tar = zlib.gunzipSync(ctl.body);
-  // The archive's own entries, without its two zero end blocks, then the pad entry and new end blocks.
-  let end = 0;
-  while (end + 512 <= tar.length && !tar.subarray(end, end + 512).every((b) => b === 0)) {
-    const size = parseInt(tar.subarray(end + 124, end + 136).toString('latin1').replace(/\0.*$/s, '').trim() || '0', 8);
-    end += 512 + Math.ceil(size / 512) * 512;
-  }
-  const pad = ustarHeader('./pad', padBytes);
-  return Buffer.concat([tar.subarray(0, end), pad, Buffer.alloc(Math.ceil(padBytes / 512) * 512), Buffer.alloc(1024)]);
+  return Buffer.concat([zlib.gunzipSync(ctl.body), Buffer.alloc(padBytes)]);
 }
 
 /** `good` with its data member replaced by `dataBytes` random bytes (a big one is read by offsets). */
