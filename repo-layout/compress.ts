@@ -5,11 +5,11 @@
 
 import { spawn } from 'node:child_process';
 import os from 'node:os';
-import { Duplex, PassThrough, Readable } from 'node:stream';
+import { Duplex, PassThrough, Readable, Transform } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import zlib from 'node:zlib';
 import { promisify } from 'node:util';
-import { FormatError, ToolError } from './errors.js';
+import { FormatError, ToolError, UnpackLimitError } from './errors.js';
 import { asBuffer } from './bytes.js';
 import { commandRelay } from './command-relay.js';
 
@@ -57,6 +57,23 @@ export function decompressor(kind: Compression): Duplex {
   if (kind === 'none') return new PassThrough();
   if (kind === 'gzip') return zlib.createGunzip();
   return spawnFilter('xz', ['-d', '-c']);
+}
+
+/**
+ * A pass-through that fails with an UnpackLimitError (`message()`) once more than `maxBytes` have gone through it, put
+ * after a decompressor: a small archive that unpacks to gigabytes (a decompression bomb) is stopped there, and the
+ * pipeline's destroy ends the decompressor (an `xz` child is killed) instead of it running to the end.
+ */
+export function unpackLimit(maxBytes: number, message: () => string): Transform {
+  if (!(Number.isSafeInteger(maxBytes) && maxBytes >= 0)) throw new ToolError(`cannot limit unpacked bytes to ${maxBytes}: not a byte count`);
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      seen += chunk.length;
+      if (seen > maxBytes) cb(new UnpackLimitError(message()));
+      else cb(null, chunk);
+    },
+  });
 }
 
 /** A transform stream that decompresses zstd with the `zstd` binary (for reading Debian's own .debs). */

@@ -50,6 +50,9 @@ export class FormatError extends LxlError {
   }
 }
 
+/** A payload unpacked to more than its reader allows (a likely decompression bomb); a FormatError of its own kind so a caller can say which limit to raise. */
+export class UnpackLimitError extends FormatError {}
+
 /** Signing failed. Messages never include key material or passphrases. */
 export class SignError extends LxlError {
   constructor(message: string, options?: { cause?: unknown }) {

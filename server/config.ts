@@ -49,6 +49,13 @@ export const serverConfigSchema = z.object({
       maxJsonBytes: z.number().int().positive().default(1024 * 1024),
       maxLogBytes: z.number().int().positive().default(64 * 1024 ** 2),
       maxLogChunkBytes: z.number().int().positive().default(1024 * 1024),
+      /**
+       * How many times its own size an uploaded package's payload (a .deb's data.tar, a tarball's tar) may unpack to
+       * while it is checked; more is refused as a decompression bomb. Kernel packages unpack to 4-10 times their size.
+       */
+      maxUnpackRatio: z.number().positive().default(100),
+      /** Unpacking up to this many bytes is never refused, whatever the ratio (a small upload may compress well). */
+      unpackFloorBytes: z.number().int().nonnegative().default(1024 ** 3),
     })
     .prefault({}),
   jobs: z
@@ -81,6 +88,7 @@ const ENV: Array<[string, string[], 'string' | 'number' | 'boolean']> = [
   ['LXL_SIGNING_PASSPHRASE_ENV', ['signing', 'passphraseEnv'], 'string'],
   ['LXL_SERVE_STATIC', ['serveStatic'], 'boolean'],
   ['LXL_MAX_UPLOAD_BYTES', ['limits', 'maxUploadBytes'], 'number'],
+  ['LXL_MAX_UNPACK_RATIO', ['limits', 'maxUnpackRatio'], 'number'],
   ['LXL_LEASE_TTL_SECONDS', ['jobs', 'leaseTtlSeconds'], 'number'],
   ['LXL_LOCK_TTL_SECONDS', ['publish', 'lockTtlSeconds'], 'number'],
   ['LXL_SHUTDOWN_GRACE_SECONDS', ['shutdownGraceSeconds'], 'number'],

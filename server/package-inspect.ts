@@ -1,15 +1,16 @@
 // Upload validation: read the uploaded file as the package it claims to be
 // (deb control, rpm header, tarball listing) and check it against the repo's
 // rules: a known arch, a name that fits the kernel line, no path escaping the
-// extraction root, no truncation. Everything refused is a FormatError naming
-// the problem, which the API answers with 422 before anything is stored.
+// extraction root, no truncation, no decompression bomb (a payload that
+// unpacks to far more than its size). Everything refused is a FormatError
+// naming the problem, which the API answers with 422 before anything is stored.
 
 import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
-import { decompressor, sniffCompression } from '../repo-layout/compress.js';
-import { FormatError, LxlError } from '../repo-layout/errors.js';
+import { decompressor, sniffCompression, unpackLimit } from '../repo-layout/compress.js';
+import { FormatError, LxlError, UnpackLimitError } from '../repo-layout/errors.js';
 import { inspectDeb } from '../repo-layout/deb/deb-reader.js';
 import { readRpmFile } from '../repo-layout/rpm/rpm-reader.js';
 import { checkRelativePath } from '../repo-layout/model.js';
@@ -39,16 +40,34 @@ export function kindOf(filename: string): PackageKind {
   throw new FormatError(`cannot accept ${filename}: only .deb, .rpm, .tar.xz and .tar.gz files are published`);
 }
 
+/** How far a payload (a .deb's data.tar, a tarball's tar) may unpack before it is refused as a decompression bomb. */
+export interface InspectPackageOptions {
+  /** This many times the file's size (default 100)… */
+  maxUnpackRatio?: number;
+  /** …or this many bytes if that is more (default 1 GiB). */
+  unpackFloorBytes?: number;
+}
+
+/** The most bytes the payload of a `packedBytes` upload may unpack to. */
+export function unpackBudget(packedBytes: number, opts: InspectPackageOptions = {}): number {
+  const byRatio = Math.min(Number.MAX_SAFE_INTEGER, Math.floor(packedBytes * (opts.maxUnpackRatio ?? 100)));
+  return Math.max(opts.unpackFloorBytes ?? 1024 ** 3, byRatio);
+}
+
 /** Reads `file` as the package `filename` says it is; FormatError when it is not a valid one. */
-export async function inspectPackage(file: string, filename: string): Promise<InspectedPackage> {
+export async function inspectPackage(file: string, filename: string, opts: InspectPackageOptions = {}): Promise<InspectedPackage> {
   const kind = kindOf(filename);
   try {
-    if (kind === 'deb') return await inspectDebFile(file);
+    const budget = unpackBudget((await stat(file)).size, opts);
+    if (kind === 'deb') return await inspectDebFile(file, budget);
     if (kind === 'rpm') return await inspectRpmFile(file);
-    return await inspectTarball(file, filename);
+    return await inspectTarball(file, filename, budget);
   } catch (err) {
     // Readers name the file they read: show the upload's name, not the server's temp path.
     const msg = ((err as Error)?.message ?? String(err)).split(file).join(filename);
+    if (err instanceof UnpackLimitError) {
+      throw new ApiError(422, 'E_FORMAT', msg, { hint: 'its payload unpacks to far more than its size; if the package is real, raise limits.maxUnpackRatio or limits.unpackFloorBytes on the server', cause: err });
+    }
     if (err instanceof LxlError && err.code !== 'E_FORMAT') throw err;
     throw new FormatError(err instanceof LxlError ? msg : `cannot read ${filename} as a ${kind}: ${msg}`, { cause: err });
   }
@@ -65,9 +84,9 @@ export function checkPackageRules(pkg: InspectedPackage, line: string): void {
   if (bad) throw new ApiError(422, 'E_PACKAGE_REFUSED', `cannot accept the upload: ${bad}`, { hint: 'upload it for its own kernel line, or fix the package name' });
 }
 
-async function inspectDebFile(file: string): Promise<InspectedPackage> {
+async function inspectDebFile(file: string, maxDataBytes: number): Promise<InspectedPackage> {
   // inspectDeb reads data.tar through (so truncation shows) and refuses absolute or `..` paths in either tar.
-  const info = await inspectDeb(file);
+  const info = await inspectDeb(file, { maxDataBytes });
   const get = (f: string): string => {
     const v = info.control.get(f);
     if (!v) throw new FormatError(`cannot accept the .deb: its control file has no ${f} field`);
@@ -93,7 +112,7 @@ async function inspectRpmFile(file: string): Promise<InspectedPackage> {
 const TAR_TYPES = new Set(['file', 'directory', 'symlink', 'link']);
 
 /** Lists a tarball fully (which also proves it is not truncated) and refuses any entry that could escape the extraction root. */
-async function inspectTarball(file: string, filename: string): Promise<InspectedPackage> {
+async function inspectTarball(file: string, filename: string, maxTarBytes: number): Promise<InspectedPackage> {
   const m = TARBALL_NAME_RE.exec(filename);
   if (!m) throw new FormatError(`cannot accept ${filename}: tarballs are named linux-xen-legacy-<krel>-<x86_64|i386>.tar.xz or .tar.gz`);
   const head = Buffer.alloc(8);
@@ -134,7 +153,8 @@ async function inspectTarball(file: string, filename: string): Promise<Inspected
     stream.on('end', next);
     stream.resume();
   });
-  const steps = compression === 'none' ? [createReadStream(file), ex] : [createReadStream(file), decompressor(compression), ex];
+  const bomb = () => `cannot accept ${filename}: its tar unpacks to more than ${maxTarBytes} bytes; refused as a likely decompression bomb`;
+  const steps = compression === 'none' ? [createReadStream(file), ex] : [createReadStream(file), decompressor(compression), unpackLimit(maxTarBytes, bomb), ex];
   try {
     await pipeline(steps as unknown as [NodeJS.ReadableStream, NodeJS.WritableStream]);
   } catch (err) {

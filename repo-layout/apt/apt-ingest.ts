@@ -7,6 +7,7 @@ import { gunzipSync } from 'node:zlib';
 import { AR_HEADER_SIZE, decodeArHeader } from '../ar.js';
 import { decompressBuffer } from '../compress.js';
 import { parseControlParagraph } from '../deb822.js';
+import { MAX_CONTROL_TAR_BYTES } from '../deb/deb-control.js';
 import { hashBytes, hashFile } from '../digests.js';
 import { FormatError } from '../errors.js';
 import { readIfSmall } from '../small-file.js';
@@ -83,13 +84,6 @@ export async function readDeb(file: string, opts: { component?: string } = {}): 
   };
   return { record, bytes };
 }
-
-/**
- * The most bytes a control.tar member may have, packed or unpacked. It holds the control file, the maintainer scripts
- * and md5sums: a kernel package's is ~100 KB packed, ~1 MB unpacked. The cap keeps a broken or hostile .deb from
- * making the reader allocate what its headers claim.
- */
-const MAX_CONTROL_TAR_BYTES = 64 * 1024 * 1024;
 
 /** Walks the ar members (deb(5): debian-binary, control.tar.*, data.tar.*) and returns the text of ./control. */
 async function controlFromDeb(file: string, head: Buffer, size: number, member: (o: number, l: number) => Promise<Buffer>): Promise<string> {

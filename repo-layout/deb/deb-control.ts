@@ -5,6 +5,13 @@ import { formatDescription, Paragraph } from '../deb822.js';
 import type { Dependency, KernelArch, PackageSpec } from '../model.js';
 import { formatDependency, SCRIPT_NAMES } from '../model.js';
 
+/**
+ * The most bytes a control.tar member may have, packed or unpacked (both readers hold it to this). It holds the control
+ * file, the maintainer scripts and md5sums: a kernel package's is ~100 KB packed, ~1 MB unpacked. The cap keeps a
+ * broken or hostile .deb from making a reader allocate what its headers claim, or unpack a bomb.
+ */
+export const MAX_CONTROL_TAR_BYTES = 64 * 1024 * 1024;
+
 // Kernel arch names → Debian architectures (dpkg's data/cputable and ostable:
 // x86_64 is "amd64", i386 stays "i386"; "all" is arch-independent, deb-control(5)).
 const DEB_ARCH: Record<KernelArch, string> = { x86_64: 'amd64', i386: 'i386', all: 'all' };

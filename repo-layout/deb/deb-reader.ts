@@ -9,9 +9,10 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { pipeline, Readable, type Duplex } from 'node:stream';
 import { extract, type Header } from 'tar-stream';
 import { AR_HEADER_SIZE, AR_MAGIC, decodeArHeader } from '../ar.js';
-import { decompressor, sniffCompression, zstdDecompressor } from '../compress.js';
+import { decompressor, sniffCompression, unpackLimit, zstdDecompressor } from '../compress.js';
 import { parseControlParagraph, type Paragraph } from '../deb822.js';
 import { FormatError, LxlError, StorageError } from '../errors.js';
+import { MAX_CONTROL_TAR_BYTES } from './deb-control.js';
 
 /** One payload entry of a .deb; `path` has no leading `./` and no trailing `/`. */
 export interface DebFile {
@@ -36,6 +37,11 @@ export interface DebInfo {
 export interface InspectOptions {
   /** Keep the payload list in `files`. The payload is read through and its paths checked either way. */
   listFiles?: boolean;
+  /**
+   * The most bytes data.tar may unpack to (default: no limit). More is a FormatError, found while streaming, so a
+   * decompression bomb costs at most this much work. control.tar is always held to MAX_CONTROL_TAR_BYTES.
+   */
+  maxDataBytes?: number;
 }
 
 interface Member {
@@ -67,7 +73,7 @@ export async function inspectDeb(file: string, opts: InspectOptions = {}): Promi
     const dataKind = await memberKind(fh, data, file);
     const controlText = await readControl(file, control, controlKind);
     const paragraph = parseControl(controlText, file);
-    const files = await listData(file, data, dataKind, opts.listFiles ?? false);
+    const files = await listData(file, data, dataKind, { keep: opts.listFiles ?? false, maxBytes: opts.maxDataBytes });
     return { control: paragraph, controlText, files, compression: { control: controlKind, data: dataKind } };
   } finally {
     await fh.close();
@@ -122,11 +128,14 @@ async function memberKind(fh: FileHandle, m: Member, file: string): Promise<stri
   return kind;
 }
 
-function memberStream(file: string, m: Member, kind: string): Readable {
+/** The member's tar bytes, unpacked; more than `maxBytes` of them is a FormatError (the stream stops there). */
+function memberStream(file: string, m: Member, kind: string, maxBytes?: number): Readable {
   const raw = m.size === 0 ? Readable.from([]) : createReadStream(file, { start: m.offset, end: m.offset + m.size - 1, highWaterMark: 1024 * 1024 });
   const filter: Duplex = kind === 'zstd' ? zstdDecompressor() : decompressor(kind as 'gzip' | 'xz' | 'none');
   // pipeline() destroys the file stream too when the reader stops early or the filter fails.
-  return pipeline(raw, filter, () => {});
+  if (maxBytes === undefined) return pipeline(raw, filter, () => {});
+  const limit = unpackLimit(maxBytes, () => `cannot read ${file}: ${m.name} unpacks to more than ${maxBytes} bytes (${m.size} packed); refused as a likely decompression bomb`);
+  return pipeline(raw, filter, limit, () => {});
 }
 
 /** Iterates a tar stream's entries (each must be consumed or is drained), checking every path. */
@@ -159,7 +168,7 @@ function checkedPath(name: string, where: string): string {
 
 async function readControl(file: string, m: Member, kind: string): Promise<string> {
   let text: string | undefined;
-  await walkTar(memberStream(file, m, kind), `${file}: ${m.name}`, async (h, p, body) => {
+  await walkTar(memberStream(file, m, kind, MAX_CONTROL_TAR_BYTES), `${file}: ${m.name}`, async (h, p, body) => {
     if (p !== 'control') return;
     if (h.size > MAX_CONTROL_BYTES) throw new FormatError(`cannot read ${file}: the control file is ${h.size} bytes (limit ${MAX_CONTROL_BYTES})`);
     const chunks: Buffer[] = [];
@@ -184,9 +193,9 @@ function parseControl(text: string, file: string): Paragraph {
 
 const TYPE: Partial<Record<Header['type'], DebFile['type']>> = { file: 'file', 'contiguous-file': 'file', directory: 'dir', symlink: 'symlink', link: 'hardlink' };
 
-async function listData(file: string, m: Member, kind: string, keep: boolean): Promise<DebFile[]> {
+async function listData(file: string, m: Member, kind: string, { keep, maxBytes }: { keep: boolean; maxBytes?: number }): Promise<DebFile[]> {
   const files: DebFile[] = [];
-  await walkTar(memberStream(file, m, kind), `${file}: ${m.name}`, async (h, p) => {
+  await walkTar(memberStream(file, m, kind, maxBytes), `${file}: ${m.name}`, async (h, p) => {
     if (!keep || p === '') return;
     const type = TYPE[h.type] ?? 'other';
     const f: DebFile = { path: p, type, mode: (h.mode ?? 0) & 0o7777, size: h.size ?? 0 };

@@ -107,7 +107,7 @@ async function accept(ctx: ServerContext, repo: RepoRecord, req: Request, file: 
     throw new ApiError(422, 'E_PACKAGE_REFUSED', `upload refused: repo ${repo.name} carries kernel lines ${repo.settings.lines.join(', ')}, not ${line}`, { hint: 'upload to a repo that carries this line, or add the line to the repo settings' });
   }
 
-  const pkg = await inspectPackage(file.path, file.originalname);
+  const pkg = await inspectPackage(file.path, file.originalname, ctx.config.limits);
   checkPackageRules(pkg, line);
   const identity = { repo: repo.name, kind: pkg.kind, name: pkg.name, version: pkg.version, arch: pkg.arch };
   const existing = await ctx.store.findPackage(identity);

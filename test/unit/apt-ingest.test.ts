@@ -4,7 +4,8 @@
 // that unpack to far more than a control archive holds (gzip and xz), and a
 // seeded mutation run. Each must be refused with a FormatError that names the
 // file and the problem, without the process allocating what the headers
-// claim; the .debs lxl writes are read as before.
+// claim; the .debs lxl writes are read as before. The server's reader
+// (inspectDeb) meets the same bombs, and data.tar bombs held to its limit.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,10 +17,10 @@ import { readDeb } from '../../repo-layout/apt/apt-ingest.js';
 import { inspectDeb } from '../../repo-layout/deb/deb-reader.js';
 import { AR_HEADER_SIZE, AR_MAGIC, arPadding, decodeArHeader, encodeArHeader } from '../../repo-layout/ar.js';
 import { compressBuffer, decompressBuffer } from '../../repo-layout/compress.js';
-import { FormatError, LxlError } from '../../repo-layout/errors.js';
+import { FormatError, LxlError, UnpackLimitError } from '../../repo-layout/errors.js';
 import { makeDeb } from '../support/apt-debs.js';
-import { missingTools } from '../support/exec.js';
-import { ustarHeader } from '../support/tar-fixture.js';
+import { missingTools, run } from '../support/exec.js';
+import { ustarHeader, zeroBomb } from '../support/tar-fixture.js';
 import { tempDir } from '../support/tmp.js';
 
 const work = await tempDir('lxl-apt-ingest-');
@@ -125,6 +126,9 @@ test('a control archive that unpacks to more than 64 MiB is refused (gzip and xz
     await refused(bytes, `bomb-${name}.deb`, new RegExp(`${name.replaceAll('.', '\\.')} does not decompress: .*unpacks to more than 67108864 bytes`));
     // The 80 MiB were not all made: gzip stops at the cap, xz at the file-size limit of its output.
     assert.ok(process.memoryUsage().rss - rss0 < 150 * 1024 * 1024, `${name}: RSS grew by ${process.memoryUsage().rss - rss0} bytes`);
+    // The server's reader streams the member, and stops at the same cap.
+    const file = path.join(work, `bomb-${name}.deb`);
+    await assert.rejects(inspectDeb(file), (err: unknown) => err instanceof FormatError && err.message === `cannot read ${file}: ${name} unpacks to more than 67108864 bytes (${body.length} packed); refused as a likely decompression bomb`);
   }
   // Under the cap, the same control archive in xz reads (the cap is no cap on ordinary .debs).
   const plainTar = zlib.gunzipSync(base.find((m) => m.name === 'control.tar.gz')!.body);
@@ -132,6 +136,40 @@ test('a control archive that unpacks to more than 64 MiB is refused (gzip and xz
   const xzBody = await compressBuffer('xz', plainTar);
   await writeFile(f, arOf(base.map((m) => (m.name === 'control.tar.gz' ? { name: 'control.tar.xz', body: xzBody } : m))));
   assert.equal((await readDeb(f)).record.name, 'ingest-test');
+});
+
+/** The pids of this process's `xz` children. */
+async function xzChildren(): Promise<string[]> {
+  return (await run('pgrep', ['-P', String(process.pid), '-x', 'xz'], { allowFail: true })).stdout.split('\n').filter(Boolean);
+}
+
+test('the server\'s reader holds data.tar to maxDataBytes (gzip and xz): a bomb is refused before it is unpacked in full, and its xz is stopped', { skip: missingTools('xz', 'pgrep') }, async () => {
+  const base = members(await readFile(good));
+  const data = base.find((m) => m.name.startsWith('data.tar'))!;
+  // An ordinary payload reads up to its exact size, and not one byte less.
+  const dataBytes = (await decompressBuffer(data.name.endsWith('.xz') ? 'xz' : data.name.endsWith('.gz') ? 'gzip' : 'none', data.body)).length;
+  assert.equal((await inspectDeb(good, { maxDataBytes: dataBytes })).control.get('Package'), 'ingest-test');
+  await assert.rejects(inspectDeb(good, { maxDataBytes: dataBytes - 1 }), new RegExp(`unpacks to more than ${dataBytes - 1} bytes`));
+  for (const [name, kind] of [
+    ['data.tar.gz', 'gzip'],
+    ['data.tar.xz', 'xz'],
+  ] as const) {
+    // 320 MiB of zeros in ~50 KB (xz) or ~1.5 MB (gzip).
+    const body = await zeroBomb(kind, './boot/zeros', 320 * 1024 * 1024);
+    const file = path.join(work, `bomb-${name}.deb`);
+    await writeFile(file, arOf(base.map((m) => (m.name.startsWith('data.tar') ? { name, body } : m))));
+    const limit = 32 * 1024 * 1024;
+    await assert.rejects(inspectDeb(file, { maxDataBytes: limit }), (err: unknown) => {
+      assert.ok(err instanceof UnpackLimitError && err.code === 'E_FORMAT', String(err));
+      assert.equal(err.message, `cannot read ${file}: ${name} unpacks to more than ${limit} bytes (${body.length} packed); refused as a likely decompression bomb`);
+      return true;
+    });
+    // The refused xz is not left running through the rest of its 320 MiB.
+    for (let i = 0; i < 50 && (await xzChildren()).length > 0; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(await xzChildren(), [], `${name}: an xz child still runs`);
+    // Without a limit the same file unpacks in full and then reads as cut short (its tar has no end): what stopped it above was the limit.
+    await assert.rejects(inspectDeb(file), (err: unknown) => err instanceof FormatError && !/decompression bomb/.test(err.message));
+  }
 });
 
 test('a control file with a line of only spaces or tabs is refused by the add and by the server\'s reader, as dpkg-deb refuses to build it', async () => {

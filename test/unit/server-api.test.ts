@@ -1,7 +1,7 @@
 // The HTTP API against a real server in this process: auth scopes, uploads
 // (a .deb made by dpkg-deb, an .rpm made by rpmbuild, a tarball made by tar),
 // every bad-input case with its precise 4xx JSON error and nothing stored,
-// the publish lock, the job API, embedded serving and the OpenAPI document.
+// decompression bombs held to limits.maxUnpackRatio, the publish lock, the job API, embedded serving and the OpenAPI document.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readFile, stat, truncate, writeFile, copyFile } from 'node:fs/promises';
@@ -9,6 +9,8 @@ import path from 'node:path';
 import { api, artifactFiles, httpRequest, sha256File, startTestServer, uploadFile, type TestServer } from '../support/server-harness.js';
 import { missingTools, run } from '../support/exec.js';
 import { tempDir } from '../support/tmp.js';
+import { zeroBomb } from '../support/tar-fixture.js';
+import { unpackBudget } from '../../server/package-inspect.js';
 import type { Publisher } from '../../server/publisher.js';
 import type { RepoRecord } from '../../server/metadata-store.js';
 
@@ -234,6 +236,52 @@ test('an upload over limits.maxUploadBytes gets 413 and leaves nothing', { skip:
     assert.equal((await api(small.url, 'GET', '/healthz')).status, 200);
   } finally {
     await small.close();
+  }
+});
+
+test('decompression bombs (a tarball in gzip and xz, a .deb\'s data.tar.xz) get 422 past limits.maxUnpackRatio; well-packed small uploads pass under the floor', { skip: noDpkg ?? noTar }, async () => {
+  // The budget: the ratio times the upload's size, or the floor if more.
+  assert.equal(unpackBudget(1e9, { maxUnpackRatio: 10, unpackFloorBytes: 1 }), 1e10);
+  assert.equal(unpackBudget(1e6, { maxUnpackRatio: 10, unpackFloorBytes: 5e7 }), 5e7);
+  assert.equal(unpackBudget(1e8), 1e10, 'defaults: 100x past 1 GiB');
+  const floor = 48 * 1024 * 1024;
+  const strict = await startTestServer({ config: { limits: { maxUnpackRatio: 10, unpackFloorBytes: floor } } });
+  try {
+    const bombs: Array<{ file: string; message: RegExp }> = [];
+    for (const kind of ['gzip', 'xz'] as const) {
+      const file = path.join(fx, `linux-xen-legacy-6.1.220-xen-legacy-x86_64.tar.${kind === 'gzip' ? 'gz' : 'xz'}`);
+      await writeFile(file, await zeroBomb(kind, './boot/vmlinuz-6.1.220-xen-legacy', 256 * 1024 * 1024));
+      bombs.push({ file, message: new RegExp(`^cannot accept ${path.basename(file).replaceAll('.', '\\.')}: its tar unpacks to more than ${floor} bytes; refused as a likely decompression bomb`) });
+    }
+    const deb = await makeDeb(fx, 'linux-image-6.1.221-xen-legacy', '6.1.221-1', 'amd64', 9);
+    const debBomb = path.join(fx, 'bomb', path.basename(deb));
+    await mkdir(path.dirname(debBomb), { recursive: true });
+    const bombData = await zeroBomb('xz', './boot/vmlinuz-6.1.221-xen-legacy', 256 * 1024 * 1024);
+    // dpkg-deb's members with data.tar.gz swapped for the bomb (ar keeps the order: debian-binary, control, data).
+    const parts = path.join(fx, 'bomb', 'parts');
+    await mkdir(parts, { recursive: true });
+    await run('ar', ['x', '--output', parts, deb]);
+    await writeFile(path.join(parts, 'data.tar.xz'), bombData);
+    await run('ar', ['rc', debBomb, ...['debian-binary', 'control.tar.gz', 'data.tar.xz'].map((m) => path.join(parts, m))]);
+    bombs.push({ file: debBomb, message: new RegExp(`^cannot read ${path.basename(debBomb).replaceAll('.', '\\.')}: data\\.tar\\.xz unpacks to more than ${floor} bytes \\(${bombData.length} packed\\); refused as a likely decompression bomb`) });
+    for (const b of bombs) {
+      const res = await uploadFile(strict.url, 'main', b.file, { token: strict.builder, line: '6.1' });
+      assert.equal(res.status, 422, `${path.basename(b.file)}: ${res.text}`);
+      assert.equal(res.json.error.code, 'E_FORMAT');
+      assert.match(res.json.error.message, b.message);
+      assert.match(res.json.error.hint, /raise limits\.maxUnpackRatio or limits\.unpackFloorBytes on the server/);
+      assert.deepEqual(await artifactFiles(strict.varDir), [], `${path.basename(b.file)}: something was stored`);
+    }
+    assert.equal((await api(strict.url, 'GET', '/healthz')).status, 200);
+    // Far above 10x but under the floor: a .deb of 64 KiB of one byte, and a tarball of 4 MiB of zeros.
+    const zeros = await makeTarball(fx, '6.1.222-xen-legacy', { 'boot/vmlinuz-6.1.222-xen-legacy': '\0'.repeat(4 * 1024 * 1024) });
+    assert.ok((await stat(zeros)).size * 10 < 4 * 1024 * 1024, 'the tarball packs to less than a tenth');
+    for (const file of [deb, zeros]) {
+      const res = await uploadFile(strict.url, 'main', file, { token: strict.builder, line: '6.1' });
+      assert.equal(res.status, 201, `${path.basename(file)}: ${res.text}`);
+    }
+  } finally {
+    await strict.close();
   }
 });
 
