@@ -1,14 +1,15 @@
-// The embedded MetadataStore on SQLite (better-sqlite3): WAL journal, full
-// fsync on commit (an accepted upload survives SIGKILL and power loss), every
-// mutating call in one IMMEDIATE transaction together with its audit entry.
-// better-sqlite3 is synchronous; the async interface exists for PostgreSQL.
+// The embedded MetadataStore on SQLite (sqlite-driver.ts: better-sqlite3, or
+// node:sqlite on Node 24+): WAL journal, full fsync on commit (an accepted
+// upload survives SIGKILL and power loss), every mutating call in one
+// IMMEDIATE transaction together with its audit entry. The drivers are
+// synchronous; the async interface exists for PostgreSQL.
 
-import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { ConflictError, LockedError, NotFoundError, StorageError } from '../repo-layout/errors.js';
 import { newId } from './ids.js';
 import { loadMigrations, SCHEMA_VERSION_DDL } from './migrations.js';
+import { openSqlite, type SqliteDb } from './sqlite-driver.js';
 import type {
   Actor,
   AddPackageResult,
@@ -44,7 +45,7 @@ export interface SqliteStoreOptions {
 /** The SQLite MetadataStore (the embedded default). */
 export class SqliteStore implements MetadataStore {
   readonly file: string;
-  private readonly db: Database.Database;
+  private readonly db: SqliteDb;
   private readonly now: () => number;
 
   constructor(opts: SqliteStoreOptions) {
@@ -52,13 +53,9 @@ export class SqliteStore implements MetadataStore {
     this.now = opts.now ?? Date.now;
     try {
       if (opts.file !== ':memory:' && !opts.readonly) mkdirSync(path.dirname(path.resolve(opts.file)), { recursive: true });
-      this.db = new Database(opts.file, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false });
-      if (!opts.readonly) {
-        this.db.pragma('journal_mode = WAL');
-        this.db.pragma('synchronous = FULL');
-      }
-      this.db.pragma('foreign_keys = ON');
-      this.db.pragma('busy_timeout = 5000');
+      this.db = openSqlite(opts.file, { readonly: opts.readonly });
+      if (!opts.readonly) this.db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL');
+      this.db.exec('PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000');
     } catch (err) {
       throw new StorageError(`cannot open metadata database ${opts.file}: ${(err as Error).message}`, { cause: err });
     }
@@ -66,19 +63,19 @@ export class SqliteStore implements MetadataStore {
 
   /** Runs `fn` in one IMMEDIATE transaction (takes the write lock up front, so read-then-write never races). */
   private tx<T>(fn: () => T): T {
-    return this.db.transaction(fn).immediate();
+    return this.db.immediate(fn);
   }
 
   private get(sql: string, ...args: unknown[]): Row | undefined {
-    return this.db.prepare(sql).get(...args) as Row | undefined;
+    return this.db.get(sql, ...args) as Row | undefined;
   }
 
   private all(sql: string, ...args: unknown[]): Row[] {
-    return this.db.prepare(sql).all(...args) as Row[];
+    return this.db.all(sql, ...args) as Row[];
   }
 
   private run(sql: string, ...args: unknown[]): number {
-    return this.db.prepare(sql).run(...args).changes;
+    return this.db.run(sql, ...args);
   }
 
   private auditNow(actor: Actor, action: string, target: string, detail?: Record<string, unknown>): void {
@@ -103,7 +100,7 @@ export class SqliteStore implements MetadataStore {
   }
 
   async close(): Promise<void> {
-    if (this.db.open) this.db.close();
+    this.db.close();
   }
 
   // ---- tokens

@@ -6,9 +6,9 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import pg from 'pg';
 import { SqliteStore } from '../../server/sqlite-store.js';
+import { openSqlite, sqliteDriverName } from '../../server/sqlite-driver.js';
 import { PgStore } from '../../server/pg-store.js';
 import { defaultRepoSettings, type MetadataStore } from '../../server/metadata-store.js';
 import { createToken, verifyToken, allows } from '../../server/tokens.js';
@@ -48,9 +48,9 @@ async function freshStore(clock: { t: number }): Promise<StoreHandle> {
     const file = path.join(await tempDir('lxl-store-'), 'lxl.db');
     open = (now) => new SqliteStore({ file, now });
     rows = async (sql) => {
-      const db = new Database(file, { readonly: true });
+      const db = openSqlite(file, { readonly: true });
       try {
-        return db.prepare(sql).all() as Array<Record<string, unknown>>;
+        return db.all(sql);
       } finally {
         db.close();
       }
@@ -88,9 +88,9 @@ test(`${KIND}: migrations apply once and are recorded in schema_version`, { skip
   if (KIND === 'sqlite') {
     const file = (store as SqliteStore).file;
     await store.close();
-    const db = new Database(file, { readonly: true });
+    const db = openSqlite(file, { readonly: true });
     try {
-      assert.equal((db.pragma('journal_mode', { simple: true }) as string).toLowerCase(), 'wal');
+      assert.equal(String(db.get('PRAGMA journal_mode')?.journal_mode).toLowerCase(), 'wal');
     } finally {
       db.close();
     }
