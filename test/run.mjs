@@ -7,15 +7,20 @@ import os from 'node:os';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { betterSqlite3For } from './support/native-addons.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /**
- * Unit test files left out of the passes on other Nodes (22, 24): those that open a SQLite store (better-sqlite3's
- * binary is built by npm ci for the Node that ran it; an install on that Node builds its own), and the start-up
- * snapshot's, which is made for the Node that ran the build (on another, bin/lxl runs bin/lxl.mjs, as the other CLI
- * tests of that pass show).
+ * Unit test files that open a SQLite store: better-sqlite3's binary is built by npm ci for the Node that ran it, so on
+ * the other Nodes (22, 24) they run against a copy built for that Node (test/support/native-addons.mjs), or are left
+ * out, with the reason, when it cannot be built.
  */
-const NOT_ON_OTHER_NODES = ['server-api', 'server-cli', 'server-fuzz', 'server-store', 'artifact-sweep', 'cli-bundle', 'cli-snapshot'].map((n) => `${path.sep}${n}.test.ts`);
+const SQLITE_FILES = ['server-api', 'server-cli', 'server-fuzz', 'server-store', 'artifact-sweep', 'sqlite-driver'].map((n) => `${path.sep}${n}.test.ts`);
+/**
+ * Unit test files never run on the other Nodes: the start-up snapshot's, which is made for the Node that ran the
+ * build (on another, bin/lxl runs bin/lxl.mjs, as the other CLI tests of that pass show).
+ */
+const NOT_ON_OTHER_NODES = ['cli-bundle', 'cli-snapshot'].map((n) => `${path.sep}${n}.test.ts`);
 /** The other Node majors the unit tests run on, each named by an environment variable (.ci/run sets them). */
 const OTHER_NODES = [
   { major: 22, env: 'LXL_TEST_NODE22' },
@@ -66,9 +71,12 @@ if (serverFiles.length && !process.env.LXL_TEST_STORE) {
 // lxl declares node >= 20.10, and Node 20 reached its end of life in April 2026: the unit tests run again on the Node
 // 22 and the Node 24 that LXL_TEST_NODE22 and LXL_TEST_NODE24 name (.ci/run gets them from the npm registry with
 // `npx -y node@22` and `npx -y node@24`), each first on PATH so that the `node` they start (bin/lxl, the CLI tests) is
-// that one too; NOT_ON_OTHER_NODES says which files stay out.
+// that one too; NOT_ON_OTHER_NODES says which files stay out. The SQLite files get a better-sqlite3 built for that
+// Node (both built side by side before the first of these passes, then cached), through NODE_OPTIONS so that the
+// servers the tests start load it too.
 const otherNodeFiles = files.filter((f) => f.includes(`${path.sep}unit${path.sep}`) && !NOT_ON_OTHER_NODES.some((n) => f.endsWith(n)));
 if (otherNodeFiles.length && !process.env.LXL_TEST_STORE) {
+  const nodes = [];
   for (const { major, env: name } of OTHER_NODES) {
     const label = `node ${major} pass`;
     const node = process.env[name];
@@ -84,10 +92,26 @@ if (otherNodeFiles.length && !process.env.LXL_TEST_STORE) {
       status ||= 1;
       continue;
     }
-    console.log(`# ${label}: ${otherNodeFiles.length} unit test files again on ${v.stdout.trim()} (${node})`);
-    const env = { ...process.env, PATH: `${path.dirname(node)}${path.delimiter}${process.env.PATH ?? ''}` };
-    status = runFiles(otherNodeFiles, env, { label, node }) || status;
+    nodes.push({ label, node, version: v.stdout.trim() });
   }
+  const wantSqlite = otherNodeFiles.some((f) => SQLITE_FILES.some((n) => f.endsWith(n)));
+  const t0 = Date.now();
+  const sqlite = wantSqlite ? await Promise.all(nodes.map((n) => betterSqlite3For(n.node))) : [];
+  if (wantSqlite && nodes.length) console.log(`# better-sqlite3 for ${nodes.map((n) => n.version).join(' and ')} ready in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  nodes.forEach(({ label, node, version }, i) => {
+    const env = { ...process.env, PATH: `${path.dirname(node)}${path.delimiter}${process.env.PATH ?? ''}` };
+    let list = otherNodeFiles;
+    const native = sqlite[i];
+    if (native?.dir) {
+      env.LXL_TEST_BETTER_SQLITE3 = native.dir;
+      env.NODE_OPTIONS = `${env.NODE_OPTIONS ? `${env.NODE_OPTIONS} ` : ''}--import=${pathToFileURL(path.join(here, 'support', 'better-sqlite3-overlay.mjs')).href}`;
+    } else if (native?.why) {
+      list = otherNodeFiles.filter((f) => !SQLITE_FILES.some((n) => f.endsWith(n)));
+      console.log(`# SKIP ${label}: ${otherNodeFiles.length - list.length} SQLite test files left out: ${native.why}`);
+    }
+    console.log(`# ${label}: ${list.length} unit test files again on ${version} (${node})`);
+    status = runFiles(list, env, { label, node }) || status;
+  });
 }
 summarise(status);
 process.exit(status);
