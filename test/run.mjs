@@ -7,13 +7,13 @@ import os from 'node:os';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { betterSqlite3For } from './support/native-addons.mjs';
+import { sqliteFor } from './support/native-addons.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /**
  * Unit test files that open a SQLite store: better-sqlite3's binary is built by npm ci for the Node that ran it, so on
- * the other Nodes (22, 24) they run against a copy built for that Node (test/support/native-addons.mjs), or are left
- * out, with the reason, when it cannot be built.
+ * another Node whose store uses it (22) they run against a copy built for that Node (test/support/native-addons.mjs),
+ * or are left out, with the reason, when it cannot be built.
  */
 const SQLITE_FILES = ['server-api', 'server-cli', 'server-fuzz', 'server-store', 'artifact-sweep', 'sqlite-driver'].map((n) => `${path.sep}${n}.test.ts`);
 /**
@@ -71,9 +71,9 @@ if (serverFiles.length && !process.env.LXL_TEST_STORE) {
 // lxl declares node >= 20.10, and Node 20 reached its end of life in April 2026: the unit tests run again on the Node
 // 22 and the Node 24 that LXL_TEST_NODE22 and LXL_TEST_NODE24 name (.ci/run gets them from the npm registry with
 // `npx -y node@22` and `npx -y node@24`), each first on PATH so that the `node` they start (bin/lxl, the CLI tests) is
-// that one too; NOT_ON_OTHER_NODES says which files stay out. The SQLite files get a better-sqlite3 built for that
-// Node (both built side by side before the first of these passes, then cached), through NODE_OPTIONS so that the
-// servers the tests start load it too.
+// that one too; NOT_ON_OTHER_NODES says which files stay out. Where the metadata store runs on better-sqlite3 (Node
+// 22; Node 24+ has node:sqlite), the SQLite files get one built for that Node (before the first of these passes, then
+// cached), through NODE_OPTIONS so that the servers the tests start load it too.
 const otherNodeFiles = files.filter((f) => f.includes(`${path.sep}unit${path.sep}`) && !NOT_ON_OTHER_NODES.some((n) => f.endsWith(n)));
 if (otherNodeFiles.length && !process.env.LXL_TEST_STORE) {
   const nodes = [];
@@ -96,19 +96,19 @@ if (otherNodeFiles.length && !process.env.LXL_TEST_STORE) {
   }
   const wantSqlite = otherNodeFiles.some((f) => SQLITE_FILES.some((n) => f.endsWith(n)));
   const t0 = Date.now();
-  const sqlite = wantSqlite ? await Promise.all(nodes.map((n) => betterSqlite3For(n.node))) : [];
-  if (wantSqlite && nodes.length) console.log(`# better-sqlite3 for ${nodes.map((n) => n.version).join(' and ')} ready in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  const sqlite = wantSqlite ? await Promise.all(nodes.map((n) => sqliteFor(n.node))) : [];
   nodes.forEach(({ label, node, version }, i) => {
     const env = { ...process.env, PATH: `${path.dirname(node)}${path.delimiter}${process.env.PATH ?? ''}` };
     let list = otherNodeFiles;
     const native = sqlite[i];
     if (native?.dir) {
+      console.log(`# ${label}: the SQLite test files load a better-sqlite3 built for ${version} (${native.dir}; ${((Date.now() - t0) / 1000).toFixed(0)} s to build or find)`);
       env.LXL_TEST_BETTER_SQLITE3 = native.dir;
       env.NODE_OPTIONS = `${env.NODE_OPTIONS ? `${env.NODE_OPTIONS} ` : ''}--import=${pathToFileURL(path.join(here, 'support', 'better-sqlite3-overlay.mjs')).href}`;
     } else if (native?.why) {
       list = otherNodeFiles.filter((f) => !SQLITE_FILES.some((n) => f.endsWith(n)));
       console.log(`# SKIP ${label}: ${otherNodeFiles.length - list.length} SQLite test files left out: ${native.why}`);
-    }
+    } else if (native?.driver) console.log(`# ${label}: the metadata store runs on ${native.driver} there`);
     console.log(`# ${label}: ${list.length} unit test files again on ${version} (${node})`);
     status = runFiles(list, env, { label, node }) || status;
   });

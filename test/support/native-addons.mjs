@@ -1,18 +1,20 @@
-// better-sqlite3 for another Node (the tests' Node 22 and 24 passes). npm ci
-// builds its native addon for the Node that ran it, and another Node major
-// cannot load it (NODE_MODULE_VERSION). Here a copy of the package is built
-// for the other Node with node-gyp, against that Node's headers taken from
-// the npm registry (node-<platform>-<arch>@<version>, the package `npx
-// node@<major>` installs its binary from: the headers are in it), and kept
-// under $LXL_TEST_CACHE/native/ for later runs. better-sqlite3-overlay.mjs
-// makes the tests' `better-sqlite3` resolve to it.
+// better-sqlite3 for another Node (the tests' Node 22 and 24 passes), where
+// the metadata store uses it (server/sqlite-driver.ts says: Node 24+ runs on
+// node:sqlite and needs none). npm ci builds its native addon for the Node
+// that ran it, and another Node major cannot load it (NODE_MODULE_VERSION).
+// Here a copy of the package is built for the other Node with node-gyp,
+// against that Node's headers taken from the npm registry
+// (node-<platform>-<arch>@<version>, the package `npx node@<major>` installs
+// its binary from: the headers are in it), and kept under
+// $LXL_TEST_CACHE/native/ for later runs. better-sqlite3-overlay.mjs makes
+// the tests' `better-sqlite3` resolve to it.
 
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const top = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const cacheDir = path.join(process.env.LXL_TEST_CACHE ?? '/var/cache/lxl-test', 'native');
@@ -62,19 +64,29 @@ function check(node, dir) {
   return run(node, ['-e', 'const D = require(process.argv[1]); new D(":memory:").prepare("select 1").get()', dir]);
 }
 
+/** The SQLite driver the metadata store picks on `node` (sqlite-driver.ts, run on that Node). */
+async function storeDriver(node) {
+  const driver = pathToFileURL(path.join(top, 'server', 'sqlite-driver.ts')).href;
+  const out = await run(node, ['--import', 'tsx', '-e', `import(${JSON.stringify(driver)}).then((m) => console.log(m.sqliteDriverName()))`], { cwd: top });
+  return out.trim().split('\n').pop();
+}
+
 /**
- * The folder of a better-sqlite3 (node_modules' version) that `node` can load, built on first use: `{ dir }`, or
- * `{ why }` saying what failed (the caller leaves the SQLite test files out of that Node's pass and says so).
+ * What the SQLite test files need on `node`: `{ driver: 'node:sqlite' }` (nothing to build), `{ driver, dir }`, the
+ * folder of a better-sqlite3 (node_modules' version) that `node` can load, built on first use, or `{ why }` saying
+ * what failed (the caller leaves the SQLite test files out of that Node's pass and says so).
  */
-export async function betterSqlite3For(node) {
+export async function sqliteFor(node) {
   try {
+    const driver = await storeDriver(node);
+    if (driver !== 'better-sqlite3') return { driver };
     const [version, abi] = (await run(node, ['-p', 'process.versions.node + " " + process.versions.modules'])).trim().split(' ');
     const ours = JSON.parse(readFileSync(path.join(top, 'node_modules', 'better-sqlite3', 'package.json'), 'utf8')).version;
     const home = path.join(cacheDir, `better-sqlite3-${ours}-abi${abi}-${process.platform}-${process.arch}`);
     const dir = path.join(home, 'node_modules', 'better-sqlite3');
     if (existsSync(path.join(dir, 'build', 'Release', 'better_sqlite3.node'))) {
       await check(node, dir);
-      return { dir };
+      return { driver, dir };
     }
     const headers = await nodeHeaders(version);
     const part = `${home}.part-${process.pid}`;
@@ -87,7 +99,7 @@ export async function betterSqlite3For(node) {
     await check(node, partDir);
     await rm(home, { recursive: true, force: true });
     await rename(part, home);
-    return { dir };
+    return { driver, dir };
   } catch (err) {
     return { why: `cannot build better-sqlite3 for ${node}: ${err.message}` };
   }
