@@ -40,22 +40,21 @@ export function kindOf(filename: string): PackageKind {
   throw new FormatError(`cannot accept ${filename}: only .deb, .rpm, .tar.xz and .tar.gz files are published`);
 }
 
-/** How far a payload (a .deb's data.tar, a tarball's tar) may unpack before it is refused as a decompression bomb. */
+/** How far a payload (a .deb's data.tar, a tarball's tar) may unpack before it is refused as a decompression bomb (the server's `limits`). */
 export interface InspectPackageOptions {
-  /** This many times the file's size (default 100)… */
-  maxUnpackRatio?: number;
-  /** …or this many bytes if that is more (default 1 GiB). */
-  unpackFloorBytes?: number;
+  /** This many times the file's size… */
+  maxUnpackRatio: number;
+  /** …or this many bytes if that is more. */
+  unpackFloorBytes: number;
 }
 
 /** The most bytes the payload of a `packedBytes` upload may unpack to. */
-export function unpackBudget(packedBytes: number, opts: InspectPackageOptions = {}): number {
-  const byRatio = Math.min(Number.MAX_SAFE_INTEGER, Math.floor(packedBytes * (opts.maxUnpackRatio ?? 100)));
-  return Math.max(opts.unpackFloorBytes ?? 1024 ** 3, byRatio);
+export function unpackBudget(packedBytes: number, opts: InspectPackageOptions): number {
+  return Math.max(opts.unpackFloorBytes, Math.min(Number.MAX_SAFE_INTEGER, Math.floor(packedBytes * opts.maxUnpackRatio)));
 }
 
 /** Reads `file` as the package `filename` says it is; FormatError when it is not a valid one. */
-export async function inspectPackage(file: string, filename: string, opts: InspectPackageOptions = {}): Promise<InspectedPackage> {
+export async function inspectPackage(file: string, filename: string, opts: InspectPackageOptions): Promise<InspectedPackage> {
   const kind = kindOf(filename);
   try {
     const budget = unpackBudget((await stat(file)).size, opts);

@@ -4,12 +4,13 @@
 //
 // - better-sqlite3 12 on Node 20 and 22 (13 needs Node 22 and crashes on 20).
 // - node:sqlite (DatabaseSync) on Node 24 and later. better-sqlite3 12's
-//   statements are node::ObjectWrap objects, and Node 24's ObjectWrap
-//   destructor removes an environment cleanup hook, which aborts the process
-//   (`Assertion failed: (env) != nullptr` in RemoveEnvironmentCleanupHook)
-//   when the garbage collector frees a statement while no JavaScript context
-//   is entered: the server died within a second of the upload fuzz test on
-//   Node 24.21 (WiseLibs/better-sqlite3#1515, closed without a fix in 12).
+//   statements are node::ObjectWrap objects, and since Node 24.19 the
+//   ObjectWrap destructor removes an environment cleanup hook, which aborts
+//   the process (`Assertion failed: (env) != nullptr` in
+//   RemoveEnvironmentCleanupHook) when a garbage collection run from a
+//   platform task (no JavaScript context entered) frees a statement. The
+//   store prepares a statement per query, so there always are some: the
+//   server died within a second of the upload fuzz test on Node 24.21.
 //   node:sqlite is Node's own binding, and on Node 24 it no longer prints an
 //   experimental warning.
 //

@@ -11,6 +11,7 @@ import { missingTools, run } from '../support/exec.js';
 import { tempDir } from '../support/tmp.js';
 import { zeroBomb } from '../support/tar-fixture.js';
 import { unpackBudget } from '../../server/package-inspect.js';
+import { serverConfigSchema } from '../../server/config.js';
 import type { Publisher } from '../../server/publisher.js';
 import type { RepoRecord } from '../../server/metadata-store.js';
 
@@ -243,7 +244,8 @@ test('decompression bombs (a tarball in gzip and xz, a .deb\'s data.tar.xz) get 
   // The budget: the ratio times the upload's size, or the floor if more.
   assert.equal(unpackBudget(1e9, { maxUnpackRatio: 10, unpackFloorBytes: 1 }), 1e10);
   assert.equal(unpackBudget(1e6, { maxUnpackRatio: 10, unpackFloorBytes: 5e7 }), 5e7);
-  assert.equal(unpackBudget(1e8), 1e10, 'defaults: 100x past 1 GiB');
+  const defaults = serverConfigSchema.parse({ var: fx }).limits;
+  assert.deepEqual([defaults.maxUnpackRatio, defaults.unpackFloorBytes], [100, 1024 ** 3], 'defaults: 100x, past 1 GiB');
   const floor = 48 * 1024 * 1024;
   const strict = await startTestServer({ config: { limits: { maxUnpackRatio: 10, unpackFloorBytes: floor } } });
   try {
