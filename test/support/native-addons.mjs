@@ -95,7 +95,10 @@ export async function sqliteFor(node) {
       await cp(path.join(top, 'node_modules', p), path.join(part, 'node_modules', p), { recursive: true, filter: (src) => !src.startsWith(path.join(top, 'node_modules', 'better-sqlite3', 'build')) });
     }
     const partDir = path.join(part, 'node_modules', 'better-sqlite3');
-    await run(node, [nodeGyp(), 'rebuild', '--release', `--nodedir=${headers}`, '--jobs=max'], { cwd: partDir });
+    // node-gyp takes npm_config_* from the environment over its own flags, and `npm test` passes npm's config down
+    // (an npmrc's nodedir=/usr would build against this Node 20's headers): the build sees none of it.
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_config_/i.test(k)));
+    await run(node, [nodeGyp(), 'rebuild', '--release', `--nodedir=${headers}`, '--jobs=max'], { cwd: partDir, env });
     await check(node, partDir);
     await rm(home, { recursive: true, force: true });
     await rename(part, home);
