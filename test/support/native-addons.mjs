@@ -91,6 +91,18 @@ export async function sqliteFor(node) {
     const headers = await nodeHeaders(version);
     const part = `${home}.part-${process.pid}`;
     await rm(part, { recursive: true, force: true });
+    await build(node, headers, part);
+    await rm(home, { recursive: true, force: true });
+    await rename(part, home);
+    return { driver, dir };
+  } catch (err) {
+    return { why: `cannot build better-sqlite3 for ${node}: ${err.message}` };
+  }
+}
+
+/** Copies the packages into `part`/node_modules and builds better-sqlite3 there for `node`; a failed build leaves nothing. */
+async function build(node, headers, part) {
+  try {
     for (const p of PACKAGES) {
       await cp(path.join(top, 'node_modules', p), path.join(part, 'node_modules', p), { recursive: true, filter: (src) => !src.startsWith(path.join(top, 'node_modules', 'better-sqlite3', 'build')) });
     }
@@ -100,10 +112,8 @@ export async function sqliteFor(node) {
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_config_/i.test(k)));
     await run(node, [nodeGyp(), 'rebuild', '--release', `--nodedir=${headers}`, '--jobs=max'], { cwd: partDir, env });
     await check(node, partDir);
-    await rm(home, { recursive: true, force: true });
-    await rename(part, home);
-    return { driver, dir };
   } catch (err) {
-    return { why: `cannot build better-sqlite3 for ${node}: ${err.message}` };
+    await rm(part, { recursive: true, force: true });
+    throw err;
   }
 }
