@@ -137,10 +137,15 @@ export function packagesStanzaGeneral(pkg: IndexedPackage): string {
   return out;
 }
 
-/** The control paragraph as [name, value] pairs (continuation lines kept verbatim). The strict parse already ran when the .deb was added. */
+/**
+ * The control paragraph as [name, value] pairs (continuation lines kept verbatim, but for a CR before the line end:
+ * dpkg-deb builds a control file with CRLF line ends, and its Packages stanza gets LF ones, as its fields' first lines
+ * do through trim()). The strict parse already ran when the .deb was added.
+ */
 function controlFields(pkg: IndexedPackage): Array<[string, string]> {
   const out: Array<[string, string]> = [];
-  for (const line of pkg.control.split('\n')) {
+  for (const raw of pkg.control.split('\n')) {
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
     if (line === '') continue;
     if (line[0] === ' ' || line[0] === '\t') {
       if (out.length === 0) throw new FormatError(`cannot index ${pkg.filename}: its control file starts with a continuation line`);
@@ -167,6 +172,7 @@ export function stanzaFormat(): string {
       'Package: p\nVersion: 1\nArchitecture: amd64\nMaintainer: M <m@example.invalid>\nInstalled-Size: 1\nDepends: a\nSection: kernel\nPriority: optional\nHomepage: https://example.invalid/\nDescription: d\n long\n .\n more\n',
       'Package: p\nDescription: d\n long\nVersion: 1\nX-Custom: c\nArchitecture: amd64\nPre-Depends: b\nMulti-Arch: same\nTag: t\nBuilt-Using: u (= 1)\n',
       'Package:  p \nversion:1\nArchitecture: amd64\nDescription: d\n',
+      'Package: p\r\nArchitecture: amd64\r\nDescription: d\r\n long\r\n .\r\n',
     ];
     const h = createHash('sha256');
     for (const control of controls) h.update(packagesStanza({ ...pool, control })).update('\0');

@@ -71,6 +71,7 @@ test('Packages stanza: the fast path (clean field lines, any order) writes what 
   const values = ['v', 'a b', ' lead', 'trail ', 'tab\t', '\u00a0nbsp', 'x\r', '', 'colon: inside', 'ünï', 'last\u2028'];
   let fast = 0;
   let checked = 0;
+  let crlf = 0;
   for (let n = 0; n < 4000; n++) {
     const lines: string[] = [];
     const count = 1 + rnd(8);
@@ -84,7 +85,9 @@ test('Packages stanza: the fast path (clean field lines, any order) writes what 
       if (rnd(4) === 0) lines.push(ordered || rnd(2) ? ' more' : ' ');
       if (!ordered && rnd(20) === 0) lines.push('');
     }
-    const control = `${lines.join('\n')}\n`;
+    // One in eight with CRLF line ends (dpkg-deb builds such a control file).
+    const eol = rnd(8) === 0 ? '\r\n' : '\n';
+    const control = `${lines.join(eol)}${eol}`;
     const pkg = { ...base, control };
     let general: string | Error;
     try {
@@ -112,12 +115,18 @@ test('Packages stanza: the fast path (clean field lines, any order) writes what 
       assert.equal(read.length, 1, `one paragraph from ${JSON.stringify(control)}:\n${general}`);
       for (const [k, v] of accepted.entries()) assert.equal(read[0].get(k), v, `${k} of ${JSON.stringify(control)}`);
       assert.equal(read[0].get('Filename'), base.filename);
+      assert.doesNotMatch(general, /\r\n/, `no CR at a line end of the stanza of ${JSON.stringify(control)}`);
+      if (eol === '\r\n') crlf++;
     }
   }
+  assert.ok(crlf > 100, `${crlf} accepted CRLF control files`);
   assert.ok(checked > 1500, `${checked} accepted control files read back`);
   assert.ok(fast > 1500, `the fast path took ${fast} of 4000`);
   // What dpkg-deb and lxl's deb writer store (dpkg's order, not the index's) takes it.
-  assert.ok(orderedStanza({ ...base, control: 'Package: k\nVersion: 1\nArchitecture: amd64\nMaintainer: M <m@example.invalid>\nInstalled-Size: 7\nDepends: kmod\nSection: kernel\nPriority: optional\nDescription: d\n long\n' }));
+  const dpkgOrder = 'Package: k\nVersion: 1\nArchitecture: amd64\nMaintainer: M <m@example.invalid>\nInstalled-Size: 7\nDepends: kmod\nSection: kernel\nPriority: optional\nDescription: d\n long\n .\n more\n';
+  assert.ok(orderedStanza({ ...base, control: dpkgOrder }));
+  // The same control file with CRLF line ends gives the same stanza, byte for byte.
+  assert.equal(packagesStanza({ ...base, control: dpkgOrder.replaceAll('\n', '\r\n') }), packagesStanza({ ...base, control: dpkgOrder }));
 });
 
 /** Index rank of a field name, as the stanza orders them (unknown last). */
