@@ -11,17 +11,23 @@ import { sqliteFor } from './support/native-addons.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /**
- * Unit test files that open a SQLite store: better-sqlite3's binary is built by npm ci for the Node that ran it, so on
+ * Test files that open a SQLite store (through the server, for the end-to-end ones): better-sqlite3's binary is built by npm ci for the Node that ran it, so on
  * another Node whose store uses it (22) they run against a copy built for that Node (test/support/native-addons.mjs),
  * or are left out, with the reason, when it cannot be built.
  */
-const SQLITE_FILES = ['server-api', 'server-cli', 'server-fuzz', 'server-store', 'artifact-sweep', 'sqlite-driver'].map((n) => `${path.sep}${n}.test.ts`);
+const SQLITE_FILES = ['server-api', 'server-cli', 'server-fuzz', 'server-store', 'artifact-sweep', 'sqlite-driver', 'server-publish', 'server-crash', 'server-load', 'main-job', 'up'].map((n) => `${path.sep}${n}.test.ts`);
+/**
+ * End-to-end test files that also run on the other Nodes: the server and `npm start` (lxl up) with real clients
+ * (apt-get, dnf, gpgv, a browser), its crash and load tests. About a minute each pass; they reuse the chroots and
+ * kernel builds the main pass made.
+ */
+const E2E_ON_OTHER_NODES = ['server-publish', 'server-crash', 'server-load', 'main-job', 'up'].map((n) => `${path.sep}e2e${path.sep}${n}.test.ts`);
 /**
  * Unit test files never run on the other Nodes: the start-up snapshot's, which is made for the Node that ran the
  * build (on another, bin/lxl runs bin/lxl.mjs, as the other CLI tests of that pass show).
  */
 const NOT_ON_OTHER_NODES = ['cli-bundle', 'cli-snapshot'].map((n) => `${path.sep}${n}.test.ts`);
-/** The other Node majors the unit tests run on, each named by an environment variable (.ci/run sets them). */
+/** The other Node majors the unit tests (and E2E_ON_OTHER_NODES) run on, each named by an environment variable (.ci/run sets them). */
 const OTHER_NODES = [
   { major: 22, env: 'LXL_TEST_NODE22' },
   { major: 24, env: 'LXL_TEST_NODE24' },
@@ -68,20 +74,23 @@ if (serverFiles.length && !process.env.LXL_TEST_STORE) {
     status = runFiles(serverFiles, { ...process.env, LXL_TEST_STORE: 'postgres' }, { label: 'postgres pass' }) || status;
   } else console.log(`# SKIP postgres pass (${serverFiles.length} server test files): LXL_TEST_PG_URL is not set (.ci/run starts PostgreSQL and sets it)`);
 }
-// lxl declares node >= 20.10, and Node 20 reached its end of life in April 2026: the unit tests run again on the Node
+// lxl declares node >= 20.10, and Node 20 reached its end of life in April 2026: the unit tests, and the end-to-end
+// ones E2E_ON_OTHER_NODES names, run again on the Node
 // 22 and the Node 24 that LXL_TEST_NODE22 and LXL_TEST_NODE24 name (.ci/run gets them from the npm registry with
 // `npx -y node@22` and `npx -y node@24`), each first on PATH so that the `node` they start (bin/lxl, the CLI tests) is
-// that one too; NOT_ON_OTHER_NODES says which files stay out. Where the metadata store runs on better-sqlite3 (Node
+// that one too; NOT_ON_OTHER_NODES says which unit files stay out. Where the metadata store runs on better-sqlite3 (Node
 // 22; Node 24+ has node:sqlite), the SQLite files get one built for that Node (before the first of these passes, then
 // cached), through NODE_OPTIONS so that the servers the tests start load it too.
-const otherNodeFiles = files.filter((f) => f.includes(`${path.sep}unit${path.sep}`) && !NOT_ON_OTHER_NODES.some((n) => f.endsWith(n)));
+const otherNodeFiles = files.filter(
+  (f) => (f.includes(`${path.sep}unit${path.sep}`) && !NOT_ON_OTHER_NODES.some((n) => f.endsWith(n))) || E2E_ON_OTHER_NODES.some((n) => f.endsWith(n)),
+);
 if (otherNodeFiles.length && !process.env.LXL_TEST_STORE) {
   const nodes = [];
   for (const { major, env: name } of OTHER_NODES) {
     const label = `node ${major} pass`;
     const node = process.env[name];
     if (!node) {
-      console.log(`# SKIP ${label} (${otherNodeFiles.length} unit test files): ${name} is not set (.ci/run sets it from npx -y node@${major})`);
+      console.log(`# SKIP ${label} (${otherNodeFiles.length} test files): ${name} is not set (.ci/run sets it from npx -y node@${major})`);
       continue;
     }
     const v = spawnSync(node, ['--version'], { encoding: 'utf8' });
@@ -116,7 +125,7 @@ if (otherNodeFiles.length && !process.env.LXL_TEST_STORE) {
     } else if (native?.driver) console.log(`# ${label}: the metadata store runs on ${native.driver} there`);
     // `node --test` with no files would look for test files itself.
     if (list.length === 0) return;
-    console.log(`# ${label}: ${list.length} unit test files again on ${version} (${node})`);
+    console.log(`# ${label}: ${list.length} test files again on ${version} (${node})`);
     status = runFiles(list, env, { label, node }) || status;
   });
 }
