@@ -2,9 +2,13 @@
 // the cached minimal i386 6.1 build (test/support/kernel-cache.ts), uploads,
 // an admin publishes; the published i386 .deb (binary-i386) and i686 .rpm
 // carry the cached kernel image, and the rpm is signed by the server's key
-// (rpm -K with only that key imported). With LXL_I386_FULL=1 a second test
-// runs the whole pipeline (source, patches, config, make) for i386 through
-// the worker (5-7 min on 2 CPUs); scripts/i386-through-worker.sh runs it.
+// (rpm -K with only that key imported). A second test runs the whole
+// pipeline (source, patches, config, make) for i386 through the worker,
+// compiling through ccache, whose cache the cached build filled (as the
+// x86_64 one does in worker-kernel.test.ts), and checks that its packages are
+// byte-identical to those made from the cached build. Without ccache the
+// build compiles every object (5-7 min on 2 CPUs): then it runs only with
+// LXL_I386_FULL=1 (scripts/i386-through-worker.sh sets it).
 
 import assert from 'node:assert/strict';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -13,6 +17,7 @@ import { gunzipSync } from 'node:zlib';
 import { after, test } from 'node:test';
 import { CACHE_DIR } from '../support/chroot.js';
 import { lxl, missingTools, run } from '../support/exec.js';
+import { ccacheLinks } from '../../builders/kernel-build.js';
 import { cachedKernel, kernelBuildUnavailable } from '../support/kernel-cache.js';
 import { api, spawnRepoServer, type RepoServer } from '../support/server-harness.js';
 import { testKey } from '../support/test-key.js';
@@ -20,7 +25,9 @@ import { tempDir } from '../support/tmp.js';
 
 const VERSION = '6.1.192+1~legacy1';
 const skipKernel = kernelBuildUnavailable() ?? missingTools('tar', 'xz', 'patch', 'dpkg-deb', 'rpm', 'rpmkeys', 'rpm2cpio', 'cpio');
-const skipFull = process.env.LXL_I386_FULL === '1' ? skipKernel : 'set LXL_I386_FULL=1 (or run scripts/i386-through-worker.sh): a full i386 build takes 5-7 min';
+const ccache = ccacheLinks() !== undefined;
+const skipFull =
+  ccache || process.env.LXL_I386_FULL === '1' ? skipKernel : 'ccache is not installed (apt-get install ccache) and LXL_I386_FULL is not 1: a full i386 build without it takes 5-7 min (scripts/i386-through-worker.sh runs it)';
 const servers: RepoServer[] = [];
 after(async () => {
   for (const s of servers) await s.dispose();
@@ -114,13 +121,30 @@ test('i386: the cached minimal 6.1 build through server and worker; the publishe
   await checkPublished(fx, kernel.krel, await readFile(kernel.bzImage));
 });
 
-test('i386: the full pipeline (source, patches, config, make) through server and worker', { skip: skipFull, timeout: 40 * 60_000 }, async (t) => {
+test('i386: the full pipeline (source, patches, config, make) through server and worker; same packages as from the cached build', { skip: skipFull, timeout: 40 * 60_000 }, async (t) => {
+  const kernel = await cachedKernel({ arch: 'i386', flavour: 'minimal' });
   const fx = await serverWithRepo();
   const started = Date.now();
-  const job = await buildAndPublish(fx, ['--cache-dir', CACHE_DIR], 35 * 60_000);
+  const job = await buildAndPublish(fx, ['--cache-dir', CACHE_DIR, ...(ccache ? ['--ccache'] : [])], 35 * 60_000);
   const seconds = Math.round((Date.now() - started) / 1000);
   t.diagnostic(`full i386 worker build + upload + publish took ${seconds} s`);
   const log = (await api(fx.server.url, 'GET', `/api/v1/jobs/${job.id}/log`)).text;
   for (const p of ['fetch', 'unpack', 'patch', 'config', 'compile', 'install', 'package', 'upload']) assert.match(log, new RegExp(`== phase ${p}`));
-  await checkPublished(fx, String(job.result.krel));
+  if (ccache) {
+    assert.match(log, new RegExp(`compiling through ccache .*, cache ${CACHE_DIR}/ccache`));
+    const tally = /^ccache: (\d+) of (\d+) compiles came from the cache/m.exec(log);
+    assert.ok(tally && Number(tally[2]) > 1000, `no ccache tally of a whole kernel's compiles in the job log:\n${log.slice(-2000)}`);
+    t.diagnostic(tally[0]);
+  } else t.diagnostic('ccache is not installed: the full build compiled every object');
+  assert.equal(job.result.krel, kernel.krel);
+  await checkPublished(fx, String(job.result.krel), await readFile(kernel.bzImage));
+  // Reproducible: `lxl build` on the cached kernel's stage with the job's clock gives the same bytes.
+  const dir = await tempDir('lxl-i386-again-');
+  const again = await lxl(['build', '--line', '6.1', '--arch', 'i386', '--version', VERSION, '--out', path.join(dir, 'out'), '--work-dir', path.join(dir, 'w'), '--stage-from', kernel.stageDir], {
+    env: { ...process.env, SOURCE_DATE_EPOCH: String(job.result.sourceDateEpoch) },
+  });
+  const sums = new Map(again.stdout.trim().split('\n').map((l) => [path.basename(l.split(/\s+/)[1]), l.split(/\s+/)[0]] as const));
+  const artifacts = job.result.artifacts as Array<{ filename: string; sha256: string }>;
+  assert.ok(artifacts.length >= 3, JSON.stringify(artifacts));
+  for (const a of artifacts) assert.equal(sums.get(a.filename), a.sha256, `${a.filename} differs between two builds`);
 });
