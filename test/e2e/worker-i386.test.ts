@@ -18,6 +18,7 @@ import { after, test } from 'node:test';
 import { CACHE_DIR } from '../support/chroot.js';
 import { lxl, missingTools, run } from '../support/exec.js';
 import { ccacheLinks } from '../../builders/kernel-build.js';
+import { assertFullBuildLog, assertSameAsCachedBuild } from '../support/full-build-checks.js';
 import { cachedKernel, kernelBuildUnavailable } from '../support/kernel-cache.js';
 import { api, spawnRepoServer, type RepoServer } from '../support/server-harness.js';
 import { testKey } from '../support/test-key.js';
@@ -128,23 +129,8 @@ test('i386: the full pipeline (source, patches, config, make) through server and
   const job = await buildAndPublish(fx, ['--cache-dir', CACHE_DIR, ...(ccache ? ['--ccache'] : [])], 35 * 60_000);
   const seconds = Math.round((Date.now() - started) / 1000);
   t.diagnostic(`full i386 worker build + upload + publish took ${seconds} s`);
-  const log = (await api(fx.server.url, 'GET', `/api/v1/jobs/${job.id}/log`)).text;
-  for (const p of ['fetch', 'unpack', 'patch', 'config', 'compile', 'install', 'package', 'upload']) assert.match(log, new RegExp(`== phase ${p}`));
-  if (ccache) {
-    assert.match(log, new RegExp(`compiling through ccache .*, cache ${CACHE_DIR}/ccache`));
-    const tally = /^ccache: (\d+) of (\d+) compiles came from the cache/m.exec(log);
-    assert.ok(tally && Number(tally[2]) > 1000, `no ccache tally of a whole kernel's compiles in the job log:\n${log.slice(-2000)}`);
-    t.diagnostic(tally[0]);
-  } else t.diagnostic('ccache is not installed: the full build compiled every object');
+  assertFullBuildLog(t, (await api(fx.server.url, 'GET', `/api/v1/jobs/${job.id}/log`)).text, ccache);
   assert.equal(job.result.krel, kernel.krel);
   await checkPublished(fx, String(job.result.krel), await readFile(kernel.bzImage));
-  // Reproducible: `lxl build` on the cached kernel's stage with the job's clock gives the same bytes.
-  const dir = await tempDir('lxl-i386-again-');
-  const again = await lxl(['build', '--line', '6.1', '--arch', 'i386', '--version', VERSION, '--out', path.join(dir, 'out'), '--work-dir', path.join(dir, 'w'), '--stage-from', kernel.stageDir], {
-    env: { ...process.env, SOURCE_DATE_EPOCH: String(job.result.sourceDateEpoch) },
-  });
-  const sums = new Map(again.stdout.trim().split('\n').map((l) => [path.basename(l.split(/\s+/)[1]), l.split(/\s+/)[0]] as const));
-  const artifacts = job.result.artifacts as Array<{ filename: string; sha256: string }>;
-  assert.ok(artifacts.length >= 3, JSON.stringify(artifacts));
-  for (const a of artifacts) assert.equal(sums.get(a.filename), a.sha256, `${a.filename} differs between two builds`);
+  await assertSameAsCachedBuild({ job, stageDir: kernel.stageDir, arch: 'i386', version: VERSION });
 });

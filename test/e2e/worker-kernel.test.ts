@@ -24,6 +24,7 @@ import { xenUnavailable } from '../support/xen-host.js';
 import { tempDir } from '../support/tmp.js';
 import { CACHE_DIR } from '../support/chroot.js';
 import { packRpm, shellSpec } from './rpm-fixture.js';
+import { assertFullBuildLog, assertSameAsCachedBuild } from '../support/full-build-checks.js';
 
 const VERSION = '6.1.192+1~legacy1';
 const skipKernel = kernelBuildUnavailable() ?? missingTools('tar', 'xz', 'patch', 'gpgv');
@@ -163,22 +164,6 @@ test('the full pipeline once through the worker (source, patches, config, make);
   t.diagnostic(`full worker build took ${Math.round((Date.now() - started) / 1000)} s`);
   const job = await waitJobDone(fx.server.url, enq.json.job.id);
   assert.equal(job.state, 'succeeded', JSON.stringify(job));
-  const log = (await api(fx.server.url, 'GET', `/api/v1/jobs/${job.id}/log`)).text;
-  for (const p of ['fetch', 'unpack', 'patch', 'config', 'compile', 'install', 'package', 'upload']) assert.match(log, new RegExp(`== phase ${p}`));
-  // With ccache installed (.ci/run installs it) the build compiles through it (--ccache), in the cache the cached
-  // build filled when it was made (test/support/kernel-cache.ts; on a machine whose kernel cache predates that, this
-  // run fills it instead).
-  if (ccache) {
-    assert.match(log, new RegExp(`compiling through ccache .*, cache ${CACHE_DIR}/ccache`));
-    const tally = /^ccache: (\d+) of (\d+) compiles came from the cache/m.exec(log);
-    assert.ok(tally && Number(tally[2]) > 1000, `no ccache tally of a whole kernel's compiles in the job log:\n${log.slice(-2000)}`);
-    t.diagnostic(tally[0]);
-  } else t.diagnostic('ccache is not installed: the full build compiled every object');
-  // Reproducible: `lxl build` on the cached kernel's stage with the job's clock gives the same bytes.
-  const out = path.join(dir, 'again');
-  const again = await lxl(['build', '--line', '6.1', '--version', VERSION, '--out', out, '--work-dir', path.join(dir, 'w2'), '--stage-from', kernel.stageDir], {
-    env: { ...process.env, SOURCE_DATE_EPOCH: String(job.result.sourceDateEpoch) },
-  });
-  const sums = new Map(again.stdout.trim().split('\n').map((l) => [path.basename(l.split(/\s+/)[1]), l.split(/\s+/)[0]] as const));
-  for (const a of job.result.artifacts as Array<{ filename: string; sha256: string }>) assert.equal(sums.get(a.filename), a.sha256, `${a.filename} differs between two builds`);
+  assertFullBuildLog(t, (await api(fx.server.url, 'GET', `/api/v1/jobs/${job.id}/log`)).text, ccache);
+  await assertSameAsCachedBuild({ job, stageDir: kernel.stageDir, arch: 'x86_64', version: VERSION });
 });
