@@ -11,9 +11,9 @@ import { sqliteFor } from './support/native-addons.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /**
- * Test files that open a SQLite store (through the server, for the end-to-end ones): better-sqlite3's binary is built by npm ci for the Node that ran it, so on
- * another Node whose store uses it (22) they run against a copy built for that Node (test/support/native-addons.mjs),
- * or are left out, with the reason, when it cannot be built.
+ * Test files that open a SQLite store (the end-to-end ones through the server they start): better-sqlite3's binary is
+ * built by npm ci for the Node that ran it, so on another Node whose store uses it (22) they run against a copy built
+ * for that Node (test/support/native-addons.mjs), or are left out, with the reason, when it cannot be built.
  */
 const SQLITE_FILES = ['server-api', 'server-cli', 'server-fuzz', 'server-store', 'artifact-sweep', 'sqlite-driver', 'server-publish', 'server-crash', 'server-load', 'main-job', 'up'].map((n) => `${path.sep}${n}.test.ts`);
 /**
@@ -75,12 +75,12 @@ if (serverFiles.length && !process.env.LXL_TEST_STORE) {
   } else console.log(`# SKIP postgres pass (${serverFiles.length} server test files): LXL_TEST_PG_URL is not set (.ci/run starts PostgreSQL and sets it)`);
 }
 // lxl declares node >= 20.10, and Node 20 reached its end of life in April 2026: the unit tests, and the end-to-end
-// ones E2E_ON_OTHER_NODES names, run again on the Node
-// 22 and the Node 24 that LXL_TEST_NODE22 and LXL_TEST_NODE24 name (.ci/run gets them from the npm registry with
-// `npx -y node@22` and `npx -y node@24`), each first on PATH so that the `node` they start (bin/lxl, the CLI tests) is
-// that one too; NOT_ON_OTHER_NODES says which unit files stay out. Where the metadata store runs on better-sqlite3 (Node
-// 22; Node 24+ has node:sqlite), the SQLite files get one built for that Node (before the first of these passes, then
-// cached), through NODE_OPTIONS so that the servers the tests start load it too.
+// files E2E_ON_OTHER_NODES names, run again on the Node 22 and the Node 24 that LXL_TEST_NODE22 and LXL_TEST_NODE24
+// name (.ci/run gets them from the npm registry with `npx -y node@22` and `npx -y node@24`), each first on PATH so that
+// the `node` they start (bin/lxl, the CLI tests, npm start) is that one too; NOT_ON_OTHER_NODES says which unit files
+// stay out. Where the metadata store runs on better-sqlite3 (Node 22; Node 24+ has node:sqlite), the SQLite files get
+// one built for that Node (before the first of these passes, then cached), through NODE_OPTIONS so that the servers the
+// tests start load it too.
 const otherNodeFiles = files.filter(
   (f) => (f.includes(`${path.sep}unit${path.sep}`) && !NOT_ON_OTHER_NODES.some((n) => f.endsWith(n))) || E2E_ON_OTHER_NODES.some((n) => f.endsWith(n)),
 );
