@@ -59,7 +59,8 @@ test('bin/lxl.mjs runs the bundle: lxl apt, lxl yum and lxl build load no separa
 
 test('from inside the bundle, a kernel line is found next to the builders (import.meta.url) as the unbundled modules find it', { skip }, async () => {
   const out = await tempDir('lxl-cli-bundle-out-');
-  const args = ['build', '--line', '6.1', '--flavour', 'no-such-flavour', '--out', out];
+  // A work folder of its own: the default (<tmpdir>/lxl-build) would be left behind in /tmp.
+  const args = ['build', '--line', '6.1', '--flavour', 'no-such-flavour', '--out', out, '--work-dir', path.join(out, 'work')];
   const bundled = await loadedBy(args);
   assert.ok(bundled.files.some((f) => f.startsWith('dist/cli-bundle/')), 'the build command did not run from the bundle');
   // Reading kernel/6.1/line.json is how it knows the flavours; a wrong path would say the line is missing.
