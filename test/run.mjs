@@ -11,17 +11,18 @@ import { sqliteFor } from './support/native-addons.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /**
+ * End-to-end test files that also run on the other Nodes: the server and `npm start` (lxl up) with real clients
+ * (apt-get, dnf, gpgv, a browser), its crash and load tests. About a minute each pass; they reuse the chroots and
+ * kernel builds the main pass made. Each starts a server, so each is also one of SQLITE_FILES.
+ */
+const E2E_NAMES = ['server-publish', 'server-crash', 'server-load', 'main-job', 'up'];
+const E2E_ON_OTHER_NODES = E2E_NAMES.map((n) => `${path.sep}e2e${path.sep}${n}.test.ts`);
+/**
  * Test files that open a SQLite store (the end-to-end ones through the server they start): better-sqlite3's binary is
  * built by npm ci for the Node that ran it, so on another Node whose store uses it (22) they run against a copy built
  * for that Node (test/support/native-addons.mjs), or are left out, with the reason, when it cannot be built.
  */
-const SQLITE_FILES = ['server-api', 'server-cli', 'server-fuzz', 'server-store', 'artifact-sweep', 'sqlite-driver', 'server-publish', 'server-crash', 'server-load', 'main-job', 'up'].map((n) => `${path.sep}${n}.test.ts`);
-/**
- * End-to-end test files that also run on the other Nodes: the server and `npm start` (lxl up) with real clients
- * (apt-get, dnf, gpgv, a browser), its crash and load tests. About a minute each pass; they reuse the chroots and
- * kernel builds the main pass made.
- */
-const E2E_ON_OTHER_NODES = ['server-publish', 'server-crash', 'server-load', 'main-job', 'up'].map((n) => `${path.sep}e2e${path.sep}${n}.test.ts`);
+const SQLITE_FILES = ['server-api', 'server-cli', 'server-fuzz', 'server-store', 'artifact-sweep', 'sqlite-driver', ...E2E_NAMES].map((n) => `${path.sep}${n}.test.ts`);
 /**
  * Unit test files never run on the other Nodes: the start-up snapshot's, which is made for the Node that ran the
  * build (on another, bin/lxl runs bin/lxl.mjs, as the other CLI tests of that pass show).
