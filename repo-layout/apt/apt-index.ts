@@ -155,8 +155,11 @@ export async function warmPackagesXz(pkgs: readonly IndexedPackage[], opts: Pick
   const prepared: PreparedIndices = { arches, xzOptions: xzOptionsKey(xz), ...compressIndices(arches, xz) };
   // A publish that awaits them sees their errors; unclaimed, they must not be unhandled rejections.
   prepared.gz.catch(() => {});
-  // xz and gzip run elsewhere meanwhile; the publish would otherwise hash the texts after they end.
-  prepared.plainDigests = arches.map((a) => hashBytes(a.text, ALGOS));
+  // xz and gzip run elsewhere meanwhile; the publish would otherwise hash the texts after they end. A turn later: the
+  // relay hands xz its input within this turn (command-relay.ts), and hashing first would start xz ~8 ms later.
+  setImmediate(() => {
+    prepared.plainDigests = arches.map((a) => hashBytes(a.text, ALGOS));
+  });
   const list = preparedByCache.get(opts.xzBlockCache) ?? [];
   list.push(prepared);
   preparedByCache.set(opts.xzBlockCache, list.slice(-PREPARED_MAX));

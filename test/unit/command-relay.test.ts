@@ -54,6 +54,25 @@ test('a command gets its input, and gives back its output, stderr and exit statu
   }
 });
 
+test('a command gets its input within the turn run() is called in: it starts while the caller keeps the event loop busy', async () => {
+  const relay = new CommandRelay();
+  const dir = await tempDir('lxl-relay-turn-');
+  const mark = path.join(dir, 'started');
+  try {
+    await relay.run(['true']); // the sh is up, as a CLI's is when its publish starts xz
+    // 4 MiB (a big Packages text): written asynchronously, it would wait for thread-pool round trips and event-loop turns.
+    const input = Buffer.alloc(4 << 20, 'a');
+    const done = relay.run(['sh', '-c', `: > '${mark}'; wc -c`], { input });
+    for (let i = 0; i < 50; i++) await Promise.resolve(); // microtasks only: no event-loop turn
+    const until = Date.now() + 5000;
+    while (!existsSync(mark) && Date.now() < until); // busy, as a slice of synchronous links is
+    assert.ok(existsSync(mark), 'the command started while the event loop was busy');
+    assert.equal((await done).stdout.toString().trim(), String(4 << 20));
+  } finally {
+    relay.stop();
+  }
+});
+
 test('maxOutputBytes: output up to the limit comes back whole; past it the command is stopped and the result says overflow, without the output', async () => {
   const relay = new CommandRelay();
   try {
