@@ -39,7 +39,20 @@ declare global {
 
 if (!v8.startupSnapshot.isBuildingSnapshot()) throw new Error('cli/snapshot.ts is the entry of the start-up snapshot: run through node --build-snapshot (bin/build.mjs)');
 
+/**
+ * V8's tier-up budget for a run from the snapshot: 8x V8 11's default (67,584 bytes of bytecode run before a function
+ * is looked at for TurboFan). The warm-up left feedback on most of lxl's code, so with the default TurboFan recompiles
+ * much of it on the other core within the first 100 ms of every command, there for one run (~0.15 s of CPU in a
+ * 2,000-deb `lxl apt add --link`, where `xz` and the pool links need that core). With the larger budget only code that
+ * stays hot is compiled: 16 interleaved pairs, CPU 0.83 -> 0.68 s, wall 0.73 -> 0.67 s (medians). Only on V8 11 (Node
+ * 20): V8 12 has no such flag (it tiers up by invocation counts, and a larger count there made the same add slower),
+ * and an unknown flag makes V8 print an error. Without the snapshot (bin/lxl.mjs) the code starts cold, and the larger
+ * budget made the same add slower too.
+ */
+const SNAPSHOT_V8_FLAGS = Number(process.versions.v8.split('.')[0]) === 11 ? '--interrupt-budget=540672' : '';
+
 v8.startupSnapshot.setDeserializeMainFunction(() => {
+  if (SNAPSHOT_V8_FLAGS) v8.setFlagsFromString(SNAPSHOT_V8_FLAGS);
   // The blob's folder (dist/snapshot/) is where the bundle was: its packages resolve from there.
   const at = process.execArgv.findIndex((a) => a === '--snapshot-blob' || a.startsWith('--snapshot-blob='));
   const blob = process.execArgv[at].startsWith('--snapshot-blob=') ? process.execArgv[at].slice('--snapshot-blob='.length) : process.execArgv[at + 1];
