@@ -15,7 +15,7 @@ import { writeLines } from './output.js';
 import { ConfigError, NotFoundError } from '../repo-layout/errors.js';
 import { JsonAptCatalog, lockRepoState, writeStateFile } from '../repo-layout/apt/apt-catalog.js';
 import { addDebs, parseRemoveSpec, removePackages } from '../repo-layout/apt/apt-changes.js';
-import { publishApt } from '../repo-layout/apt/apt-publish.js';
+import { publishApt, type AptPublishOptions } from '../repo-layout/apt/apt-publish.js';
 import { FsXzBlockCache } from '../repo-layout/apt/packages-xz.js';
 import { comparePackages } from '../repo-layout/apt/apt-packages.js';
 import type { Signer } from '../repo-layout/signing/signer.js';
@@ -140,8 +140,18 @@ async function planPublish(repo: string, flags: PublishFlags): Promise<PublishPl
   return { settings: s, savedText, signer, cache: xzBlockCache(repo) };
 }
 
-/** Signs and publishes every suite (or --suites) with the planned settings, and saves them. */
-async function runPublish(repo: string, flags: PublishFlags, catalog: JsonAptCatalog, storage: PublishedStorage, plan: PublishPlan): Promise<void> {
+/**
+ * Signs and publishes every suite (or --suites) with the planned settings, and saves them. `opts`: what an add just
+ * stored (AptPublishOptions).
+ */
+async function runPublish(
+  repo: string,
+  flags: PublishFlags,
+  catalog: JsonAptCatalog,
+  storage: PublishedStorage,
+  plan: PublishPlan,
+  opts: Pick<AptPublishOptions, 'poolFilesPresent' | 'poolDurable'> = {},
+): Promise<void> {
   const { stateDir } = repoPaths(repo);
   const started = new Date();
   const s = plan.settings;
@@ -164,6 +174,8 @@ async function runPublish(repo: string, flags: PublishFlags, catalog: JsonAptCat
     xzLevel: s.xzLevel,
     // After an add, the cache instance keeps the blocks it compressed in memory: no reading and checking them again.
     xzBlockCache: plan.cache,
+    poolFilesPresent: opts.poolFilesPresent,
+    poolDurable: opts.poolDurable,
     // Progress on a terminal only; piped output stays one line per result.
     onStep: process.stderr.isTTY ? (st) => process.stderr.write(st === 'done' ? '\r\x1b[K' : `\r\x1b[Klxl apt publish: ${st}…`) : undefined,
   });
@@ -237,9 +249,19 @@ export function register(program: Command): void {
       // With --key the publish follows at once: its Packages.xz blocks are compressed while the pool files are stored.
       const plan = o.key ? await planPublish(repo, o) : undefined;
       const xz = plan ? { cache: plan.cache, level: plan.settings.xzLevel } : undefined;
-      const results = await addDebs({ storage, catalog, suite: o.suite, files: debs, link: o.link, xz });
+      // With a publish to follow, the pool's flush overlaps the publish's first steps (it awaits the flush before any
+      // index that lists the new files changes); an add alone waits for it.
+      let poolDurable: Promise<void> | undefined;
+      const results = await addDebs({ storage, catalog, suite: o.suite, files: debs, link: o.link, xz, poolDurability: plan ? (d) => (poolDurable = d) : undefined });
       writeLines(results, ({ record: r, outcome }) => `${outcome} ${r.name} ${r.version} ${r.arch} in ${o.suite}\n`);
-      if (plan) await runPublish(repo, o, catalog, storage, plan);
+      if (!plan) return;
+      try {
+        // Every record's pool file is in place once addDebs returns: the publish does not stat them again.
+        await runPublish(repo, o, catalog, storage, plan, { poolFilesPresent: new Set(results.map((x) => x.record.filename)), poolDurable });
+      } finally {
+        // A publish that failed first: the flush still ends before the catalogue is written and the process exits.
+        await poolDurable?.catch(() => {});
+      }
     });
   });
 

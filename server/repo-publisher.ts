@@ -108,6 +108,10 @@ export class RepoPublisher implements Publisher {
     const xzBlockCache = new FsXzBlockCache(path.join(this.opts.stateDir, repo.name, 'apt', 'xz-blocks'));
     // The suites' changes and the publish, with one catalogue write at the end.
     const r = await catalog.inOneWrite(async () => {
+      // The pool files the adds stored or checked: the publish does not stat them again, and their flushes overlap its
+      // first steps (it awaits them before any index that lists them changes).
+      const poolFilesPresent = new Set<string>();
+      const flushes: Array<Promise<void>> = [];
       for (const suite of SUITES) {
         const want = debs.filter((p) => inSuite(p, suite));
         // Both suites exist even when empty, so a client pointed at stable gets an empty, signed suite, not a 404.
@@ -119,10 +123,16 @@ export class RepoPublisher implements Publisher {
         const add = want.filter((p) => !haveKeys.has(key(p)));
         // Artifacts are content-addressed and never rewritten, so a local pool links them rather than copying.
         const files = await Promise.all(add.map((p) => this.opts.artifacts.localPath(p.sha256)));
-        if (add.length) await addDebs({ storage, catalog, suite, prefix, link: true, files, xz: { cache: xzBlockCache } });
+        if (add.length) {
+          const added = await addDebs({ storage, catalog, suite, prefix, link: true, files, xz: { cache: xzBlockCache }, poolDurability: (d) => flushes.push(d) });
+          for (const { record } of added) poolFilesPresent.add(record.filename);
+        }
         const drop = have.filter((r) => !wantKeys.has(key(r)));
         if (drop.length) await catalog.remove(suite, drop.map((r) => ({ name: r.name, version: r.version, arch: r.arch })));
       }
+      const poolDurable = Promise.all(flushes);
+      // Awaited by the publish; one that fails first must not leave it an unhandled rejection, nor end before it.
+      poolDurable.catch(() => {});
       return publishApt({
         storage,
         catalog,
@@ -134,7 +144,9 @@ export class RepoPublisher implements Publisher {
         name: 'linux-xen-legacy',
         baseUrl: this.baseUrl,
         xzBlockCache,
-      });
+        poolFilesPresent,
+        poolDurable,
+      }).finally(() => poolDurable.catch(() => {}));
     });
     return { suites: r.suites, deleted: r.deleted.length, pending: r.pending };
   }

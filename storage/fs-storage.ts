@@ -18,7 +18,7 @@ import { pipeline } from 'node:stream/promises';
 import { randomBytes } from 'node:crypto';
 import { mapLimit } from '../repo-layout/concurrency.js';
 import { NotFoundError, StorageError } from '../repo-layout/errors.js';
-import { assertKey, type LinkItem, type ObjectInfo, type PublishedStorage, type PutItem, type PutOptions } from './storage.js';
+import { assertKey, type LinkFilesOptions, type LinkFilesResult, type LinkItem, type ObjectInfo, type PublishedStorage, type PutItem, type PutOptions } from './storage.js';
 import { asBuffer } from '../repo-layout/bytes.js';
 import { commandRelay } from '../repo-layout/command-relay.js';
 import { discardWriteStream } from './durable-file.js';
@@ -152,9 +152,14 @@ export class FsStorage implements PublishedStorage {
     }
   }
 
-  async linkFiles(items: LinkItem[] | AsyncIterable<LinkItem>): Promise<{ existing: string[] }> {
+  async linkFiles(items: LinkItem[] | AsyncIterable<LinkItem>, opts: LinkFilesOptions = {}): Promise<LinkFilesResult> {
     const existing: string[] = [];
     const stored: string[] = [];
+    // A failed batch stores nothing: the names it made go again (none is referenced yet; existing ones were never touched).
+    const unstore = async (): Promise<void> => {
+      await Promise.all(stored.map((f) => rm(f, { force: true })));
+    };
+    const failure = (err: unknown): StorageError => new StorageError(`cannot store ${count} file(s) under ${this.root}: ${(err as Error).message}`, { cause: err });
     // Directories to fsync once the names are made: each destination's, and the parent of every directory made now.
     const syncDirs = new Set<string>();
     let count = 0;
@@ -201,17 +206,29 @@ export class FsStorage implements PublishedStorage {
           await settle(it, dest, linkOne(fs, it.file, dest), !bulk);
         }
       }
-      // A link's bytes are the source file's: make them durable too (a copy was fsynced before its name appeared).
-      if (count < BULK_SYNC_MIN || !(await syncFileSystem(this.root))) {
-        await mapLimit(stored, 16, (f) => fsyncByPath(f));
-        await mapLimit([...syncDirs], 16, (d) => fsyncByPath(d));
-      }
     } catch (err) {
-      // A failed batch stores nothing: the names it made go again (none is referenced yet; existing ones were never touched).
-      await Promise.all(stored.map((f) => rm(f, { force: true })));
+      await unstore();
       if (err instanceof SourceFailed) throw err.cause;
-      throw new StorageError(`cannot store ${count} file(s) under ${this.root}: ${(err as Error).message}`, { cause: err });
+      throw failure(err);
     }
+    // A link's bytes are the source file's: make them durable too (a copy was fsynced before its name appeared).
+    const durable = (async (): Promise<void> => {
+      try {
+        if (count < BULK_SYNC_MIN || !(await syncFileSystem(this.root))) {
+          await mapLimit(stored, 16, (f) => fsyncByPath(f));
+          await mapLimit([...syncDirs], 16, (d) => fsyncByPath(d));
+        }
+      } catch (err) {
+        await unstore();
+        throw failure(err);
+      }
+    })();
+    if (opts.deferSync) {
+      // The caller awaits it before the names become reachable; until then a rejection must not end the process.
+      durable.catch(() => {});
+      return { existing: existing.sort(), durable };
+    }
+    await durable;
     return { existing: existing.sort() };
   }
 

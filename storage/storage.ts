@@ -37,6 +37,24 @@ export interface LinkItem {
   file: string;
 }
 
+/** How linkFiles stores (PublishedStorage.linkFiles). */
+export interface LinkFilesOptions {
+  /**
+   * Resolve once every name exists, before the names are durable, and give `durable`, which settles when they are
+   * (a flush of the file system that the caller's next writes can overlap). Nothing may make the names reachable (an
+   * index listing them) before it resolves. If it rejects, the names this call made are gone again.
+   */
+  deferSync?: boolean;
+}
+
+/** What linkFiles did. */
+export interface LinkFilesResult {
+  /** Keys that existed already (left alone, for the caller to compare), sorted. */
+  existing: string[];
+  /** With LinkFilesOptions.deferSync: settles once the names made are durable. */
+  durable?: Promise<void>;
+}
+
 /** A place published files live: a local folder, an S3 bucket. */
 export interface PublishedStorage {
   /** True when put and putMany record PutOptions.mtimeMs as the file's time (the local folder; S3 sets Last-Modified itself). */
@@ -53,7 +71,7 @@ export interface PublishedStorage {
    * Items may come as an async iterable, as the caller reads them: the links are then made on a thread of their own
    * meanwhile. A failure stores nothing; an error thrown by the iterable itself comes out unchanged.
    */
-  linkFiles?(items: LinkItem[] | AsyncIterable<LinkItem>): Promise<{ existing: string[] }>;
+  linkFiles?(items: LinkItem[] | AsyncIterable<LinkItem>, opts?: LinkFilesOptions): Promise<LinkFilesResult>;
   /** Writes `body` at `key` only if nothing is there; resolves false (writing nothing) when it exists. */
   putIfAbsent(key: string, body: Uint8Array | string, opts?: PutOptions): Promise<boolean>;
   /** Opens `key` for reading; rejects with NotFoundError when it is missing. */

@@ -170,19 +170,23 @@ const lxlLib = async (base: string, opts: { record?: boolean } = {}): Promise<Re
     const signer = await OpenPgpSigner.fromArmored(key.secretArmored);
     // The Packages.xz block cache in the state folder, as the server and the CLI keep it.
     const xzBlockCache = new FsXzBlockCache(path.join(repo, 'state', 'apt', 'xz-blocks'));
-    const publish = () => publishApt({ storage, catalog, signer, origin: 'lxl', label: 'lxl', xzLevel, xzBlockCache });
+    // As the server and the CLI do: the pool files the add just stored are not checked again, and their flush overlaps
+    // the publish's first steps.
+    const addAndPublish = async (files: string[]) => {
+      let poolDurable: Promise<void> | undefined;
+      const added = await addDebs({ storage, catalog, suite: 'stable', files, link, xz: { cache: xzBlockCache, level: xzLevel }, poolDurability: (d) => (poolDurable = d) });
+      await publishApt({ storage, catalog, signer, origin: 'lxl', label: 'lxl', xzLevel, xzBlockCache, poolFilesPresent: new Set(added.map((x) => x.record.filename)), poolDurable });
+    };
     // As the server adds: the publish's Packages.xz blocks compress while the pool files are stored, and the
     // catalogue is written once per add + publish.
     const full = await timed(() =>
       catalog.inOneWrite(async () => {
-        await addDebs({ storage, catalog, suite: 'stable', files: all, link, xz: { cache: xzBlockCache, level: xzLevel } });
-        await publish();
+        await addAndPublish(all);
       }),
     );
     const inc = await timed(() =>
       catalog.inOneWrite(async () => {
-        await addDebs({ storage, catalog, suite: 'stable', files: [extra], link, xz: { cache: xzBlockCache, level: xzLevel } });
-        await publish();
+        await addAndPublish([extra]);
       }),
     );
     if (opts.record !== false) record(link ? 'lxl (lib, link)' : 'lxl (lib)', full, inc);

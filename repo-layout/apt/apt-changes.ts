@@ -36,6 +36,13 @@ export interface AddDebsOptions {
    * stake: a block that cannot be made now is made by the publish.
    */
   xz?: { cache: XzBlockCache; level?: number; blocks?: SuiteOptions['xzBlocks'] };
+  /**
+   * Take over the wait for the pool files' durability: addDebs returns once they exist, and hands this the promise
+   * that settles once they are durable (a flush that the publish's first writes overlap). The caller must await it
+   * before anything lists them (publishApt's `poolDurable`); if it rejects, the pool files linked now are gone again.
+   * Without it, addDebs waits itself. Only a linking add to the local folder defers anything.
+   */
+  poolDurability?: (durable: Promise<void>) => void;
 }
 
 /** Throws ConfigError unless `suite` is a plain name usable as `dists/<suite>` (letters, digits, `.`, `_`, `-`). */
@@ -63,7 +70,7 @@ export async function addDebs(opts: AddDebsOptions): Promise<Array<{ record: Apt
   };
   let recs: AptRecord[];
   try {
-    if (link) recs = await linkIntoPool(opts.storage, prefix, opts.files, admit, allRead);
+    if (link) recs = await linkIntoPool(opts.storage, prefix, opts.files, admit, allRead, opts.poolDurability);
     else {
       let kept = 0;
       const read = await mapLimit(opts.files, 16, async (f) => {
@@ -76,6 +83,7 @@ export async function addDebs(opts: AddDebsOptions): Promise<Array<{ record: Apt
       recs.forEach(admit);
       allRead(recs);
       await copyIntoPool(opts.storage, prefix, recs, opts.files, read);
+      opts.poolDurability?.(Promise.resolve());
     }
   } finally {
     await warmed;
@@ -101,7 +109,14 @@ async function warmSuiteXz(catalog: AptCatalog, suite: string, recs: AptRecord[]
  * its own meanwhile; a failed read or a refused .deb stores nothing). Linking refuses a name that exists, so there is
  * no head per file; an existing pool file must have the same bytes.
  */
-async function linkIntoPool(storage: PublishedStorage, prefix: string, files: string[], admit: (r: AptRecord) => void, allRead: (recs: AptRecord[]) => void): Promise<AptRecord[]> {
+async function linkIntoPool(
+  storage: PublishedStorage,
+  prefix: string,
+  files: string[],
+  admit: (r: AptRecord) => void,
+  allRead: (recs: AptRecord[]) => void,
+  poolDurability: AddDebsOptions['poolDurability'],
+): Promise<AptRecord[]> {
   const recs: AptRecord[] = [];
   const byKey = new Map<string, { rec: AptRecord; file: string }>();
   async function* items(): AsyncGenerator<LinkItem> {
@@ -114,11 +129,12 @@ async function linkIntoPool(storage: PublishedStorage, prefix: string, files: st
     }
     allRead(recs);
   }
-  const { existing } = await storage.linkFiles!(items());
+  const { existing, durable } = await storage.linkFiles!(items(), { deferSync: poolDurability !== undefined });
   await mapLimit(existing, 16, async (key) => {
     const x = byKey.get(key)!;
     await checkPoolFile(storage, key, x.file, x.rec);
   });
+  poolDurability?.(durable ?? Promise.resolve());
   return recs;
 }
 

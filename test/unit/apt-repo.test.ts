@@ -367,6 +367,60 @@ test('a publish whose signer fails leaves every file a client reads without by-h
   assert.ok(names.length > parseDeb822(before[3].toString('utf8')).length, 'the later adds are published');
 });
 
+test('a publish refuses a catalogue entry whose new pool file is missing, and names it; poolFilesPresent skips the check for the files it names, and only for those', async () => {
+  const r = await newRepo('pool-missing');
+  const added = await addDebs({ storage: r.storage, catalog: r.catalog, suite: 'stable', files: debs.slice(0, 3) });
+  const [lost, kept] = added.map((x) => x.record.filename);
+  await rm(path.join(r.public, 'apt', lost));
+  const refused = (err: Error & { code?: string }) => err.code === 'E_NOT_FOUND' && err.message.includes(`apt/${lost}`) && /add the \.deb again/.test(err.message);
+  await assert.rejects(r.publish(), refused);
+  await assert.rejects(r.publish({ poolFilesPresent: new Set([kept]) }), refused, 'a file the caller did not name is still checked');
+  assert.deepEqual(await readdir(r.public), ['apt'], 'a refused publish writes nothing (no keys/)');
+  assert.deepEqual(await readdir(path.join(r.public, 'apt')), ['pool'], 'nor dists/');
+  // What addDebs returns is what the caller vouches for: the publish takes its word and does not look.
+  await r.publish({ poolFilesPresent: new Set(added.map((x) => x.record.filename)) });
+  const names = parseDeb822(await readFile(path.join(r.public, 'apt/dists/stable/main/binary-amd64/Packages'), 'utf8')).map((p) => p.get('Filename'));
+  assert.ok(names.includes(lost), 'the named file was not checked');
+});
+
+test('a publish given the add\'s pool flush (poolDurable) writes no file a client reads without by-hash before it settles, and none at all if it fails', async () => {
+  const r = await newRepo('pool-durable');
+  await addDebs({ storage: r.storage, catalog: r.catalog, suite: 'stable', files: debs.slice(0, 3) });
+  await r.publish();
+  const served = ['Release', 'Release.gpg', 'InRelease', 'main/binary-amd64/Packages', 'main/binary-amd64/Packages.gz', 'main/binary-amd64/Packages.xz', 'main/binary-i386/Packages'];
+  const read = () => Promise.all(served.map((f) => readFile(path.join(r.public, 'apt/dists/stable', f))));
+  const before = await read();
+  let handed: Promise<void> | undefined;
+  const added = await addDebs({ storage: r.storage, catalog: r.catalog, suite: 'stable', files: debs.slice(3), link: true, poolDurability: (d) => (handed = d) });
+  assert.ok(handed, 'a linking add hands over its flush');
+  await handed;
+  for (const { record } of added) assert.ok((await stat(path.join(r.public, 'apt', record.filename))).isFile());
+  // A flush that fails: the publish fails, and what a client reads is the old state.
+  const failed = Promise.reject(new Error('the flush failed'));
+  await assert.rejects(r.publish({ poolDurable: failed }), /the flush failed/);
+  (await read()).forEach((b, i) => assert.ok(b.equals(before[i]), `${served[i]} changed although the flush failed`));
+  // A flush still going: by-hash copies may be written, no served index changes until it settles.
+  let settle!: () => void;
+  const pending = new Promise<void>((resolve) => (settle = resolve));
+  let heldAtSign = false;
+  const published = r.publish({
+    poolDurable: pending,
+    onStep: (st) => {
+      if (st !== 'sign') return;
+      setTimeout(() => {
+        void read().then((now) => {
+          heldAtSign = now.every((b, i) => b.equals(before[i]));
+          settle();
+        });
+      }, 50);
+    },
+  });
+  await published;
+  assert.ok(heldAtSign, 'nothing a client reads changed while the flush was going');
+  const names = parseDeb822(await readFile(path.join(r.public, 'apt/dists/stable/main/binary-amd64/Packages'), 'utf8')).map((p) => p.get('Package'));
+  assert.ok(names.length > parseDeb822(before[3].toString('utf8')).length, 'the later adds are published once it settled');
+});
+
 test('retention keeps the N newest versions per package name', async () => {
   const r = await newRepo('retention');
   await addDebs({ storage: r.storage, catalog: r.catalog, suite: 'stable', files: debs });

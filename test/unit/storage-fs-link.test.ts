@@ -102,30 +102,39 @@ test('a failing linkFiles batch leaves no name it made', async () => {
   await assert.rejects(stat(path.join(root, 'pub', 'pool/o/ok/ok.deb')), /ENOENT/, 'the link made before the failure is gone');
 });
 
-test('a big linkFiles batch makes its links durable with one syncfs after the last link, not a fsync per file (strace)', { skip: missingTools('strace', 'sync') }, async () => {
-  const { BULK_SYNC_MIN } = await import('../../storage/fs-storage.js');
-  const root = await tempDir();
-  const files = await Promise.all(Array.from({ length: BULK_SYNC_MIN + 5 }, (_, i) => src(root, `f${i}.deb`, `file ${i}`)));
-  const items = files.map((file, i) => ({ key: `pool/p${i % 7}/f${i}.deb`, file }));
-  const script = path.join(root, 'link.mts');
-  await writeFile(
-    script,
-    `import { FsStorage } from ${JSON.stringify(pathToFileURL(path.join(repoRoot, 'storage', 'fs-storage.ts')).href)};\n` +
-      `await new FsStorage({ root: ${JSON.stringify(path.join(root, 'pub'))} }).linkFiles(${JSON.stringify(items)});\n`,
-  );
-  const trace = path.join(root, 'trace.txt');
-  await run('strace', ['-f', '-y', '-o', trace, '-e', 'trace=link,linkat,fsync,fdatasync,syncfs', process.execPath, '--import', 'tsx', script], { cwd: repoRoot });
-  const lines = (await readFile(trace, 'utf8')).split('\n');
-  const pub = path.join(root, 'pub');
-  const ends = (re: RegExp) => lines.flatMap((l, i) => (re.test(l) && !l.includes('<unfinished ...>') ? [i] : []));
-  const links = ends(new RegExp(`link(at)?\\(.*${pub.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}|<\\.\\.\\. link(at)? resumed>`));
-  const syncfs = ends(/syncfs\(|<\.\.\. syncfs resumed>/);
-  assert.equal(links.length, items.length, `one link per file:\n${lines.join('\n')}`);
-  assert.deepEqual(lines.filter((l) => /f(data)?sync\(/.test(l)), [], 'no fsync per file');
-  assert.equal(syncfs.length, 1, `one syncfs:\n${lines.join('\n')}`);
-  assert.ok(syncfs[0] > Math.max(...links), 'the syncfs comes after the last link');
-  for (const it of items) assert.equal((await stat(path.join(pub, it.key))).ino, (await stat(it.file)).ino, it.key);
-});
+for (const deferSync of [false, true]) {
+  test(`a big linkFiles batch makes its links durable with one syncfs after the last link, not a fsync per file (strace)${deferSync ? '; with deferSync it resolves once the names exist, and `durable` is that syncfs' : ''}`, { skip: missingTools('strace', 'sync') }, async () => {
+    const { BULK_SYNC_MIN } = await import('../../storage/fs-storage.js');
+    const root = await tempDir();
+    const files = await Promise.all(Array.from({ length: BULK_SYNC_MIN + 5 }, (_, i) => src(root, `f${i}.deb`, `file ${i}`)));
+    const items = files.map((file, i) => ({ key: `pool/p${i % 7}/f${i}.deb`, file }));
+    const script = path.join(root, 'link.mts');
+    const pubDir = JSON.stringify(path.join(root, 'pub'));
+    await writeFile(
+      script,
+      `import { FsStorage } from ${JSON.stringify(pathToFileURL(path.join(repoRoot, 'storage', 'fs-storage.ts')).href)};\n` +
+        (deferSync
+          ? `import { existsSync } from 'node:fs';\n` +
+            `const r = await new FsStorage({ root: ${pubDir} }).linkFiles(${JSON.stringify(items)}, { deferSync: true });\n` +
+            `if (!(r.durable instanceof Promise)) throw new Error('no durable promise');\n` +
+            `for (const it of ${JSON.stringify(items)}) if (!existsSync(${pubDir} + '/' + it.key)) throw new Error('missing ' + it.key);\n` +
+            `await r.durable;\n`
+          : `const r = await new FsStorage({ root: ${pubDir} }).linkFiles(${JSON.stringify(items)});\n` + `if ('durable' in r) throw new Error('durable without deferSync');\n`),
+    );
+    const trace = path.join(root, 'trace.txt');
+    await run('strace', ['-f', '-y', '-o', trace, '-e', 'trace=link,linkat,fsync,fdatasync,syncfs', process.execPath, '--import', 'tsx', script], { cwd: repoRoot });
+    const lines = (await readFile(trace, 'utf8')).split('\n');
+    const pub = path.join(root, 'pub');
+    const ends = (re: RegExp) => lines.flatMap((l, i) => (re.test(l) && !l.includes('<unfinished ...>') ? [i] : []));
+    const links = ends(new RegExp(`link(at)?\\(.*${pub.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}|<\\.\\.\\. link(at)? resumed>`));
+    const syncfs = ends(/syncfs\(|<\.\.\. syncfs resumed>/);
+    assert.equal(links.length, items.length, `one link per file:\n${lines.join('\n')}`);
+    assert.deepEqual(lines.filter((l) => /f(data)?sync\(/.test(l)), [], 'no fsync per file');
+    assert.equal(syncfs.length, 1, `one syncfs:\n${lines.join('\n')}`);
+    assert.ok(syncfs[0] > Math.max(...links), 'the syncfs comes after the last link');
+    for (const it of items) assert.equal((await stat(path.join(pub, it.key))).ino, (await stat(it.file)).ino, it.key);
+  });
+}
 
 test('missingKeys names the keys that hold no file (a folder is no file), in the order asked', async () => {
   const root = await tempDir();
