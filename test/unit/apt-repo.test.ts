@@ -111,6 +111,18 @@ async function newRepo(name: string, opts: { batch?: boolean } = {}) {
   return { root, public: path.join(root, 'public'), storage, catalog, publish };
 }
 
+/** The files of a suite a client reads without by-hash. */
+const SERVED = ['Release', 'Release.gpg', 'InRelease', 'main/binary-amd64/Packages', 'main/binary-amd64/Packages.gz', 'main/binary-amd64/Packages.xz', 'main/binary-i386/Packages'];
+
+/** A repo with the first three debs published, a reader of its SERVED files, and what they held then. */
+async function publishedOnce(name: string) {
+  const r = await newRepo(name);
+  await addDebs({ storage: r.storage, catalog: r.catalog, suite: 'stable', files: debs.slice(0, 3) });
+  await r.publish();
+  const read = () => Promise.all(SERVED.map((f) => readFile(path.join(r.public, 'apt/dists/stable', f))));
+  return { r, read, before: await read() };
+}
+
 async function listFiles(dir: string, rel = ''): Promise<string[]> {
   const out: string[] = [];
   for (const e of await readdir(path.join(dir, rel), { withFileTypes: true })) {
@@ -347,12 +359,7 @@ test('addDebs with the publish\'s xz cache prepares Packages.xz and .gz while st
 });
 
 test('a publish whose signer fails leaves every file a client reads without by-hash as it was', async () => {
-  const r = await newRepo('signer-fails');
-  await addDebs({ storage: r.storage, catalog: r.catalog, suite: 'stable', files: debs.slice(0, 3) });
-  await r.publish();
-  const served = ['Release', 'Release.gpg', 'InRelease', 'main/binary-amd64/Packages', 'main/binary-amd64/Packages.gz', 'main/binary-amd64/Packages.xz', 'main/binary-i386/Packages'];
-  const read = () => Promise.all(served.map((f) => readFile(path.join(r.public, 'apt/dists/stable', f))));
-  const before = await read();
+  const { r, read, before } = await publishedOnce('signer-fails');
   await addDebs({ storage: r.storage, catalog: r.catalog, suite: 'stable', files: debs.slice(3) });
   const broken = Object.create(signer) as typeof signer;
   broken.clearsign = async () => {
@@ -360,7 +367,7 @@ test('a publish whose signer fails leaves every file a client reads without by-h
   };
   await assert.rejects(r.publish({ signer: broken }), /the signing service is down/);
   const after = await read();
-  served.forEach((f, i) => assert.ok(after[i].equals(before[i]), `${f} changed although the publish failed`));
+  SERVED.forEach((f, i) => assert.ok(after[i].equals(before[i]), `${f} changed although the publish failed`));
   // The next publish with a working signer lists every package.
   await r.publish();
   const names = parseDeb822(await readFile(path.join(r.public, 'apt/dists/stable/main/binary-amd64/Packages'), 'utf8')).map((p) => p.get('Package'));
@@ -384,12 +391,7 @@ test('a publish refuses a catalogue entry whose new pool file is missing, and na
 });
 
 test('a publish given the add\'s pool flush (poolDurable) writes no file a client reads without by-hash before it settles, and none at all if it fails', async () => {
-  const r = await newRepo('pool-durable');
-  await addDebs({ storage: r.storage, catalog: r.catalog, suite: 'stable', files: debs.slice(0, 3) });
-  await r.publish();
-  const served = ['Release', 'Release.gpg', 'InRelease', 'main/binary-amd64/Packages', 'main/binary-amd64/Packages.gz', 'main/binary-amd64/Packages.xz', 'main/binary-i386/Packages'];
-  const read = () => Promise.all(served.map((f) => readFile(path.join(r.public, 'apt/dists/stable', f))));
-  const before = await read();
+  const { r, read, before } = await publishedOnce('pool-durable');
   let handed: Promise<void> | undefined;
   const added = await addDebs({ storage: r.storage, catalog: r.catalog, suite: 'stable', files: debs.slice(3), link: true, poolDurability: (d) => (handed = d) });
   assert.ok(handed, 'a linking add hands over its flush');
@@ -398,7 +400,7 @@ test('a publish given the add\'s pool flush (poolDurable) writes no file a clien
   // A flush that fails: the publish fails, and what a client reads is the old state.
   const failed = Promise.reject(new Error('the flush failed'));
   await assert.rejects(r.publish({ poolDurable: failed }), /the flush failed/);
-  (await read()).forEach((b, i) => assert.ok(b.equals(before[i]), `${served[i]} changed although the flush failed`));
+  (await read()).forEach((b, i) => assert.ok(b.equals(before[i]), `${SERVED[i]} changed although the flush failed`));
   // A flush still going: by-hash copies may be written, no served index changes until it settles.
   let settle!: () => void;
   const pending = new Promise<void>((resolve) => (settle = resolve));
