@@ -155,14 +155,14 @@ export class FsStorage implements PublishedStorage {
   async linkFiles(items: LinkItem[] | AsyncIterable<LinkItem>, opts: LinkFilesOptions = {}): Promise<LinkFilesResult> {
     const existing: string[] = [];
     const stored: string[] = [];
+    // Directories to fsync once the names are made: each destination's, and the parent of every directory made now.
+    const syncDirs = new Set<string>();
+    let count = 0;
     // A failed batch stores nothing: the names it made go again (none is referenced yet; existing ones were never touched).
     const unstore = async (): Promise<void> => {
       await Promise.all(stored.map((f) => rm(f, { force: true })));
     };
     const failure = (err: unknown): StorageError => new StorageError(`cannot store ${count} file(s) under ${this.root}: ${(err as Error).message}`, { cause: err });
-    // Directories to fsync once the names are made: each destination's, and the parent of every directory made now.
-    const syncDirs = new Set<string>();
-    let count = 0;
     /** Records what became of one item; a file that cannot be linked is copied here. */
     const settle = async (it: LinkItem, dest: string, outcome: LinkOutcome, copySync: boolean): Promise<void> => {
       if (outcome === 'not-file') throw new StorageError(`cannot store ${it.file}: not a regular file`);

@@ -67,7 +67,7 @@ export interface PublishedStorage {
    * Optional (the local folder): stores each local file at its key as a hard link, so no byte is copied; a file that
    * cannot be linked (another file system, or not readable by everyone as published files must be) is copied. A key
    * that already exists is left alone and returned, for the caller to compare. Each store is atomic; all are durable
-   * when it resolves. The caller promises the files are never rewritten in place (the link shares their bytes).
+   * when it resolves (with `deferSync`, when its `durable` does). The caller promises the files are never rewritten in place (the link shares their bytes).
    * Items may come as an async iterable, as the caller reads them: the links are then made on a thread of their own
    * meanwhile. A failure stores nothing; an error thrown by the iterable itself comes out unchanged.
    */
