@@ -131,8 +131,7 @@ export class RepoPublisher implements Publisher {
         if (drop.length) await catalog.remove(suite, drop.map((r) => ({ name: r.name, version: r.version, arch: r.arch })));
       }
       const poolDurable = Promise.all(flushes);
-      // Awaited by the publish; one that fails first must not leave it an unhandled rejection, nor end before it.
-      poolDurable.catch(() => {});
+      // A publish that fails first does not end before the flush does (publishApt handles its rejection meanwhile).
       return publishApt({
         storage,
         catalog,
