@@ -2,6 +2,10 @@
 // aptly, side by side in one run, and print the ratios.
 //   npx tsx bench/apt-index/run.ts [--count 2000] [--runs 3] [--keep]
 // LXL_BENCH_NODE=<node binary> runs the CLI rows on another Node (default: this one).
+// --floor adds two analysis rows, outside the targets: the CLI's full `--link`
+// add into a repo whose pool folders exist already, and one whose Packages.xz
+// blocks are cached as well (both made untimed from that round's `--link`
+// repo), so the run shows what the CLI row costs without the two biggest items.
 // Each of the --runs rounds runs every tool once (fresh repos), so a slow
 // minute on a shared machine hits them all; medians are reported.
 // Times: full = add every deb + export/publish signed indices;
@@ -16,7 +20,7 @@
 
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,6 +46,7 @@ const { FsXzBlockCache } = await lxlModule<typeof XzModule>('repo-layout/apt/pac
 const args = process.argv.slice(2);
 const count = Number(args[args.indexOf('--count') + 1] ?? 2000) || 2000;
 const keep = args.includes('--keep');
+const floor = args.includes('--floor');
 const runs = Math.max(1, Number(args[args.indexOf('--runs') + 1] ?? 3) || 3);
 const here = path.dirname(fileURLToPath(import.meta.url));
 // The Node that runs the CLI rows (LXL_BENCH_NODE=/path/to/node, e.g. a Node 22 from `npx -y node@22 -p process.execPath`).
@@ -149,6 +154,8 @@ const lxlCli: Tool = async (base, round) => {
     const repo = path.join(base, link ? 'lxl-cli-link' : 'lxl-cli');
     const flags = link ? ['--link'] : [];
     const full = sh(lxlBin, ['apt', 'add', repo, ...all, '--key', keyFile, ...flags], { env: cliEnv });
+    // Before the incremental add: the floor rows start from the state this full add left.
+    if (link && floor) await floorRows(base, repo);
     const inc = sh(lxlBin, ['apt', 'add', repo, extra, '--key', keyFile, ...flags], { env: cliEnv });
     record(link ? 'lxl (CLI --link)' : 'lxl (CLI)', full, inc);
     if (link && round === last) {
@@ -156,6 +163,21 @@ const lxlCli: Tool = async (base, round) => {
       console.log(`  lxl CLI ran: ${cliMode()} (checked again after the runs)`);
       console.log(`  lxl CLI process start alone (lxl apt --help: what the apt rows load): ${start.wall.toFixed(2)} s wall, ${start.cpu.toFixed(2)} s CPU`);
     }
+  }
+};
+/** --floor: what a full CLI `--link` add costs with its pool folders made beforehand, and its Packages.xz blocks cached too. */
+const floorRuns: Record<string, Sample[]> = {};
+const floorRows = async (base: string, made: string): Promise<void> => {
+  const dirs = spawnSync('find', ['apt/pool', '-type', 'd'], { cwd: path.join(made, 'public') }).stdout.toString().trim().split('\n');
+  for (const [label, xz] of [
+    ['pool folders made', false],
+    ['folders made + xz blocks cached', true],
+  ] as const) {
+    const repo = path.join(base, `lxl-cli-floor${xz ? '-xz' : ''}`);
+    // Made untimed, before the add; the add finds an empty repo otherwise (no catalogue, nothing published).
+    for (const d of dirs) await mkdir(path.join(repo, 'public', d), { recursive: true });
+    if (xz) await cp(path.join(made, 'state', 'apt', 'xz-blocks'), path.join(repo, 'state', 'apt', 'xz-blocks'), { recursive: true });
+    (floorRuns[label] ??= []).push(sh(lxlBin, ['apt', 'add', repo, ...all, '--key', keyFile, '--link'], { env: cliEnv }));
   }
 };
 // lxl in process: the same work without process start, copying the debs, and linking them (the server's path:
@@ -265,6 +287,11 @@ if (others.length > 0) {
   const wall = Math.min(...others.map((x) => x.wall));
   const cpu = Math.min(...others.map((x) => x.cpu));
   console.log(`\nfull publish / fastest other (target <= 0.5): ${ratios('full', wall, cpu)}`);
+}
+if (floor && others.length > 0) {
+  const wall = Math.min(...others.map((x) => x.wall));
+  console.log(`\nfloor (analysis, not a target): CLI --link full ${f(results['lxl (CLI --link)'].full)}, ${(results['lxl (CLI --link)'].full!.wall / wall).toFixed(2)} of the fastest other`);
+  for (const [label, xs] of Object.entries(floorRuns)) console.log(`  with ${label}: ${f(median(xs))} [${spread(xs)}], ${(median(xs).wall / wall).toFixed(2)} of the fastest other`);
 }
 if (results.reprepro?.inc) console.log(`incremental add / reprepro (target <= 1.0): ${ratios('inc', results.reprepro.inc.wall, results.reprepro.inc.cpu)}`);
 if (!keep) await rm(work, { recursive: true, force: true });
