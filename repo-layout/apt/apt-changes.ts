@@ -11,6 +11,7 @@ import { readDeb, readDebRecord } from './apt-ingest.js';
 import { warmPackagesXz, type SuiteOptions } from './apt-index.js';
 import type { XzBlockCache } from './packages-xz.js';
 import { mapAhead, mapLimit } from '../concurrency.js';
+import { linkedNow, takeBack } from '../take-back.js';
 
 /** Bytes of small .debs kept in memory between reading and storing them (bigger batches re-read the rest). */
 const KEEP_BYTES_LIMIT = 256 * 1024 * 1024;
@@ -130,10 +131,17 @@ async function linkIntoPool(
     allRead(recs);
   }
   const { existing, durable } = await storage.linkFiles!(items(), { deferSync: poolDurability !== undefined });
-  await mapLimit(existing, 16, async (key) => {
-    const x = byKey.get(key)!;
-    await checkPoolFile(storage, key, x.file, x.rec);
-  });
+  try {
+    await mapLimit(existing, 16, async (key) => {
+      const x = byKey.get(key)!;
+      await checkPoolFile(storage, key, x.file, x.rec);
+    });
+  } catch (err) {
+    // A pool name that holds other bytes refuses the whole add: the names it linked go again (nothing lists them yet).
+    await durable?.catch(() => {});
+    await takeBack(storage, linkedNow(recs.map((r) => `${prefix}/${r.filename}`), existing));
+    throw err;
+  }
   poolDurability?.(durable ?? Promise.resolve());
   return recs;
 }
@@ -144,13 +152,23 @@ async function copyIntoPool(storage: PublishedStorage, prefix: string, recs: Apt
   // One batch check for which pool files exist (a local folder stats them without a thread-pool trip each).
   const absent = storage.missingKeys ? new Set(await storage.missingKeys(keys)) : undefined;
   const batch = new Map<string, PutItem>();
-  await mapLimit(recs, 16, async (r, i) => {
-    const key = keys[i];
-    if (batch.has(key) || (!absent?.has(key) && (await checkPoolFile(storage, key, files[i], r)))) return;
-    const bytes = read[i].bytes;
-    if (bytes && storage.putMany) batch.set(key, { key, body: bytes, opts: POOL_PUT });
-    else await storage.put(key, bytes ?? createReadStream(files[i]), POOL_PUT);
-  });
+  // Big files are stored as they come; a pool name found holding other bytes later in the batch removes them again.
+  const stored = new Set<string>();
+  try {
+    await mapLimit(recs, 16, async (r, i) => {
+      const key = keys[i];
+      if (batch.has(key) || stored.has(key) || (!absent?.has(key) && (await checkPoolFile(storage, key, files[i], r)))) return;
+      const bytes = read[i].bytes;
+      if (bytes && storage.putMany) batch.set(key, { key, body: bytes, opts: POOL_PUT });
+      else {
+        stored.add(key);
+        await storage.put(key, bytes ?? createReadStream(files[i]), POOL_PUT);
+      }
+    });
+  } catch (err) {
+    await takeBack(storage, stored);
+    throw err;
+  }
   if (batch.size > 0) await storage.putMany!([...batch.values()]);
 }
 

@@ -34,6 +34,7 @@ import { isWholeRecord, yumPackageFrom, type YumEntry, type YumPackage } from '.
 import { REPODATA_TYPES, repodataXmlParts, type ChecksumType, type ElementBytes } from './yum-xml.js';
 import { readServedRepodata, REPODATA_ENCODER, repodataElements, type RepodataElements, type RepodataRecord, type ServedRepodata } from './repodata-reuse.js';
 import { mapLimit } from '../concurrency.js';
+import { linkedNow, takeBack } from '../take-back.js';
 import { freshMtime } from '../../storage/fresh-mtime.js';
 
 /** Where a YUM repo lives and how its catalogue is kept. */
@@ -198,7 +199,13 @@ interface RpmToStore {
 async function linkRpms(storage: PublishedStorage, prefix: string, rpms: RpmToStore[]): Promise<void> {
   const byKey = new Map(rpms.map((x) => [`${prefix}/${x.href}`, x]));
   const { existing } = await storage.linkFiles!([...byKey].map(([key, x]) => ({ key, file: x.file })));
-  await mapLimit(existing, ADD_CONCURRENCY, (key) => checkStored(storage, key, byKey.get(key)!));
+  try {
+    await mapLimit(existing, ADD_CONCURRENCY, (key) => checkStored(storage, key, byKey.get(key)!));
+  } catch (err) {
+    // A name that holds other bytes refuses the whole add: the names it linked go again (nothing lists them yet).
+    await takeBack(storage, linkedNow([...byKey.keys()], existing));
+    throw err;
+  }
 }
 
 /** Copies the rpms into Packages/: small new ones in one batch (shared fsync waits), up to BATCH_BYTES in memory; big ones stream. */
@@ -207,17 +214,25 @@ async function copyRpms(storage: PublishedStorage, prefix: string, rpms: RpmToSt
   let batchBytes = 0;
   // One batch check for which files exist (a local folder stats them without a thread-pool trip each).
   const absent = storage.missingKeys ? new Set(await storage.missingKeys(rpms.map((x) => `${prefix}/${x.href}`))) : undefined;
-  await mapLimit(rpms, ADD_CONCURRENCY, async (x) => {
-    const key = `${prefix}/${x.href}`;
-    if (!absent?.has(key) && (await storage.head(key))) await checkStored(storage, key, x);
-    else if (storage.putMany && x.pkg.packageSize <= 8 << 20 && batchBytes + x.pkg.packageSize <= BATCH_BYTES) {
-      batchBytes += x.pkg.packageSize;
-      batch.push({ key, body: readFileSync(x.file), opts: RPM_PUT });
-    } else {
-      const body = x.pkg.packageSize <= 8 << 20 ? await readFile(x.file) : createReadStream(x.file);
-      await storage.put(key, body, RPM_PUT);
-    }
-  });
+  // Those not batched are stored as they come; a name found holding other bytes later removes them again.
+  const stored: string[] = [];
+  try {
+    await mapLimit(rpms, ADD_CONCURRENCY, async (x) => {
+      const key = `${prefix}/${x.href}`;
+      if (!absent?.has(key) && (await storage.head(key))) await checkStored(storage, key, x);
+      else if (storage.putMany && x.pkg.packageSize <= 8 << 20 && batchBytes + x.pkg.packageSize <= BATCH_BYTES) {
+        batchBytes += x.pkg.packageSize;
+        batch.push({ key, body: readFileSync(x.file), opts: RPM_PUT });
+      } else {
+        stored.push(key);
+        const body = x.pkg.packageSize <= 8 << 20 ? await readFile(x.file) : createReadStream(x.file);
+        await storage.put(key, body, RPM_PUT);
+      }
+    });
+  } catch (err) {
+    await takeBack(storage, stored);
+    throw err;
+  }
   if (batch.length > 0) await storage.putMany!(batch);
 }
 

@@ -22,6 +22,7 @@ import { inspectDeb } from '../../repo-layout/deb/deb-reader.js';
 import { makeDeb, REPO_FIXTURES } from '../support/apt-debs.js';
 import { missingTools, run } from '../support/exec.js';
 import { testKey } from '../support/test-key.js';
+import { oneAtATime } from '../support/one-at-a-time.js';
 import { tempDir } from '../support/tmp.js';
 
 const DATE = new Date('2026-01-02T03:04:05Z');
@@ -297,6 +298,28 @@ test('with link, pool files are hard links of the given .debs and the indices eq
   });
   assert.equal(await readFile(victim, 'utf8'), 'other bytes', 'the refused copying add left the pool file alone');
   assert.deepEqual(await fresh.catalog.suites(), [], 'and recorded nothing');
+});
+
+test('an add refused because a pool name holds other bytes takes back the pool files it stored (linking, and copying one at a time)', async () => {
+  const last = await readDebRecord(debs.at(-1)!);
+  for (const mode of ['link', 'copy'] as const) {
+    const root = path.join(work, `refused-add-${mode}`);
+    // Without putMany the copying add stores each file as it goes, before the clash is found.
+    const { storage, puts } = oneAtATime(new FsStorage({ root: path.join(root, 'public') }));
+    const catalog = new JsonAptCatalog({ stateDir: path.join(root, 'state') });
+    const victim = path.join(root, 'public', 'apt', last.filename);
+    await mkdir(path.dirname(victim), { recursive: true });
+    await writeFile(victim, 'other bytes');
+    await assert.rejects(addDebs({ storage, catalog, suite: 'stable', files: debs, link: mode === 'link' }), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'E_CONFLICT', mode);
+      assert.match(err.message, new RegExp(`${last.filename.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is already published with other bytes`), mode);
+      return true;
+    });
+    if (mode === 'copy') assert.equal(puts(), debs.length - 1, 'the other .debs were stored before the clash was found');
+    assert.deepEqual(await listFiles(path.join(root, 'public')), [`apt/${last.filename}`], `${mode}: only the file that was there before is left`);
+    assert.equal(await readFile(victim, 'utf8'), 'other bytes', mode);
+    assert.deepEqual(await catalog.suites(), [], `${mode}: nothing recorded`);
+  }
 });
 
 test('addDebs with the publish\'s xz cache prepares Packages.xz and .gz while storing, so the publish compresses nothing and writes the same bytes; a stale or failed preparation is not used', async () => {

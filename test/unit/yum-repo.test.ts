@@ -11,6 +11,7 @@ import { JsonYumCatalogue, type YumCatalogue } from '../../repo-layout/yum/yum-c
 import { addRpms, publishYum, removePackages, updateYum, type YumRepoContext } from '../../repo-layout/yum/yum-repo.js';
 import { FsStorage } from '../../storage/fs-storage.js';
 import { missingTools, run } from '../support/exec.js';
+import { oneAtATime } from '../support/one-at-a-time.js';
 import { tempDir } from '../support/tmp.js';
 import { testKey } from '../support/test-key.js';
 import { fixtureSpec, packRpm, smallRpm } from '../e2e/rpm-fixture.js';
@@ -103,6 +104,36 @@ test('with link, Packages/ files are hard links of the given rpms and the metada
     assert.equal(await readFile(path.join(linkedDir, 'public/yum/stable/repodata/repomd.xml'), 'utf8'), repomd);
   }
 });
+
+test('an add refused because a Packages/ name holds other bytes takes back the files it stored (linking, and copying one at a time)', { skip }, async () => {
+  const dir = await tempDir();
+  const rpms = await Promise.all([0, 1, 2, 3].map((i) => smallRpm(path.join(dir, 'rpms'), `taken-back-${i}`)));
+  const scratch = await ctxFor(path.join(dir, 'scratch'));
+  const clash = (await addRpms(scratch, [rpms[3]]))[0].href;
+  for (const mode of ['link', 'copy'] as const) {
+    const root = path.join(dir, mode);
+    const ctx = await ctxFor(root);
+    // Without putMany the copying add stores each rpm as it goes, before the clash is found.
+    const { storage, puts } = oneAtATime(ctx.storage as FsStorage);
+    ctx.storage = storage;
+    const victim = path.join(root, 'public/yum/stable', clash);
+    await mkdir(path.dirname(victim), { recursive: true });
+    await writeFile(victim, 'other bytes');
+    await assert.rejects(addRpms(ctx, rpms, { link: mode === 'link' }), (err: Error) => err instanceof ConflictError && err.message.includes(`${clash} exists with other bytes`));
+    if (mode === 'copy') assert.equal(puts(), rpms.length - 1, 'the other rpms were stored before the clash was found');
+    assert.deepEqual(await filesUnder(path.join(root, 'public')), [`yum/stable/${clash}`], `${mode}: only the file that was there before is left`);
+    assert.equal(await readFile(victim, 'utf8'), 'other bytes', mode);
+    assert.deepEqual((await ctx.catalogue.read()).packages, [], `${mode}: nothing recorded`);
+  }
+});
+
+/** Every file under `dir`, relative, sorted. */
+async function filesUnder(dir: string): Promise<string[]> {
+  return (await readdir(dir, { recursive: true, withFileTypes: true }))
+    .filter((e) => e.isFile())
+    .map((e) => path.relative(dir, path.join(e.parentPath ?? e.path, e.name)))
+    .sort();
+}
 
 test('a linking add of many rpms stores nothing when one midway is bad (the error names it) or refused, then takes the batch whole', { skip }, async () => {
   const dir = await tempDir();
