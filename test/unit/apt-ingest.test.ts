@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { readDeb } from '../../repo-layout/apt/apt-ingest.js';
+import { headerSum, readDeb } from '../../repo-layout/apt/apt-ingest.js';
 import { inspectDeb } from '../../repo-layout/deb/deb-reader.js';
 import { AR_HEADER_SIZE, AR_MAGIC, arPadding, decodeArHeader, encodeArHeader } from '../../repo-layout/ar.js';
 import { compressBuffer, decompressBuffer } from '../../repo-layout/compress.js';
@@ -238,4 +238,20 @@ test('seeded mutations of small and big .debs: every refusal, by the add\'s read
     }
   }
   assert.ok(counts.refused > 160, `most mutants are refused (${JSON.stringify(counts)})`);
+});
+
+test('headerSum is the POSIX tar checksum (checksum field as spaces) of any 512 bytes, at any alignment, and 0 only for zeros', () => {
+  const naive = (h: Uint8Array): number => h.reduce((sum, b, i) => sum + (i >= 148 && i < 156 ? 32 : b), 0);
+  const backing = randomBytes(512 * 9 + 3);
+  for (let off = 0; off < 8; off++) {
+    const h = backing.subarray(off * 513 + (off % 4), off * 513 + (off % 4) + 512);
+    assert.equal(headerSum(h), naive(h), `offset ${h.byteOffset}`);
+  }
+  assert.equal(headerSum(Buffer.alloc(512, 0xff)), naive(Buffer.alloc(512, 0xff)), 'every byte at its largest');
+  assert.equal(headerSum(Buffer.alloc(512)), 0);
+  const one = Buffer.alloc(512);
+  one[150] = 7;
+  assert.equal(headerSum(one), 256, 'a block whose only byte is in the checksum field is not zeros');
+  const good = ustarHeader('./control', 10);
+  assert.equal(headerSum(good), parseInt(good.toString('latin1', 148, 156), 8), 'a header tar wrote');
 });

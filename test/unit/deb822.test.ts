@@ -3,8 +3,9 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatParagraph, Paragraph, parseControlParagraph, parseDeb822, parseSingleParagraph } from '../../repo-layout/deb822.js';
+import { formatParagraph, Paragraph, parseControlParagraph, parseCleanDeb822, parseDeb822, parseDeb822ByLine, parseSingleParagraph } from '../../repo-layout/deb822.js';
 import { FormatError } from '../../repo-layout/errors.js';
+import { seededRandom } from '../support/crash-trials.js';
 
 test('fields keep their order, their names\' case and every continuation line; paragraphs split at blank or blank-looking lines', () => {
   const text =
@@ -68,3 +69,44 @@ test('a control file with a line of only spaces or tabs is refused, naming the l
   assert.throws(() => parseControlParagraph(`${head}\nPackage: q\n`, 'c'), /expected one paragraph, found 2/);
 });
 
+
+/** What a parse gave: each paragraph's fields, or the error's message. */
+function outcome(parse: () => Paragraph[]): string {
+  try {
+    return JSON.stringify(parse().map((p) => p.entries()));
+  } catch (err) {
+    assert.ok(err instanceof FormatError, String(err));
+    return `error: ${err.message}`;
+  }
+}
+
+test('the clean-text fast path parses exactly as the line-at-a-time parser, on 20,000 generated texts', () => {
+  // Pieces that sit on every edge of "clean": blanks and other whitespace at a value's ends, CR, line and paragraph
+  // separators in a first line and in continuations, names that may not start a field, duplicates, missing newlines.
+  const names = ['Package', 'package', 'Version', 'Description', 'X-A', 'SHA256', '-X', '#c', 'A B', 'Ä', 'a'];
+  const values = ['', ' ', 'v', ' v', 'v ', ' v\t', 'caf\u00e9', '\u00e9x', 'x\u00a0', 'a\rb', 'a\u2028b', 'x\r', '1.0+1~lxl1', ' \t '];
+  const conts = [' more', '  two  ', '\t.', ' ', ' \t', ' .', ' x\r', ' caf\u00e9', ' a\u2029b', '\t\u00a0'];
+  const rnd = seededRandom(822);
+  const pick = <T>(xs: T[]): T => xs[Math.floor(rnd() * xs.length)];
+  let clean = 0;
+  for (let n = 0; n < 20_000; n++) {
+    let text = rnd() < 0.05 ? pick(['\n', ' \n', '']) : '';
+    const paragraphs = 1 + Math.floor(rnd() * 3);
+    for (let p = 0; p < paragraphs; p++) {
+      if (p > 0) text += pick(['\n', '\n\n', ' \n', '\t\n\n']);
+      const fields = Math.floor(rnd() * 5);
+      for (let f = 0; f < fields; f++) {
+        text += `${pick(names)}:${pick(values)}\n`;
+        while (rnd() < 0.3) text += `${pick(conts)}\n`;
+      }
+    }
+    if (rnd() < 0.1) text = text.slice(0, -1);
+    const byLine = outcome(() => parseDeb822ByLine(text));
+    assert.equal(outcome(() => parseDeb822(text)), byLine, JSON.stringify(text));
+    const fast = parseCleanDeb822(text);
+    if (fast === undefined) continue;
+    assert.equal(outcome(() => fast), byLine, `the fast path's own result: ${JSON.stringify(text)}`);
+    clean++;
+  }
+  assert.ok(clean > 1_000, `the fast path took enough of the texts (${clean})`);
+});
