@@ -55,8 +55,8 @@ export async function warmUp(groups: CommandGroups): Promise<void> {
     await run('yum', 'remove', repo, 'lxl-warm-1', '--key', key);
     await run('yum', 'publish', repo, '--key', key);
   } finally {
-    // The relay's sh is a child process: none may be running when the heap is saved.
-    commandRelay.stop();
+    // The relay's sh is a child process: none may be alive when the heap is saved (its handle would fail the build).
+    await commandRelay.stop();
     process.stdout.write = out;
     process.stderr.write = err;
     process.exitCode = undefined;

@@ -77,7 +77,7 @@ export class CommandRelay {
   private nextId = 0;
   private readonly pending = new Map<number, Pending>();
   private buffered = '';
-  private readonly onExit = (): void => this.stop();
+  private readonly onExit = (): void => void this.stop();
 
   /** The running sh's pid (undefined before the first start and after it ended). */
   get pid(): number | undefined {
@@ -147,12 +147,22 @@ export class CommandRelay {
     }
   }
 
-  /** Ends the `sh` and removes its folder; commands still running are rejected (and left to finish). The next run() starts a new one. */
-  stop(): void {
+  /**
+   * Ends the `sh` and removes its folder; commands still running are rejected (and left to finish). The next run()
+   * starts a new one. Resolves once the `sh` has exited: until then its handle is alive, and the start-up snapshot's
+   * warm-up, which saves the heap once the event loop is empty, waits for it (an idle `sh` does not hold the loop).
+   */
+  stop(): Promise<void> {
     const child = this.child;
-    if (!child) return;
+    if (!child) return Promise.resolve();
+    const exited = new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) resolve();
+      else child.once('exit', () => resolve());
+    });
     this.fail(child, new ToolError('the sh running external commands was stopped'));
+    child.ref();
     child.kill('SIGKILL');
+    return exited;
   }
 
   private answer(chunk: string): void {

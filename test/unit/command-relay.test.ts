@@ -202,3 +202,20 @@ test('sweepRelayDirs removes the folders that dead processes left a while ago, a
     else process.env.TMPDIR = tmp0;
   }
 });
+
+test('stop() resolves once the sh has exited and been reaped, idle or not (the start-up snapshot is saved only then)', async () => {
+  for (const busy of [false, true]) {
+    const relay = new CommandRelay();
+    await relay.run(['true']);
+    const pid = relay.pid!;
+    assert.ok(pid > 0);
+    const running = busy ? relay.run(['sleep', '5']).catch((err: Error) => err) : undefined;
+    // Long enough for the command to be sent (its input is written first).
+    if (busy) await new Promise((resolve) => setTimeout(resolve, 200));
+    await relay.stop();
+    // A killed child not yet reaped is a zombie, which kill(pid, 0) still finds.
+    assert.throws(() => process.kill(pid, 0), (err: NodeJS.ErrnoException) => err.code === 'ESRCH', `busy ${busy}: the sh is gone`);
+    if (running) assert.match(String(await running), /was stopped/);
+    await relay.stop();
+  }
+});
