@@ -56,7 +56,7 @@ async function markedBlob(snapshotDir: string, label: string): Promise<string> {
   await writeFile(path.join(dir, 'lxl.cjs'), text);
   // The packages the bundle requires at run time resolve next to the blob: from the build's node_modules.
   await symlink(path.resolve(snapshotDir, '../../node_modules'), path.join(dir, 'node_modules'));
-  // stdout piped, not a file: Node 20's snapshot builder aborts when its stdout is a file.
+  // stdout piped: Node 20's snapshot builder aborts when its stdout is /dev/null (as bin/build.mjs, which pipes it, never sees).
   const r = spawnSync(process.execPath, ['--snapshot-blob', 'lxl.blob', '--build-snapshot', 'lxl.cjs'], { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   if (r.status !== 0) throw new Error(`building the marked blob of ${snapshotDir} failed (${r.status ?? r.signal}): ${r.stderr.split('\n').filter((l) => !/not yet fully verified|may still work|request support|trace-warnings/.test(l)).join('\n').slice(0, 2000)}`);
   return path.join(dir, 'lxl.blob');
