@@ -2,15 +2,14 @@
 // digests. Only the ar header and the control.tar member are parsed (never
 // data.tar), so adding a 60 MB kernel package costs one hashing pass.
 
-import { closeSync, openSync, readSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { AR_HEADER_SIZE, decodeArHeader } from '../ar.js';
 import { decompressBuffer } from '../compress.js';
 import { parseControlParagraph } from '../deb822.js';
 import { MAX_CONTROL_TAR_BYTES } from '../deb/deb-control.js';
 import { hashBytes, hashFile, type Digests } from '../digests.js';
-import { FormatError, inputError } from '../errors.js';
-import { readIfSmall } from '../small-file.js';
+import { FormatError } from '../errors.js';
+import { readFullyAt, readIfSmall, withOpenFile } from '../small-file.js';
 import type { AptRecord } from './apt-catalog.js';
 import { parseDebianVersion } from './debian-version.js';
 import { poolPath, sourceName } from './apt-pool.js';
@@ -38,7 +37,7 @@ export async function readDeb(file: string, opts: { component?: string } = {}): 
     member = controlMember(file, bytes.length, (o, l) => bytes.subarray(o, o + l));
   } else {
     digests = await hashFile(file, ALGOS);
-    member = withFd(file, (fd) => controlMember(file, small.size, (o, l) => readAt(file, fd, o, l)));
+    member = withOpenFile(file, (fd) => controlMember(file, small.size, (o, l) => readAt(file, fd, o, l)));
   }
   const tarBytes = member.name === 'control.tar.gz' ? gunzipMember(file, member) : await decompressMember(file, member);
   const controlText = plainControl(file, tarBytes) ?? (await extractControlGeneric(file, tarBytes));
@@ -74,27 +73,10 @@ interface ControlMember {
   raw: Buffer;
 }
 
-/** Runs `fn` with the file open for reading. */
-function withFd<T>(file: string, fn: (fd: number) => T): T {
-  let fd: number;
-  try {
-    fd = openSync(file, 'r');
-  } catch (err) {
-    throw inputError(file, err);
-  }
-  try {
-    return fn(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
 /** `len` bytes at `offset` of an open file (inside its size, which the caller checked); a file that shrank meanwhile is truncated. */
 function readAt(file: string, fd: number, offset: number, len: number): Buffer {
   const b = Buffer.alloc(len);
-  let got = 0;
-  for (let n = 1; got < len && n > 0; got += n) n = readSync(fd, b, got, len - got, offset + got);
-  if (got < len) throw new FormatError(`cannot read ${file}: truncated (it shrank while being read)`);
+  if (readFullyAt(fd, b, offset) < len) throw new FormatError(`cannot read ${file}: truncated (it shrank while being read)`);
   return b;
 }
 
