@@ -20,11 +20,11 @@
 
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { cp, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { makeDeb } from '../../test/support/apt-debs.js';
+import { makeBenchDebs } from './bench-debs.js';
 import { findAptly } from '../../test/support/aptly.js';
 import { generateKey } from '../../repo-layout/signing/keys.js';
 import type * as SignerModule from '../../repo-layout/signing/openpgp-signer.js';
@@ -93,21 +93,11 @@ function have(cmd: string): boolean {
 }
 
 const work = await mkdtemp(path.join(os.tmpdir(), 'lxl-bench-apt-'));
-const debDir = path.join(work, 'debs');
-await mkdir(debDir);
-const arches = ['x86_64', 'i386', 'all'] as const;
 console.log(`generating ${count} + 1 debs with lxl's deb writer in ${work} ...`);
+let all: string[] = [];
 let t = await timed(async () => {
-  for (let i = 0; i < count + 1; i += 50) {
-    await Promise.all(
-      Array.from({ length: Math.min(50, count + 1 - i) }, (_, j) => {
-        const n = i + j;
-        return makeDeb(debDir, { name: `bench-pkg-${String(n).padStart(5, '0')}`, version: `1.${n % 7}-${(n % 3) + 1}`, arch: arches[n % 3] });
-      }),
-    );
-  }
+  all = await makeBenchDebs(path.join(work, 'debs'), count + 1);
 });
-const all = (await readdir(debDir)).filter((f) => f.endsWith('.deb')).sort().map((f) => path.join(debDir, f));
 const extra = all.pop() as string;
 console.log(`  ${all.length} debs in ${t.wall.toFixed(2)} s`);
 

@@ -16,12 +16,12 @@
 
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateKey } from '../../repo-layout/signing/keys.js';
-import { makeDeb } from '../../test/support/apt-debs.js';
+import { makeBenchDebs } from './bench-debs.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: string): string => {
@@ -63,13 +63,7 @@ async function markedBlob(snapshotDir: string, label: string): Promise<string> {
 }
 
 console.log(`timeline: ${count} debs, ${pairs} run(s) per build, in ${work}`);
-const debDir = path.join(work, 'debs');
-await mkdir(debDir);
-const arches = ['x86_64', 'i386', 'all'] as const;
-for (let i = 0; i < count; i += 50) {
-  await Promise.all(Array.from({ length: Math.min(50, count - i) }, (_, j) => makeDeb(debDir, { name: `bench-pkg-${String(i + j).padStart(5, '0')}`, version: `1.${(i + j) % 7}-${((i + j) % 3) + 1}`, arch: arches[(i + j) % 3] })));
-}
-const debs = (await readdir(debDir)).filter((f) => f.endsWith('.deb')).sort().map((f) => path.join(debDir, f));
+const debs = await makeBenchDebs(path.join(work, 'debs'), count);
 const keyFile = path.join(work, 'key.asc');
 await writeFile(keyFile, (await generateKey({ name: 'lxl timeline', email: 'timeline@lxl.test', algorithm: 'rsa4096' })).secretArmored, { mode: 0o600 });
 const blobs = await Promise.all(builds.map((b, i) => markedBlob(b, 'AB'[i])));
