@@ -119,16 +119,15 @@ function compare() {
     import { generateKey } from './repo-layout/signing/keys.ts';
     import { findAptly } from './test/support/aptly.ts';
     const debs = await makeBenchDebs(${JSON.stringify(path.join(work, 'debs'))}, ${count});
-    writeFileSync(${JSON.stringify(keyFile)}, (await generateKey({ name: 'lxl bare', email: 'bare@lxl.test', algorithm: 'rsa4096' })).secretArmored, { mode: 0o600 });
-    console.log(JSON.stringify({ debs, aptly: (await findAptly()) ?? null }));`);
+    const key = await generateKey({ name: 'lxl bare', email: 'bare@lxl.test', algorithm: 'rsa4096' });
+    writeFileSync(${JSON.stringify(keyFile)}, key.secretArmored, { mode: 0o600 });
+    console.log(JSON.stringify({ debs, fingerprint: key.fingerprint, aptly: (await findAptly()) ?? null }));`);
   const list = path.join(work, 'list');
   fs.writeFileSync(list, made.debs.join('\n'));
-  // aptly as bench/apt-index/run.ts runs it, signing through gpg with a key of its own.
+  // aptly as bench/apt-index/run.ts runs it: one key for both signers, imported into a gpg home of the run's own.
   const gnupg = path.join(work, 'gnupg');
   fs.mkdirSync(gnupg, { mode: 0o700 });
   const genv = { ...process.env, GNUPGHOME: gnupg };
-  spawnSync('gpg', ['--batch', '--passphrase', '', '--quick-gen-key', 'bare <bare@lxl.test>', 'rsa4096', 'sign', 'never'], { env: genv, stdio: 'ignore' });
-  const fpr = /^fpr:+([0-9A-F]+):/m.exec(spawnSync('gpg', ['--with-colons', '--list-secret-keys'], { env: genv, encoding: 'utf8' }).stdout)?.[1];
   const wall = (cmds) => {
     const t = process.hrtime.bigint();
     for (const [bin, a, env] of cmds) {
@@ -137,6 +136,7 @@ function compare() {
     }
     return Number(process.hrtime.bigint() - t) / 1e9;
   };
+  wall([['gpg', ['--batch', '--import', keyFile], genv]]);
   const runs = {
     'bare Node job': (dir) => wall([[process.execPath, [fileURLToPath(import.meta.url), '--job', list, dir]]]),
     'lxl CLI --link': (dir) => wall([[path.join(top, 'bin/lxl'), ['apt', 'add', dir, ...made.debs, '--key', keyFile, '--link']]]),
@@ -147,7 +147,7 @@ function compare() {
       fs.writeFileSync(conf, JSON.stringify({ rootDir: dir, architectures: ['amd64', 'i386'], gpgProvider: 'gpg2' }));
       const a = (...x) => [made.aptly, [`-config=${conf}`, ...x], genv];
       wall([a('repo', 'create', '-distribution=stable', '-component=main', 'bench')]);
-      return wall([a('repo', 'add', 'bench', ...made.debs), a('publish', 'repo', '-batch', `-gpg-key=${fpr}`, '-skip-contents', '-skip-bz2', '-acquire-by-hash', 'bench')]);
+      return wall([a('repo', 'add', 'bench', ...made.debs), a('publish', 'repo', '-batch', `-gpg-key=${made.fingerprint}`, '-skip-contents', '-skip-bz2', '-acquire-by-hash', 'bench')]);
     };
   }
   const names = Object.keys(runs);
